@@ -1,0 +1,75 @@
+/**
+ * `cairn` entry point: a registry of subcommands, each a module under ./commands exporting
+ * `command: Command`. Modules load lazily so `cairn verify` never loads server code.
+ */
+import { isCairnError } from '@cairn/shared';
+import { CliError, processIO, type CliIO, type Command } from './command.ts';
+
+interface Entry {
+  summary: string;
+  module: string;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  up: { summary: 'run the whole stack (CA, CT log, transparency log, TUF, OIDC) on one port', module: 'up' },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tuf|oidc', module: 'serve' },
+  token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
+  ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
+  tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
+  trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
+  sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },
+  attest: { summary: 'sign an in-toto statement about a file in a DSSE bundle', module: 'attest' },
+  provenance: { summary: 'write an SLSA v1 provenance predicate from flags and CI variables', module: 'provenance' },
+  verify: { summary: 'verify a bundle for a file or digest, fully offline', module: 'verify' },
+  'verify-attestation': { summary: 'verify an attestation bundle and conditions on its predicate', module: 'verify-attestation' },
+  digest: { summary: 'print the sha256 digest of a file', module: 'digest' },
+  check: { summary: 'checksum gate: fail with INTEGRITY FAILURE if a file does not match', module: 'check' },
+  log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
+  intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
+  monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  return `Usage: cairn <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'cairn <command> --help' for the options of a command.\n`;
+}
+
+async function load(entry: Entry): Promise<Command> {
+  const url = new URL(`./commands/${entry.module}.ts`, import.meta.url).href;
+  const mod = (await import(url)) as { command?: Command };
+  if (!mod.command) throw new CliError('UNKNOWN_COMMAND', `command module ${entry.module} exports no command`);
+  return mod.command;
+}
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    io.stdout('cairn 0.1.0\n');
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr(`cairn: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  try {
+    const command = await load(entry);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
+      return 0;
+    }
+    return await command.run(rest, io);
+  } catch (e) {
+    if (isCairnError(e)) {
+      io.stderr(`cairn ${name}: error [${e.code}]: ${e.message}\n`);
+      return e.code === 'USAGE' ? 2 : 1;
+    }
+    io.stderr(`cairn ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

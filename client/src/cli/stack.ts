@@ -1,0 +1,145 @@
+/**
+ * Starts components on one HTTP(S) server: all five for `cairn up`, one for `cairn serve X`.
+ * The server listens first so a port of 0 resolves before the services learn their base URL.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import express, { type RequestHandler } from 'express';
+import {
+  baseUrlOf,
+  createLogger,
+  MetricsRegistry,
+  systemClock,
+  type CairnConfig,
+  type Clock,
+  type ComponentName,
+  type Logger,
+  type Peers,
+  type Service,
+  type ServiceFactory,
+} from '@cairn/shared';
+import { errorHandler, notFound } from '@cairn/shared/http';
+
+const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
+  oidc: async () => ((await import('@cairn/oidc')) as { createService: ServiceFactory }).createService,
+  ct: async () => ((await import('@cairn/ct')) as { createService: ServiceFactory }).createService,
+  log: async () => ((await import('@cairn/log')) as { createService: ServiceFactory }).createService,
+  ca: async () => ((await import('@cairn/ca')) as { createService: ServiceFactory }).createService,
+  tuf: async () => ((await import('@cairn/tuf')) as { createService: ServiceFactory }).createService,
+};
+
+/** Start order: later components may use earlier ones in-process (the CA uses the CT log). */
+const ORDER: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tuf'];
+
+export interface Stack {
+  url: string;
+  server: Server;
+  services: Service[];
+  metrics: MetricsRegistry;
+  logger: Logger;
+  /** Stops accepting connections, lets in-flight requests finish, then closes every store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  components: readonly ComponentName[];
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function startStack(config: CairnConfig, options: StartOptions): Promise<Stack> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = new MetricsRegistry();
+  const clock = options.clock ?? systemClock;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const server =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
+      : createHttpServer();
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = baseUrlOf(config, port);
+
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const services: Service[] = [];
+  const peers: Peers = {};
+  try {
+    for (const name of ORDER) {
+      if (!options.components.includes(name)) continue;
+      const factory = await FACTORIES[name]();
+      const svc = await factory(
+        { config, baseUrl: url, dataDir: join(config.dataDir, name), clock, logger: logger.child({ component: name }), metrics },
+        peers,
+      );
+      services.push(svc);
+      peers[name] = svc;
+    }
+  } catch (e) {
+    for (const s of services.reverse()) await s.close();
+    await new Promise<void>((r) => server.close(() => r()));
+    throw e;
+  }
+
+  const requests = metrics.counter('cairn_http_requests_total', 'HTTP requests by route and status');
+  const latency = metrics.histogram('cairn_http_request_duration_seconds', 'HTTP request latency by route');
+  const observe: RequestHandler = (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = routeLabel(req.path);
+      requests.inc({ route, method: req.method, status: String(res.statusCode) });
+      latency.observe(Number(process.hrtime.bigint() - start) / 1e9, { route });
+    });
+    next();
+  };
+  app.use(observe);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const checks = services.map((s) => ({ component: s.name, ...s.ready() }));
+    const ok = checks.every((c) => c.ok);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(metrics.render());
+  });
+  app.get('/api/cairn/v1/trust-info', (_req, res) => {
+    res.json(services.flatMap((s) => s.trustInfo()));
+  });
+  for (const s of services) app.use(s.router);
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  server.on('request', app);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeIdleConnections();
+      });
+      for (const s of [...services].reverse()) await s.close();
+    })();
+    return closing;
+  };
+  return { url, server, services, metrics, logger, close };
+}
+
+/** Collapses IDs in paths so metrics labels stay bounded. */
+function routeLabel(path: string): string {
+  if (path.startsWith('/tile/')) return '/tile';
+  if (path.startsWith('/tuf/')) return '/tuf';
+  if (path.startsWith('/api/v1/log/entries/') && path !== '/api/v1/log/entries/retrieve') return '/api/v1/log/entries/:id';
+  if (path.length > 64) return 'other';
+  return path;
+}
