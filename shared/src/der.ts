@@ -133,7 +133,7 @@ export function seq(...parts: Uint8Array[]): Buffer {
 
 /** SET OF: DER sorts the encoded elements (X.690 §11.6). */
 export function set(...parts: Uint8Array[]): Buffer {
-  const sorted = [...parts].map((p) => Buffer.from(p)).sort(Buffer.compare);
+  const sorted = [...parts].map((p) => Buffer.from(p)).sort((a, b) => Buffer.compare(a, b));
   return encodeTlv(TAG.SET, Buffer.concat(sorted));
 }
 

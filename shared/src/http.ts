@@ -9,7 +9,8 @@ import type { Logger } from './logger.ts';
 export function jsonBody(limitBytes: number): RequestHandler {
   // strict=false: a bare JSON string or number reaches the handler, which rejects it with its
   // own code instead of body-parser's.
-  return express.json({ limit: limitBytes, strict: false, type: () => true });
+  const parser: RequestHandler = express.json({ limit: limitBytes, strict: false, type: () => true });
+  return parser;
 }
 
 export function rawBody(limitBytes: number, type: string | string[] = '*/*'): RequestHandler {
@@ -25,7 +26,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
     if (err instanceof CairnError) {
-      res.status(err.status).json({ code: err.code, message: err.message });
+      const e: CairnError<string> = err;
+      res.status(e.status).json({ code: e.code, message: e.message });
       return;
     }
     const bp = err as BodyParserError;
