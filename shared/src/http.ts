@@ -3,7 +3,7 @@
  * handler that turns everything into `{code, message}` and never leaks a stack or SQL text.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { CairnError } from './errors.ts';
+import { isCairnError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export function jsonBody(limitBytes: number): RequestHandler {
@@ -25,9 +25,8 @@ interface BodyParserError {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
-    if (err instanceof CairnError) {
-      const e: CairnError<string> = err;
-      res.status(e.status).json({ code: e.code, message: e.message });
+    if (isCairnError(err)) {
+      res.status(err.status).json({ code: err.code, message: err.message });
       return;
     }
     const bp = err as BodyParserError;
