@@ -22,6 +22,7 @@ import {
   type ServiceFactory,
 } from '@cairn/shared';
 import { errorHandler, notFound } from '@cairn/shared/http';
+import { rateLimit } from './rate-limit.ts';
 
 const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
   oidc: async () => ((await import('@cairn/oidc')) as { createService: ServiceFactory }).createService,
@@ -48,6 +49,8 @@ export interface StartOptions {
   components: readonly ComponentName[];
   clock?: Clock;
   logger?: Logger;
+  /** Runs before each component is created, with the components created so far (bootstrap hooks). */
+  beforeCreate?: (name: ComponentName, peers: Peers, baseUrl: string) => Promise<void>;
 }
 
 export async function startStack(config: CairnConfig, options: StartOptions): Promise<Stack> {
@@ -76,6 +79,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   try {
     for (const name of ORDER) {
       if (!options.components.includes(name)) continue;
+      await options.beforeCreate?.(name, peers, url);
       const factory = await FACTORIES[name]();
       const svc = await factory(
         { config, baseUrl: url, dataDir: join(config.dataDir, name), clock, logger: logger.child({ component: name }), metrics },
@@ -102,6 +106,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
     next();
   };
   app.use(observe);
+  if (config.rateLimit > 0) app.use(rateLimit(config.rateLimit, clock));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
