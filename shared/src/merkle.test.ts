@@ -174,7 +174,7 @@ test('CompactRange reports every completed node and resumes from its edge', () =
   for (const h of all.slice(0, 600)) r.append(h, (l, i) => reported.push(`${l}/${i}`));
   // Every leaf plus every complete internal node of a 600-leaf tree.
   let expected = 0;
-  for (let l = 0, w = 1; w <= 600; l++, w *= 2) expected += Math.floor(600 / w);
+  for (let w = 1; w <= 600; w *= 2) expected += Math.floor(600 / w);
   assert.equal(reported.length, expected);
   const resumed = new CompactRange(r.size, r.edge());
   for (const h of all.slice(600)) resumed.append(h);
