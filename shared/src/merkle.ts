@@ -175,7 +175,7 @@ export function rootFromInclusionProof(leaf: Uint8Array, index: number, size: nu
   if (!Array.isArray(proof) || proof.length > MAX_PROOF_LENGTH) throw new MerkleError('INVALID_PROOF', 'proof has too many hashes');
   let fn = index;
   let sn = size - 1;
-  let r = Buffer.from(leaf);
+  let r: Buffer = Buffer.from(leaf);
   for (const p of proof) {
     if (!isHash(p)) throw new MerkleError('INVALID_PROOF', 'proof hash must be 32 bytes');
     if (sn === 0) throw new MerkleError('INVALID_PROOF', 'proof is longer than the path to the root');
@@ -313,7 +313,7 @@ export class CompactRange {
   append(leaf: Uint8Array, onNode?: (level: number, index: number, hash: Buffer) => void): void {
     if (!isHash(leaf)) throw new MerkleError('INVALID_SIZE', 'leaf hash must be 32 bytes');
     if (this.count >= Number.MAX_SAFE_INTEGER) throw new MerkleError('INVALID_SIZE', 'tree is full');
-    let h = Buffer.from(leaf);
+    let h: Buffer = Buffer.from(leaf);
     let index = this.count;
     let level = 0;
     onNode?.(0, index, h);
