@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FixedClock } from '@cairn/shared';
+import { leafHash, rootOfLeafHashes, verifyConsistency, verifyInclusion } from '@cairn/shared/merkle';
+import { parseEntryBundle } from '@cairn/shared/tiles';
+import { openLogEngine, type TreeHead } from './engine.ts';
+import { LogError } from './errors.ts';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'cairn-engine-'));
+}
+
+const sign = (h: TreeHead): Promise<Record<string, string>> => Promise.resolve({ test: `${h.size}:${h.rootHash.toString('hex')}` });
+
+test('engine: appends, proofs for every index and size verify, tiles and bundles match, state survives reopen', async () => {
+  const dir = tmp();
+  try {
+    const clock = new FixedClock(1_700_000_000_000);
+    let engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock, signTreeHead: sign, batchMaxSize: 7, batchMaxDelayMs: 1 });
+    const leaves = Array.from({ length: 600 }, (_, i) => Buffer.from(`leaf-${i}`));
+    const hashes = leaves.map((l) => leafHash(l));
+    const first = await Promise.all(leaves.slice(0, 300).map((l) => engine.append(l)));
+    assert.deepEqual(first.map((r) => r.index), [...Array(300).keys()]);
+    assert.equal(engine.size, 300);
+    assert.deepEqual(engine.checkpoint().rootHash, rootOfLeafHashes(hashes.slice(0, 300)));
+    await engine.close();
+    engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock, signTreeHead: sign, batchMaxSize: 64, batchMaxDelayMs: 1 });
+    assert.equal(engine.size, 300);
+    await Promise.all(leaves.slice(300).map((l) => engine.append(l)));
+    assert.equal(engine.size, 600);
+    const roots = new Map<number, Buffer>();
+    for (const n of [1, 2, 3, 255, 256, 257, 300, 511, 512, 513, 600]) roots.set(n, rootOfLeafHashes(hashes.slice(0, n)));
+    for (const [n, root] of roots) {
+      assert.deepEqual(engine.rootAt(n), root, `root at ${n}`);
+      for (let i = 0; i < n; i += n > 300 ? 7 : 1) assert.ok(verifyInclusion(hashes[i]!, i, n, engine.inclusionProof(i, n), root), `incl ${i}/${n}`);
+      for (const [m, mroot] of roots) {
+        if (m > n) continue;
+        assert.ok(verifyConsistency(m, n, engine.consistencyProof(m, n), mroot, root), `cons ${m}/${n}`);
+      }
+    }
+    // Tiles: level 0 tile 1 is full (leaves 256..511); tile 2 partial of width 88.
+    const t1 = engine.tile(0, 1)!;
+    assert.equal(t1.length, 256 * 32);
+    assert.deepEqual(t1.subarray(0, 32), hashes[256]);
+    assert.equal(engine.tile(0, 2), undefined);
+    assert.equal(engine.tile(0, 2, 88)!.length, 88 * 32);
+    assert.equal(engine.tile(0, 2, 89), undefined);
+    assert.deepEqual(engine.tile(0, 2, 10)!, engine.tile(0, 2, 88)!.subarray(0, 320));
+    const l1 = engine.tile(1, 0, 2)!;
+    assert.deepEqual(l1.subarray(0, 32), rootOfLeafHashes(hashes.slice(0, 256)));
+    assert.deepEqual(parseEntryBundle(engine.entryBundle(2, 88)!), leaves.slice(512, 600));
+    assert.equal(engine.entryBundle(2), undefined);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine: duplicates inside one batch and across batches are not appended', async () => {
+  const dir = tmp();
+  try {
+    const engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 100, batchMaxDelayMs: 5 });
+    const [a, b, c] = await Promise.all([engine.append(Buffer.from('x')), engine.append(Buffer.from('y')), engine.append(Buffer.from('x'))]);
+    assert.equal(a.duplicateOf, undefined);
+    assert.equal(b.index, 1);
+    assert.equal(c.duplicateOf, 0);
+    const d = await engine.append(Buffer.from('y'));
+    assert.equal(d.duplicateOf, 1);
+    assert.equal(engine.size, 2);
+    assert.equal(engine.indexOfLeafHash(leafHash(Buffer.from('y'))), 1);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine: a failing signer writes nothing and the log continues', async () => {
+  const dir = tmp();
+  try {
+    let fail = false;
+    const engine = await openLogEngine({
+      dbPath: join(dir, 'log.db'),
+      clock: new FixedClock(0),
+      signTreeHead: (h) => (fail ? Promise.reject(new Error('hsm down')) : sign(h)),
+      batchMaxDelayMs: 0,
+    });
+    await engine.append(Buffer.from('a'));
+    fail = true;
+    await assert.rejects(engine.append(Buffer.from('b')), (e: unknown) => e instanceof LogError && e.code === 'SIGNING_FAILED');
+    assert.equal(engine.size, 1);
+    fail = false;
+    const r = await engine.append(Buffer.from('b'));
+    assert.equal(r.index, 1);
+    assert.deepEqual(engine.rootAt(2), rootOfLeafHashes([leafHash(Buffer.from('a')), leafHash(Buffer.from('b'))]));
+    assert.throws(() => engine.inclusionProof(2, 2), (e: unknown) => e instanceof LogError && e.code === 'INVALID_PROOF_REQUEST');
+    assert.throws(() => engine.consistencyProof(1, 3), (e: unknown) => e instanceof LogError && e.code === 'INVALID_PROOF_REQUEST');
+    await assert.rejects(engine.append(Buffer.alloc(70_000)), (e: unknown) => e instanceof LogError && e.code === 'ENTRY_TOO_LARGE');
+    await engine.close();
+    await assert.rejects(engine.append(Buffer.from('c')), (e: unknown) => e instanceof LogError && e.code === 'STORE_CLOSED');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

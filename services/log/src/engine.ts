@@ -1,0 +1,424 @@
+/**
+ * The log ENGINE: an append-only RFC 6962 Merkle log over opaque leaf bytes, shared by the
+ * Rekor-compatible transparency log and the RFC 6962 CT log. Kind-specific logic (Rekor entry
+ * types, CT MerkleTreeLeaf structures, how tree heads are signed) stays outside.
+ *
+ * API
+ *   const engine = await openLogEngine({
+ *     dbPath,                      // SQLite file (created with its folder, 0700)
+ *     clock,                       // Clock: batch timestamps
+ *     signTreeHead,                // async (head: {size, rootHash, timestampMs}) => Record<string, string>
+ *                                  //   e.g. {v1: '<signed note>', v2: '<signed note>'} or {sth: '<b64 sig>'}
+ *     batchMaxSize?,               // default 256 leaves per batch
+ *     batchMaxDelayMs?,            // default 10 ms: how long the first leaf of a batch may wait
+ *     extraMigrations?,            // {namespace, migrations: [{version, sql}]}: your own tables
+ *     onBatch?,                    // (db, leaves: AppendedLeaf[]) => void, runs INSIDE the batch
+ *                                  //   transaction (index tables that must be atomic with leaves)
+ *     tileCacheSize?,              // tile blobs kept in memory (16 KiB each), default 512
+ *   });
+ *   await engine.append(leafBytes, meta?)  -> {index, leafHash, timestampMs, integratedTime,
+ *                                             treeHead, duplicateOf?}
+ *       Resolves only after the batch holding the leaf is committed (fsync) and its tree head
+ *       signed. A leaf whose leaf hash is already in the log (or earlier in the same batch) is not
+ *       appended: the result carries `duplicateOf` = the existing index.
+ *   engine.size, engine.checkpoint() (latest signed tree head), engine.headAt(size)
+ *   engine.leaf(index) -> {index, leafHash, data, timestampMs} | undefined
+ *   engine.indexOfLeafHash(hash) -> number | undefined
+ *   engine.rootAt(size), engine.inclusionProof(index, size), engine.consistencyProof(m, n)
+ *   engine.tile(level, index, width?)  -> C2SP tile bytes | undefined
+ *   engine.entryBundle(index, width?)  -> C2SP entry bundle bytes | undefined
+ *   engine.getMeta(key) / engine.setMeta(key, value), engine.db (read your own tables)
+ *   engine.ready(), await engine.close()  (drains queued appends first)
+ *
+ * Invariants: one sequencer, one SQLite transaction per batch (leaves + tiles + tree head +
+ * onBatch), the tree head is signed BEFORE the commit and the callers are answered AFTER it, so
+ * every acknowledged leaf and every published head survives kill -9. On open the stored tiles
+ * must reproduce the latest signed root, else the engine refuses to start (STORE_CORRUPT).
+ */
+import type { Database as Db } from 'better-sqlite3';
+import { CompactRange, consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt } from '@cairn/shared/merkle';
+import { encodeEntryBundle } from '@cairn/shared/tiles';
+import type { Clock } from '@cairn/shared';
+import { LogError } from './errors.ts';
+import {
+  HASH_SIZE,
+  MAX_TILE_LEVEL,
+  SqliteLogStore,
+  TILE_WIDTH,
+  nodeLocation,
+  type Migration,
+  type StoredLeaf,
+  type StoredTreeHead,
+} from './store/sqlite-log-store.ts';
+
+/** C2SP tlog-tiles entry bundles prefix each entry with a uint16 length. */
+export const MAX_LEAF_BYTES = 0xffff;
+export const DEFAULT_BATCH_MAX_SIZE = 256;
+export const DEFAULT_BATCH_MAX_DELAY_MS = 10;
+/** Upper bounds on the batch settings (config validation). */
+export const MAX_BATCH_SIZE = 65_536;
+export const MAX_BATCH_DELAY_MS = 5_000;
+
+export interface TreeHead {
+  size: number;
+  rootHash: Buffer;
+  timestampMs: number;
+}
+
+export type SignedTreeHead = StoredTreeHead;
+
+export type TreeHeadSigner = (head: TreeHead) => Promise<Record<string, string>>;
+
+export interface AppendedLeaf {
+  index: number;
+  leafHash: Buffer;
+  data: Buffer;
+  timestampMs: number;
+  meta: unknown;
+}
+
+export interface AppendResult {
+  index: number;
+  leafHash: Buffer;
+  timestampMs: number;
+  /** Unix seconds of the batch (Rekor's integratedTime). */
+  integratedTime: number;
+  /** The signed tree head of the batch that holds the leaf (or the current one for duplicates). */
+  treeHead: SignedTreeHead;
+  /** Set when the leaf was already in the log: its existing index. Nothing was written. */
+  duplicateOf?: number;
+}
+
+export interface LogEngineOptions {
+  dbPath: string;
+  clock: Clock;
+  signTreeHead: TreeHeadSigner;
+  batchMaxSize?: number;
+  batchMaxDelayMs?: number;
+  extraMigrations?: { namespace: string; migrations: readonly Migration[] };
+  onBatch?: (db: Db, leaves: readonly AppendedLeaf[]) => void;
+  tileCacheSize?: number;
+}
+
+interface Pending {
+  data: Buffer;
+  leafHash: Buffer;
+  meta: unknown;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface LogEngine {
+  readonly size: number;
+  readonly db: Db;
+  append(leaf: Uint8Array, meta?: unknown): Promise<AppendResult>;
+  checkpoint(): SignedTreeHead;
+  headAt(size: number): SignedTreeHead | undefined;
+  leaf(index: number): StoredLeaf | undefined;
+  indexOfLeafHash(hash: Uint8Array): number | undefined;
+  rootAt(size: number): Buffer;
+  inclusionProof(index: number, size: number): Buffer[];
+  consistencyProof(first: number, second: number): Buffer[];
+  tile(level: number, index: number, width?: number): Buffer | undefined;
+  entryBundle(index: number, width?: number): Buffer | undefined;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+class SequencedLogEngine implements LogEngine {
+  private range: CompactRange;
+  private head: SignedTreeHead;
+  private readonly queue: Pending[] = [];
+  private firstQueuedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private readonly maxSize: number;
+  private readonly maxDelay: number;
+
+  constructor(
+    private readonly store: SqliteLogStore,
+    private readonly options: LogEngineOptions,
+    head: SignedTreeHead,
+    range: CompactRange,
+  ) {
+    this.head = head;
+    this.range = range;
+    this.maxSize = options.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
+    this.maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
+  }
+
+  get size(): number {
+    return this.head.size;
+  }
+
+  get db(): Db {
+    return this.store.db;
+  }
+
+  ready(): boolean {
+    return !this.closed && this.store.isOpen;
+  }
+
+  append(leaf: Uint8Array, meta?: unknown): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new LogError('STORE_CLOSED', 'the log is closing'));
+    if (leaf.length > MAX_LEAF_BYTES) {
+      return Promise.reject(new LogError('ENTRY_TOO_LARGE', `a leaf is limited to ${MAX_LEAF_BYTES} bytes`));
+    }
+    const data = Buffer.from(leaf);
+    return new Promise<AppendResult>((resolve, reject) => {
+      if (this.queue.length === 0) this.firstQueuedAt = Date.now();
+      this.queue.push({ data, leafHash: merkleLeafHash(data), meta, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Starts a batch when the size bound is reached or the oldest queued leaf has waited long enough. */
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    const waited = Date.now() - this.firstQueuedAt;
+    if (this.queue.length >= this.maxSize || waited >= this.maxDelay || this.closed) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.running = this.runBatch().finally(() => {
+        this.running = undefined;
+        if (this.queue.length > 0) this.firstQueuedAt = Math.min(this.firstQueuedAt, Date.now());
+        this.schedule();
+      });
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.schedule();
+    }, this.maxDelay - waited);
+  }
+
+  private async runBatch(): Promise<void> {
+    const items = this.queue.splice(0, this.maxSize);
+    // The remaining leaves arrived while this batch was waiting: their clock starts now at the latest.
+    this.firstQueuedAt = Date.now();
+    try {
+      await this.sequence(items);
+    } catch (e) {
+      for (const it of items) it.reject(e);
+      this.recover();
+    }
+  }
+
+  private async sequence(items: Pending[]): Promise<void> {
+    const timestampMs = Math.max(this.options.clock.now().getTime(), this.head.timestampMs);
+    const dirty = new Map<number, Buffer>();
+    const leaves: StoredLeaf[] = [];
+    const appended: AppendedLeaf[] = [];
+    const seen = new Map<string, number>();
+    const results: { item: Pending; index: number; duplicate: boolean }[] = [];
+    for (const item of items) {
+      const key = item.leafHash.toString('latin1');
+      const dup = seen.get(key) ?? this.store.indexOfLeafHash(item.leafHash);
+      if (dup !== undefined) {
+        results.push({ item, index: dup, duplicate: true });
+        continue;
+      }
+      const index = this.range.size;
+      this.range.append(item.leafHash, (level, idx, hash) => {
+        const loc = nodeLocation(level, idx);
+        const tk = SqliteLogStore.tileKey(loc.tileLevel, loc.tileIndex);
+        let blob = dirty.get(tk);
+        if (!blob) {
+          blob = this.store.tileForWrite(loc.tileLevel, loc.tileIndex);
+          dirty.set(tk, blob);
+        }
+        hash.copy(blob, loc.offset);
+      });
+      seen.set(key, index);
+      leaves.push({ index, leafHash: item.leafHash, data: item.data, timestampMs });
+      appended.push({ index, leafHash: item.leafHash, data: item.data, timestampMs, meta: item.meta });
+      results.push({ item, index, duplicate: false });
+    }
+    let head = this.head;
+    if (leaves.length > 0) {
+      const unsigned: TreeHead = { size: this.range.size, rootHash: this.range.root(), timestampMs };
+      let signatures: Record<string, string>;
+      try {
+        signatures = await this.options.signTreeHead(unsigned);
+      } catch (e) {
+        throw new LogError('SIGNING_FAILED', 'the tree head could not be signed; nothing was written', { cause: e });
+      }
+      head = { ...unsigned, signatures };
+      this.store.commitBatch({ leaves, tiles: dirty, head }, this.options.onBatch ? (db) => this.options.onBatch!(db, appended) : undefined);
+      this.head = head;
+    }
+    for (const r of results) {
+      if (r.duplicate) {
+        const existing = this.store.leaf(r.index);
+        const ts = existing?.timestampMs ?? timestampMs;
+        r.item.resolve({
+          index: r.index,
+          leafHash: r.item.leafHash,
+          timestampMs: ts,
+          integratedTime: Math.floor(ts / 1000),
+          treeHead: head,
+          duplicateOf: r.index,
+        });
+      } else {
+        r.item.resolve({ index: r.index, leafHash: r.item.leafHash, timestampMs, integratedTime: Math.floor(timestampMs / 1000), treeHead: head });
+      }
+    }
+  }
+
+  /** After a failed batch: forget uncommitted nodes and rebuild the right edge from disk. */
+  private recover(): void {
+    if (!this.store.isOpen) return;
+    this.store.clearCache();
+    const latest = this.store.latestHead();
+    if (latest) {
+      this.head = latest;
+      this.range = rebuildRange(this.store, latest.size);
+    }
+  }
+
+  checkpoint(): SignedTreeHead {
+    return this.head;
+  }
+
+  headAt(size: number): SignedTreeHead | undefined {
+    return this.store.headAt(size);
+  }
+
+  leaf(index: number): StoredLeaf | undefined {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.head.size) return undefined;
+    return this.store.leaf(index);
+  }
+
+  indexOfLeafHash(hash: Uint8Array): number | undefined {
+    const i = this.store.indexOfLeafHash(hash);
+    return i !== undefined && i < this.head.size ? i : undefined;
+  }
+
+  rootAt(size: number): Buffer {
+    this.checkSize(size);
+    if (size === this.head.size) return this.head.rootHash;
+    return rootAt(size, this.store);
+  }
+
+  inclusionProof(index: number, size: number): Buffer[] {
+    this.checkSize(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new LogError('INVALID_PROOF_REQUEST', 'leaf index must be below the tree size');
+    }
+    return inclusionProof(index, size, this.store);
+  }
+
+  consistencyProof(first: number, second: number): Buffer[] {
+    this.checkSize(second);
+    if (!Number.isSafeInteger(first) || first < 0 || first > second) {
+      throw new LogError('INVALID_PROOF_REQUEST', 'first size must be between 0 and the second size');
+    }
+    return consistencyProof(first, second, this.store);
+  }
+
+  private checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.head.size) {
+      throw new LogError('INVALID_PROOF_REQUEST', `tree size must be between 0 and ${this.head.size}`);
+    }
+  }
+
+  /** Width of tile (level, index) in the current tree: 0 when it does not exist yet. */
+  private tileWidth(level: number, index: number): number {
+    const nodes = Math.floor(this.head.size / TILE_WIDTH ** level);
+    return Math.max(0, Math.min(TILE_WIDTH, nodes - index * TILE_WIDTH));
+  }
+
+  tile(level: number, index: number, width?: number): Buffer | undefined {
+    if (!Number.isSafeInteger(level) || level < 0 || level > MAX_TILE_LEVEL || !Number.isSafeInteger(index) || index < 0) return undefined;
+    const have = this.tileWidth(level, index);
+    const want = width ?? TILE_WIDTH;
+    // C2SP tlog-tiles: a partial tile of width W is the prefix of the tile; any W up to what exists.
+    if (have === 0 || want < 1 || want > have) return undefined;
+    const blob = this.store.tileBlob(level, index);
+    if (!blob) throw new LogError('STORE_CORRUPT', `tile ${level}/${index} is missing`);
+    return Buffer.from(blob.subarray(0, want * HASH_SIZE));
+  }
+
+  entryBundle(index: number, width?: number): Buffer | undefined {
+    if (!Number.isSafeInteger(index) || index < 0) return undefined;
+    const have = this.tileWidth(0, index);
+    const want = width ?? TILE_WIDTH;
+    if (have === 0 || want < 1 || want > have) return undefined;
+    const start = index * TILE_WIDTH;
+    return Buffer.from(encodeEntryBundle(this.store.leafData(start, start + want)));
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.store.getMeta(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.store.setMeta(key, value);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed && !this.store.isOpen) return;
+    this.closed = true;
+    // Drain: everything queued before close is sequenced and answered.
+    while (this.running || this.queue.length > 0) {
+      if (!this.running) this.schedule();
+      await this.running;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.store.close();
+  }
+}
+
+/** The right edge of a tree of `size` leaves, read from stored complete subtrees. */
+function rebuildRange(store: SqliteLogStore, size: number): CompactRange {
+  const edge: Buffer[] = [];
+  let start = 0;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (start + width <= size) {
+      edge.push(Buffer.from(store.node(level, start / width)));
+      start += width;
+    }
+  }
+  return new CompactRange(size, edge);
+}
+
+export async function openLogEngine(options: LogEngineOptions): Promise<LogEngine> {
+  const maxSize = options.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
+  const maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
+  if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > MAX_BATCH_SIZE) throw new TypeError(`batchMaxSize must be 1..${MAX_BATCH_SIZE}`);
+  if (!Number.isFinite(maxDelay) || maxDelay < 0 || maxDelay > MAX_BATCH_DELAY_MS) throw new TypeError(`batchMaxDelayMs must be 0..${MAX_BATCH_DELAY_MS}`);
+  const store = new SqliteLogStore(options.dbPath, {
+    ...(options.extraMigrations ? { extraMigrations: options.extraMigrations } : {}),
+    ...(options.tileCacheSize !== undefined ? { tileCacheSize: options.tileCacheSize } : {}),
+  });
+  try {
+    const latest = store.latestHead();
+    let head: SignedTreeHead;
+    let range: CompactRange;
+    if (!latest) {
+      range = new CompactRange();
+      const unsigned: TreeHead = { size: 0, rootHash: range.root(), timestampMs: options.clock.now().getTime() };
+      head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
+      store.putHead(head);
+    } else {
+      range = rebuildRange(store, latest.size);
+      if (!range.root().equals(latest.rootHash)) {
+        throw new LogError('STORE_CORRUPT', `stored tiles do not reproduce the signed root at size ${latest.size}`);
+      }
+      // Re-sign the latest head: names in the signatures may have changed (new public URL or key).
+      const unsigned: TreeHead = { size: latest.size, rootHash: latest.rootHash, timestampMs: latest.timestampMs };
+      head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
+      store.putHead(head);
+    }
+    return new SequencedLogEngine(store, options, head, range);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+export type { StoredLeaf, StoredTreeHead, Migration };

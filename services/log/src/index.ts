@@ -1,0 +1,16 @@
+export {
+  openLogEngine,
+  MAX_LEAF_BYTES,
+  DEFAULT_BATCH_MAX_SIZE,
+  DEFAULT_BATCH_MAX_DELAY_MS,
+  type LogEngine,
+  type LogEngineOptions,
+  type AppendResult,
+  type AppendedLeaf,
+  type TreeHead,
+  type SignedTreeHead,
+  type TreeHeadSigner,
+  type StoredLeaf,
+  type Migration,
+} from './engine.ts';
+export { LogError, type LogErrorCode } from './errors.ts';

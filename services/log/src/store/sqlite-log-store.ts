@@ -1,0 +1,314 @@
+/**
+ * The SQLite store under the log engine: leaves, C2SP tlog-tiles hashes, signed tree heads and a
+ * small key/value table, in one database file (WAL, synchronous=FULL: a committed batch survives
+ * kill -9 and power loss).
+ *
+ * Tiles. A tile at tile level L, index N covers tree level 8L nodes [256N, 256N+256) (C2SP
+ * tlog-tiles). We store each tile together with the seven levels of internal nodes above its
+ * base (256 + 128 + ... + 2 = 510 hashes), so the hash of ANY complete subtree is one lookup in
+ * one blob: proofs need O(log n) lookups and no hashing. The served tile is the base-level
+ * prefix of the blob. Complete nodes never change, so a tile's bytes only grow to the right.
+ *
+ * Memory: an LRU of hot tile blobs (16 KiB each); nothing proportional to the tree size.
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { NodeReader } from '@cairn/shared/merkle';
+import { LogError } from '../errors.ts';
+
+export const HASH_SIZE = 32;
+/** C2SP tlog-tiles: a full tile holds 256 hashes, i.e. 8 tree levels. */
+export const TILE_WIDTH = 256;
+export const TILE_HEIGHT = 8;
+/** Base level plus seven internal levels: 256 + 128 + ... + 2. */
+const HASHES_PER_BLOB = 2 * TILE_WIDTH - 2;
+export const TILE_BLOB_SIZE = HASHES_PER_BLOB * HASH_SIZE;
+/** C2SP tlog-tiles levels are 0..63. */
+const MAX_TILE_LEVEL = 63;
+
+/** Where sub-level s (0..7) of a tile blob starts, in hashes: 0, 256, 384, ... */
+function subLevelOffset(s: number): number {
+  return 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> s);
+}
+
+function tileKey(level: number, index: number): number {
+  return index * 64 + level;
+}
+
+/** Where the complete node (treeLevel, index) lives: tile coordinates and byte offset. */
+export function nodeLocation(treeLevel: number, index: number): { tileLevel: number; tileIndex: number; offset: number } {
+  const tileLevel = Math.floor(treeLevel / TILE_HEIGHT);
+  const s = treeLevel % TILE_HEIGHT;
+  const perTile = TILE_WIDTH >> s;
+  const tileIndex = Math.floor(index / perTile);
+  const within = index - tileIndex * perTile;
+  return { tileLevel, tileIndex, offset: (subLevelOffset(s) + within) * HASH_SIZE };
+}
+
+/** Leaf-hash key for the duplicate index: the first 48 bits, exact match checked on the full hash. */
+function hashKey(hash: Uint8Array): number {
+  return Buffer.from(hash.buffer, hash.byteOffset, 6).readUIntBE(0, 6);
+}
+
+export interface StoredLeaf {
+  index: number;
+  leafHash: Buffer;
+  data: Buffer;
+  timestampMs: number;
+}
+
+export interface StoredTreeHead {
+  size: number;
+  rootHash: Buffer;
+  timestampMs: number;
+  /** Opaque signatures made by the engine's TreeHeadSigner (e.g. signed notes by name). */
+  signatures: Record<string, string>;
+}
+
+/** A numbered schema step. Steps run once, in order, inside a transaction. */
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+const ENGINE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE leaves (
+        idx INTEGER PRIMARY KEY,
+        hkey INTEGER NOT NULL,
+        leaf_hash BLOB NOT NULL,
+        data BLOB NOT NULL,
+        ts_ms INTEGER NOT NULL
+      );
+      CREATE INDEX leaves_hkey ON leaves (hkey);
+      CREATE TABLE tiles (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
+      CREATE TABLE tree_heads (
+        size INTEGER PRIMARY KEY,
+        root BLOB NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        signatures TEXT NOT NULL
+      );`,
+  },
+];
+
+export interface SqliteLogStoreOptions {
+  /** Kind-specific tables, applied after the engine's own under their own namespace. */
+  extraMigrations?: { namespace: string; migrations: readonly Migration[] };
+  /** Tile blobs kept in memory (16 KiB each). */
+  tileCacheSize?: number;
+}
+
+export interface BatchWrite {
+  leaves: readonly StoredLeaf[];
+  tiles: ReadonlyMap<number, Buffer>;
+  head: StoredTreeHead;
+}
+
+const DEFAULT_TILE_CACHE = 512;
+
+/** SQLite-backed leaves + tiles + tree heads. Synchronous; the engine serialises writes. */
+export class SqliteLogStore implements NodeReader {
+  readonly db: Db;
+  private readonly cache = new Map<number, Buffer>();
+  private readonly cacheSize: number;
+  private readonly stmts: {
+    getTile: Statement<[number], { data: Buffer }>;
+    putTile: Statement<[number, Buffer]>;
+    putLeaf: Statement<[number, number, Buffer, Buffer, number]>;
+    getLeaf: Statement<[number], { leaf_hash: Buffer; data: Buffer; ts_ms: number }>;
+    leafRange: Statement<[number, number], { data: Buffer }>;
+    byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
+    putHead: Statement<[number, Buffer, number, string]>;
+    latestHead: Statement<[], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
+    headAt: Statement<[number], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
+    getMeta: Statement<[string], { value: string }>;
+    putMeta: Statement<[string, string]>;
+  };
+  private open = true;
+
+  constructor(path: string, options: SqliteLogStoreOptions = {}) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path);
+    this.cacheSize = options.tileCacheSize ?? DEFAULT_TILE_CACHE;
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // An acknowledged batch must survive power loss: fsync on every commit.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('cache_size = -32000');
+      this.migrate('engine', ENGINE_MIGRATIONS);
+      if (options.extraMigrations) this.migrate(options.extraMigrations.namespace, options.extraMigrations.migrations);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+    this.stmts = {
+      getTile: this.db.prepare('SELECT data FROM tiles WHERE key = ?'),
+      putTile: this.db.prepare('INSERT OR REPLACE INTO tiles (key, data) VALUES (?, ?)'),
+      putLeaf: this.db.prepare('INSERT INTO leaves (idx, hkey, leaf_hash, data, ts_ms) VALUES (?, ?, ?, ?, ?)'),
+      getLeaf: this.db.prepare('SELECT leaf_hash, data, ts_ms FROM leaves WHERE idx = ?'),
+      leafRange: this.db.prepare('SELECT data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      byHashKey: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE hkey = ?'),
+      putHead: this.db.prepare('INSERT OR REPLACE INTO tree_heads (size, root, ts_ms, signatures) VALUES (?, ?, ?, ?)'),
+      latestHead: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads ORDER BY size DESC LIMIT 1'),
+      headAt: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads WHERE size = ?'),
+      getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      putMeta: this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    };
+  }
+
+  private migrate(namespace: string, migrations: readonly Migration[]): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (namespace TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (namespace, version))');
+    const done = new Set(
+      this.db
+        .prepare<[string], { version: number }>('SELECT version FROM schema_migrations WHERE namespace = ?')
+        .all(namespace)
+        .map((r) => r.version),
+    );
+    const mark = this.db.prepare('INSERT INTO schema_migrations (namespace, version) VALUES (?, ?)');
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        mark.run(namespace, m.version);
+      })();
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  private ensureOpen(): void {
+    if (!this.open) throw new LogError('STORE_CLOSED', 'the log store is closed');
+  }
+
+  /** The tile blob, or undefined if no node of it was ever stored. */
+  tileBlob(level: number, index: number): Buffer | undefined {
+    this.ensureOpen();
+    const key = tileKey(level, index);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const row = this.stmts.getTile.get(key);
+    if (!row) return undefined;
+    this.remember(key, row.data);
+    return row.data;
+  }
+
+  private remember(key: number, blob: Buffer): void {
+    this.cache.delete(key);
+    this.cache.set(key, blob);
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value as number;
+      this.cache.delete(oldest);
+    }
+  }
+
+  /** NodeReader over stored complete subtrees (RFC 6962 proof building). */
+  node(level: number, index: number): Buffer {
+    const loc = nodeLocation(level, index);
+    const blob = this.tileBlob(loc.tileLevel, loc.tileIndex);
+    if (!blob) throw new LogError('STORE_CORRUPT', `tree node ${level}/${index} is not stored`);
+    return blob.subarray(loc.offset, loc.offset + HASH_SIZE);
+  }
+
+  /** A private, writable copy of a tile blob for the batch being built. */
+  tileForWrite(level: number, index: number): Buffer {
+    const blob = this.tileBlob(level, index);
+    const copy = Buffer.alloc(TILE_BLOB_SIZE);
+    if (blob) blob.copy(copy);
+    return copy;
+  }
+
+  static tileKey(level: number, index: number): number {
+    return tileKey(level, index);
+  }
+
+  /** Writes one batch atomically: leaves, changed tiles, the new tree head, then `extra`. */
+  commitBatch(batch: BatchWrite, extra?: (db: Db) => void): void {
+    this.ensureOpen();
+    this.db.transaction(() => {
+      for (const l of batch.leaves) this.stmts.putLeaf.run(l.index, hashKey(l.leafHash), l.leafHash, l.data, l.timestampMs);
+      for (const [key, blob] of batch.tiles) this.stmts.putTile.run(key, blob);
+      const h = batch.head;
+      this.stmts.putHead.run(h.size, h.rootHash, h.timestampMs, JSON.stringify(h.signatures));
+      extra?.(this.db);
+    })();
+    for (const [key, blob] of batch.tiles) this.remember(key, blob);
+  }
+
+  /** Replaces the signatures of an already stored head (re-signing under a new name on start). */
+  putHead(head: StoredTreeHead): void {
+    this.ensureOpen();
+    this.stmts.putHead.run(head.size, head.rootHash, head.timestampMs, JSON.stringify(head.signatures));
+  }
+
+  latestHead(): StoredTreeHead | undefined {
+    this.ensureOpen();
+    const r = this.stmts.latestHead.get();
+    return r && toHead(r);
+  }
+
+  headAt(size: number): StoredTreeHead | undefined {
+    this.ensureOpen();
+    const r = this.stmts.headAt.get(size);
+    return r && toHead(r);
+  }
+
+  leaf(index: number): StoredLeaf | undefined {
+    this.ensureOpen();
+    const r = this.stmts.getLeaf.get(index);
+    return r && { index, leafHash: r.leaf_hash, data: r.data, timestampMs: r.ts_ms };
+  }
+
+  leafData(start: number, end: number): Buffer[] {
+    this.ensureOpen();
+    return this.stmts.leafRange.all(start, end).map((r) => r.data);
+  }
+
+  indexOfLeafHash(hash: Uint8Array): number | undefined {
+    this.ensureOpen();
+    if (hash.length !== HASH_SIZE) return undefined;
+    for (const r of this.stmts.byHashKey.all(hashKey(hash))) {
+      if (r.leaf_hash.equals(hash)) return r.idx;
+    }
+    return undefined;
+  }
+
+  getMeta(key: string): string | undefined {
+    this.ensureOpen();
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.ensureOpen();
+    this.stmts.putMeta.run(key, value);
+  }
+
+  /** Drops cached tiles (after a failed batch the in-memory state is rebuilt from disk). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.cache.clear();
+    this.db.close();
+  }
+}
+
+export { MAX_TILE_LEVEL };
+
+function toHead(r: { size: number; root: Buffer; ts_ms: number; signatures: string }): StoredTreeHead {
+  return { size: r.size, rootHash: r.root, timestampMs: r.ts_ms, signatures: JSON.parse(r.signatures) as Record<string, string> };
+}
