@@ -1,0 +1,35 @@
+/** The offline ceremony and repository file handling (no network). */
+export {
+  initRepository,
+  stageTarget,
+  stageRootRotation,
+  stageTargetsResign,
+  signStaged,
+  stagedStatus,
+  publishStaged,
+  readKeyFile,
+  readSigner,
+  readTarget,
+  loadOnlineSigners,
+  type InitOptions,
+  type StageTargetOptions,
+  type RotationOptions,
+  type RepoStatus,
+  type RoleStatus,
+  type ThresholdStatus,
+  type PublishResult,
+} from './ceremony.ts';
+export { refreshOnlineRoles, verifyPublished, expiredRoles, loadRootChain, type PublishedState, type OnlineSigners, type RefreshResult } from './published.ts';
+export { exportRepository, importRepository, readArchive, isSafeMemberPath, MAX_ARCHIVE_BYTES, type ImportResult, type ExportOptions } from './archive.ts';
+export {
+  CEREMONY_FILE,
+  STAGED_DIR,
+  ONLINE_DIR,
+  PUBLISHED_DIR,
+  DEFAULT_EXPIRY,
+  parseDuration,
+  readCeremonyConfig,
+  type Expiry,
+  type CeremonyConfig,
+} from './layout.ts';
+export { TufError, type TufErrorCode } from '../errors.ts';

@@ -1,0 +1,112 @@
+/**
+ * The on-disk layout of a Cairn TUF repository directory (the ceremony's `--dir REPO`, and the
+ * tuf component's data directory):
+ *
+ *   REPO/ceremony.json        expiry periods and flags chosen at init
+ *   REPO/staged/              roles and target files waiting for signatures
+ *     root.json  targets.json  targets/<name>
+ *   REPO/online/              online snapshot / timestamp private keys (0600), if held here
+ *     snapshot.pem  timestamp.pem
+ *   REPO/repository/          the published layout, served as-is at /tuf/ (TUF §5 consistent snapshots)
+ *     N.root.json  root.json  timestamp.json  V.snapshot.json  V.targets.json  targets/<sha256>.<name>
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isRecord, parseJson } from '@cairn/shared';
+import { TufError } from '../errors.ts';
+
+export const CEREMONY_FILE = 'ceremony.json';
+export const STAGED_DIR = 'staged';
+export const ONLINE_DIR = 'online';
+export const PUBLISHED_DIR = 'repository';
+export const TARGETS_DIR = 'targets';
+/** Most files a published directory may hold before the loader refuses to scan it. */
+export const MAX_PUBLISHED_FILES = 100_000;
+/** Largest target file Cairn stages or serves (trusted roots are a few KB). */
+export const MAX_TARGET_BYTES = 5_000_000;
+
+export interface Expiry {
+  /** Seconds each role's metadata stays valid after signing. */
+  root: number;
+  targets: number;
+  snapshot: number;
+  timestamp: number;
+}
+
+export const DEFAULT_EXPIRY: Expiry = {
+  root: 365 * 86400,
+  targets: 180 * 86400,
+  snapshot: 7 * 86400,
+  timestamp: 86400,
+};
+
+export interface CeremonyConfig {
+  format: 1;
+  expiry: Expiry;
+  /** True for the one-call development ceremony: keys on the same disk, threshold 1. */
+  development: boolean;
+}
+
+/** Parses `365d`, `12h`, `30m`, `90s`, `2w` (or bare seconds) into seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,9})([smhdw]?)$/.exec(text.trim());
+  if (!m) throw new TufError('INVALID_ARGUMENT', `bad duration ${JSON.stringify(text.slice(0, 32))}: use e.g. 365d, 12h, 30m`);
+  const n = Number(m[1]);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd' | 'w'];
+  const seconds = n * unit;
+  if (seconds < 60 || seconds > 20 * 365 * 86400) throw new TufError('INVALID_ARGUMENT', 'durations must be between 1 minute and 20 years');
+  return seconds;
+}
+
+export function readCeremonyConfig(dir: string): CeremonyConfig | undefined {
+  const p = join(dir, CEREMONY_FILE);
+  if (!existsSync(p)) return undefined;
+  const doc = parseJson(readCapped(p, 64 * 1024).toString('utf8'), CEREMONY_FILE);
+  if (!isRecord(doc) || doc.format !== 1 || !isRecord(doc.expiry)) throw new TufError('INVALID_ARGUMENT', `${CEREMONY_FILE} is malformed`);
+  const e = doc.expiry;
+  const expiry: Expiry = { ...DEFAULT_EXPIRY };
+  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+    const v = e[role];
+    if (!Number.isSafeInteger(v) || (v as number) < 60) throw new TufError('INVALID_ARGUMENT', `${CEREMONY_FILE}: bad expiry.${role}`);
+    expiry[role] = v as number;
+  }
+  return { format: 1, expiry, development: doc.development === true };
+}
+
+/** Reads a file, refusing it when larger than `max` bytes (never trusts the size up front). */
+export function readCapped(path: string, max: number): Buffer {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new TufError('REPO_NOT_FOUND', `cannot read ${path}`);
+  }
+  if (size > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
+  const b = readFileSync(path);
+  if (b.byteLength > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
+  return b;
+}
+
+/** Writes through a temporary file and a rename, so readers never see half a file. */
+export function writeAtomic(path: string, contents: Uint8Array | string, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, contents, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** The versions present for `<V>.<role>.json` files in a published directory, ascending. */
+export function publishedVersions(publishedDir: string, role: 'root' | 'snapshot' | 'targets'): number[] {
+  if (!existsSync(publishedDir)) return [];
+  const names = readdirSync(publishedDir);
+  if (names.length > MAX_PUBLISHED_FILES) throw new TufError('INVALID_METADATA', 'published directory holds too many files');
+  const suffix = `.${role}.json`;
+  const out: number[] = [];
+  for (const n of names) {
+    if (!n.endsWith(suffix)) continue;
+    const v = n.slice(0, -suffix.length);
+    if (/^[1-9]\d{0,14}$/.test(v)) out.push(Number(v));
+  }
+  return out.sort((a, b) => a - b);
+}

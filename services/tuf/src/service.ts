@@ -1,0 +1,139 @@
+/**
+ * The tuf component: serves a published repository at /tuf/ in the layout @sigstore/tuf and
+ * tuf-js read (DESIGN.md; TUF §5 with consistent snapshots), re-signs snapshot and timestamp with
+ * the online keys before they expire, and serves only what verified (never a role below threshold).
+ *
+ * Config (section `tuf`): repoDir (default <dataDir>/repository), onlineKeyDir (default
+ * <dataDir>/online), snapshotExpires / timestampExpires (durations, default from ceremony.json),
+ * refreshIntervalSeconds (default 10: how often the published directory is re-read and the online
+ * roles checked).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Router } from 'express';
+import { section, sectionNumber, sectionString, type Peers, type ReadyStatus, type Service, type ServiceContext } from '@cairn/shared';
+import { TufError } from './errors.ts';
+import { DEFAULT_EXPIRY, ONLINE_DIR, PUBLISHED_DIR, parseDuration, readCeremonyConfig, type Expiry } from './repository/layout.ts';
+import { expiredRoles, refreshOnlineRoles, verifyPublished, type OnlineSigners, type PublishedState } from './repository/published.ts';
+import { readSigner } from './repository/ceremony.ts';
+
+const MAX_PATH_CHARS = 300;
+
+export interface TufServiceOptions {
+  repoDir: string;
+  onlineKeyDir: string;
+  expiry: Expiry;
+  refreshIntervalMs: number;
+}
+
+export function tufOptions(ctx: ServiceContext): TufServiceOptions {
+  const s = section(ctx.config, 'tuf');
+  const repoDir = sectionString(s, 'repoDir', join(ctx.dataDir, PUBLISHED_DIR));
+  const ceremony = readCeremonyConfig(dirname(repoDir)) ?? readCeremonyConfig(ctx.dataDir);
+  const expiry: Expiry = { ...(ceremony?.expiry ?? DEFAULT_EXPIRY) };
+  const snap = sectionString(s, 'snapshotExpires');
+  const ts = sectionString(s, 'timestampExpires');
+  if (snap !== undefined) expiry.snapshot = parseDuration(snap);
+  if (ts !== undefined) expiry.timestamp = parseDuration(ts);
+  return {
+    repoDir,
+    onlineKeyDir: sectionString(s, 'onlineKeyDir', join(ctx.dataDir, ONLINE_DIR)),
+    expiry,
+    refreshIntervalMs: sectionNumber(s, 'refreshIntervalSeconds', 10, 1, 3600) * 1000,
+  };
+}
+
+export function createTufService(ctx: ServiceContext, options: TufServiceOptions = tufOptions(ctx)): Service {
+  const log = ctx.logger;
+  let state: PublishedState | undefined;
+  let problem: string | undefined = 'repository not loaded yet';
+  let signers: OnlineSigners = {};
+  const loadSigners = (): void => {
+    const next: OnlineSigners = {};
+    for (const role of ['snapshot', 'timestamp'] as const) {
+      const p = join(options.onlineKeyDir, `${role}.pem`);
+      if (existsSync(p)) next[role] = readSigner(p);
+    }
+    signers = next;
+  };
+  const resigned = ctx.metrics.counter('cairn_tuf_resign_total', 'online TUF roles re-signed');
+  let busy = false;
+
+  /** Re-signs online roles if due, then re-reads and re-verifies what is served. */
+  const tick = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      if (!existsSync(join(options.repoDir, '1.root.json'))) {
+        problem = `no published repository at ${options.repoDir}`;
+        return;
+      }
+      try {
+        loadSigners();
+        if (signers.snapshot || signers.timestamp) {
+          const r = await refreshOnlineRoles(options.repoDir, signers, options.expiry, ctx.clock.now());
+          if (r.resignedSnapshot) resigned.inc({ role: 'snapshot' });
+          if (r.resignedTimestamp) {
+            resigned.inc({ role: 'timestamp' });
+            log.info('re-signed timestamp', { timestampVersion: r.timestampVersion, snapshotVersion: r.snapshotVersion });
+          }
+        }
+      } catch (e) {
+        log.warn('cannot refresh online roles', { code: e instanceof TufError ? e.code : 'INTERNAL', error: e instanceof Error ? e.message : String(e) });
+      }
+      try {
+        state = verifyPublished(options.repoDir);
+        const expired = expiredRoles(state, ctx.clock.now());
+        problem = expired.length > 0 ? `expired metadata: ${expired.join(', ')}` : undefined;
+      } catch (e) {
+        // Keep serving the last state that verified; a half-written or tampered directory is not served.
+        problem = `published repository does not verify: ${e instanceof Error ? e.message : String(e)}`;
+        log.error('published repository does not verify', { code: e instanceof TufError ? e.code : 'INTERNAL' });
+      }
+    } finally {
+      busy = false;
+    }
+  };
+
+  const router = Router();
+  router.get(/^\/tuf\/(.+)$/, (req, res) => {
+    const path = (req.params as Record<string, string>)[0] ?? '';
+    const bytes = path.length <= MAX_PATH_CHARS ? state?.files.get(path) : undefined;
+    if (!bytes) {
+      res.status(404).json({ code: 'NOT_FOUND', message: 'no such TUF file' });
+      return;
+    }
+    res.setHeader('Cache-Control', path === 'timestamp.json' || path === 'root.json' ? 'no-cache' : 'public, max-age=300');
+    res.type('application/json').send(bytes);
+  });
+
+  let timer: NodeJS.Timeout | undefined = setInterval(() => void tick(), options.refreshIntervalMs);
+  timer.unref();
+  const first = tick();
+
+  return {
+    name: 'tuf',
+    router,
+    ready(): ReadyStatus {
+      if (!state) return { ok: false, reason: problem ?? 'no repository' };
+      const expired = expiredRoles(state, ctx.clock.now());
+      if (expired.length > 0) return { ok: false, reason: `expired metadata: ${expired.join(', ')}` };
+      return problem === undefined ? { ok: true } : { ok: true, reason: problem };
+    },
+    trustInfo: () => [],
+    async close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await first;
+    },
+    /** Test and bootstrap hook: re-read the published directory now. */
+    refresh: tick,
+  } as Service & { refresh(): Promise<void> };
+}
+
+/** The tuf component's ServiceFactory (see shared/src/service.ts). */
+export async function createService(ctx: ServiceContext, _peers: Peers): Promise<Service> {
+  const svc = createTufService(ctx) as Service & { refresh(): Promise<void> };
+  await svc.refresh();
+  return svc;
+}
