@@ -1,0 +1,42 @@
+import { CairnError } from '@cairn/shared';
+
+/** Every way offline verification can fail; tests and callers branch on these, never on text. */
+export type VerifyErrorCode =
+  | 'BUNDLE_INVALID'
+  | 'UNSUPPORTED_BUNDLE_VERSION'
+  | 'TRUST_ROOT_INVALID'
+  | 'POLICY_INVALID'
+  | 'ARTIFACT_MISMATCH'
+  | 'SUBJECT_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'CERT_INVALID'
+  | 'CERT_CHAIN_INVALID'
+  | 'UNTRUSTED_CA'
+  | 'CERT_EXPIRED_AT_SIGNING'
+  | 'SCT_INVALID'
+  | 'SCT_THRESHOLD'
+  | 'TLOG_UNTRUSTED'
+  | 'TLOG_ENTRY_MISMATCH'
+  | 'TLOG_INCLUSION_MISSING'
+  | 'TLOG_INCLUSION_INVALID'
+  | 'CHECKPOINT_INVALID'
+  | 'SET_INVALID'
+  | 'TLOG_THRESHOLD'
+  | 'TIMESTAMP_INVALID'
+  | 'TIMESTAMP_THRESHOLD'
+  | 'IDENTITY_MISMATCH'
+  | 'ISSUER_MISMATCH'
+  | 'KEY_REQUIRED'
+  | 'KEY_MISMATCH'
+  | 'NETWORK_FORBIDDEN';
+
+export class VerifyError extends CairnError<VerifyErrorCode> {
+  constructor(code: VerifyErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'VerifyError';
+  }
+}
+
+export function fail(code: VerifyErrorCode, message: string, cause?: unknown): never {
+  throw new VerifyError(code, message, cause === undefined ? {} : { cause });
+}
