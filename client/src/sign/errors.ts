@@ -8,8 +8,8 @@ import { CairnError } from '@cairn/shared';
  * - KEY_*: the local signing key (unreadable, wrong passphrase, algorithm not allowed).
  * - INPUT_INVALID: an artifact, statement, predicate or flag value the client cannot use.
  * - URL_MISSING: no service URL for a step that needs one.
- * - ENTRY_NOT_FOUND, PROOF_INVALID, SET_INVALID, CHECKPOINT_INVALID: `cairn log` found an
- *   entry missing or a log answer that does not verify.
+ * - ENTRY_NOT_FOUND, PROOF_INVALID, SET_INVALID, CHECKPOINT_INVALID, LOG_UNTRUSTED: `cairn log` found an
+ *   entry missing, a log answer that does not verify, or a log the trust root does not know.
  */
 export type SignErrorCode =
   | 'TOKEN_MISSING'
@@ -26,7 +26,8 @@ export type SignErrorCode =
   | 'ENTRY_NOT_FOUND'
   | 'PROOF_INVALID'
   | 'SET_INVALID'
-  | 'CHECKPOINT_INVALID';
+  | 'CHECKPOINT_INVALID'
+  | 'LOG_UNTRUSTED';
 
 export class SignError extends CairnError<SignErrorCode> {
   constructor(code: SignErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
