@@ -3,7 +3,7 @@
  * client-credentials token endpoint (RFC 6749 §4.4) that returns an ID token.
  */
 import express, { Router, type ErrorRequestHandler, type Request } from 'express';
-import { CairnError, type Counter } from '@cairn/shared';
+import { isCairnError, type Counter } from '@cairn/shared';
 import { OidcError } from './errors.ts';
 import { MAX_CLIENT_ID_LENGTH, MAX_SECRET_LENGTH, type ClientRegistry } from './clients.ts';
 import { ID_TOKEN_ALG, type TokenIssuer } from './issuer.ts';
@@ -129,8 +129,10 @@ export function oidcRouter(o: OidcRouteOptions): Router {
     let code: string;
     let status: number;
     let message: string;
-    if (err instanceof CairnError) {
-      ({ code, status, message } = err);
+    if (isCairnError(err)) {
+      code = err.code;
+      status = err.status;
+      message = err.message;
     } else {
       const t = (err as { type?: string } | null)?.type;
       if (t === 'entity.too.large') [code, status, message] = ['BODY_TOO_LARGE', 413, 'request body is larger than the limit'];

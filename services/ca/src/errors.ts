@@ -1,0 +1,62 @@
+import { CairnError } from '@cairn/shared';
+
+/** Stable codes of the CA. Tests and clients branch on these, never on messages. */
+export type CaErrorCode =
+  | 'MALFORMED_REQUEST'
+  | 'MISSING_TOKEN'
+  | 'MALFORMED_TOKEN'
+  | 'TOKEN_ALG_NOT_ALLOWED'
+  | 'UNKNOWN_ISSUER'
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_NOT_YET_VALID'
+  | 'TOKEN_WRONG_AUDIENCE'
+  | 'TOKEN_UNKNOWN_KID'
+  | 'TOKEN_BAD_SIGNATURE'
+  | 'TOKEN_INVALID_CLAIMS'
+  | 'ISSUER_UNREACHABLE'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'IDENTITY_REJECTED'
+  | 'INVALID_PUBLIC_KEY'
+  | 'UNSUPPORTED_KEY'
+  | 'WEAK_KEY'
+  | 'INVALID_PROOF_OF_POSSESSION'
+  | 'INVALID_CSR'
+  | 'CSR_SIGNATURE_INVALID'
+  | 'CT_UNAVAILABLE'
+  | 'CA_UNAVAILABLE'
+  | 'INVALID_CONFIG'
+  | 'INVALID_CA_KEYS';
+
+const STATUS: Record<CaErrorCode, number> = {
+  MALFORMED_REQUEST: 400,
+  MISSING_TOKEN: 401,
+  MALFORMED_TOKEN: 401,
+  TOKEN_ALG_NOT_ALLOWED: 401,
+  UNKNOWN_ISSUER: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_NOT_YET_VALID: 401,
+  TOKEN_WRONG_AUDIENCE: 401,
+  TOKEN_UNKNOWN_KID: 401,
+  TOKEN_BAD_SIGNATURE: 401,
+  TOKEN_INVALID_CLAIMS: 401,
+  ISSUER_UNREACHABLE: 503,
+  EMAIL_NOT_VERIFIED: 401,
+  IDENTITY_REJECTED: 403,
+  INVALID_PUBLIC_KEY: 400,
+  UNSUPPORTED_KEY: 400,
+  WEAK_KEY: 400,
+  INVALID_PROOF_OF_POSSESSION: 400,
+  INVALID_CSR: 400,
+  CSR_SIGNATURE_INVALID: 400,
+  CT_UNAVAILABLE: 503,
+  CA_UNAVAILABLE: 503,
+  INVALID_CONFIG: 500,
+  INVALID_CA_KEYS: 500,
+};
+
+export class CaError extends CairnError<CaErrorCode> {
+  constructor(code: CaErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, { status: STATUS[code], cause: options.cause });
+    this.name = 'CaError';
+  }
+}

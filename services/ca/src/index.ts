@@ -1,0 +1,151 @@
+/**
+ * The Fulcio-compatible CA.
+ *
+ * Config section `ca`:
+ *   issuersFile            Fulcio-format OIDC issuer config (YAML/JSON). Without it the CA trusts
+ *                          the built-in issuer `<baseUrl>/oidc`, audience `sigstore`, with type
+ *                          `cairn-builtin`: tokens with an email claim (email_verified required)
+ *                          get an email SAN, all others need an absolute-URI sub and get a URI SAN.
+ *   ctEnabled              true | false; unset = use a CT log if one is available (in-process or ctUrl).
+ *   ctUrl                  base URL of an RFC 6962 log (split deployments).
+ *   passphraseFile         file holding the CA key passphrase (or env CAIRN_CA_PASSPHRASE).
+ *   clockToleranceSeconds  skew tolerated on token exp/nbf (default 10, max 300).
+ *   devCurve               p384 | p256: curve of the development CA created on first start.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import { section, sectionBool, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
+import { CaError } from './errors.ts';
+import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE, type CaCurve } from './ca-keys.ts';
+import { builtinIssuersConfig, loadIssuersFile } from './identity/config.ts';
+import { TokenVerifier } from './identity/verifier.ts';
+import { CertificateAuthority } from './authority.ts';
+import { HttpCtClient, InProcessCtClient, isInProcessLog, type CtClient } from './ct-client.ts';
+import { caRouter } from './routes.ts';
+
+export { CaError, type CaErrorCode } from './errors.ts';
+export { initCa, loadCa, caFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, INTERMEDIATE_CERT_FILE, INTERMEDIATE_KEY_FILE, type CaCurve, type CaInitOptions, type CaInitResult, type LoadedCa } from './ca-keys.ts';
+export { CertificateAuthority, LEAF_VALIDITY_MS, type Issued } from './authority.ts';
+export { HttpCtClient, InProcessCtClient, type CtClient } from './ct-client.ts';
+export { TokenVerifier, TOKEN_ALGORITHMS, type VerifiedToken } from './identity/verifier.ts';
+export { parseIssuersConfig, loadIssuersFile, builtinIssuersConfig, findIssuer, metaRegex, type IssuersConfig, type IssuerConfig, type IssuerType } from './identity/config.ts';
+export { principalFor, type Principal } from './identity/principal.ts';
+export { MAX_SIGNING_REQUEST_BYTES } from './routes.ts';
+
+const MAX_PASSPHRASE_FILE_BYTES = 4096;
+
+/** The only place the CA reads the environment: the key passphrase. */
+function passphrase(file: string | undefined): string | undefined {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new CaError('INVALID_CONFIG', `cannot read passphrase file ${file}`);
+    }
+    if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new CaError('INVALID_CONFIG', 'passphrase file is too large');
+    return text.replace(/\r?\n$/, '');
+  }
+  const env = process.env.CAIRN_CA_PASSPHRASE;
+  return env === undefined || env === '' ? undefined : env;
+}
+
+interface OidcPeer {
+  issuer: string;
+  jwks(): JSONWebKeySet;
+}
+
+function oidcPeer(peers: Peers): OidcPeer | undefined {
+  const p = peers.oidc as unknown as Partial<OidcPeer> | undefined;
+  return p && typeof p.issuer === 'string' && typeof p.jwks === 'function' ? (p as OidcPeer) : undefined;
+}
+
+function ctPeer(peers: Peers): unknown {
+  const p = peers.ct as unknown as { log?: unknown } | undefined;
+  if (isInProcessLog(p)) return p;
+  if (p && isInProcessLog(p.log)) return p.log;
+  return undefined;
+}
+
+function subjectOf(x509Subject: string): { organization: string; commonName: string } {
+  const get = (k: string): string => x509Subject.split('\n').find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
+  return { organization: get('O'), commonName: get('CN') };
+}
+
+export const createService: ServiceFactory = async (ctx, peers) => {
+  const cfg = section(ctx.config, 'ca');
+  mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+  const pass = passphrase(sectionString(cfg, 'passphraseFile'));
+  if (!caFilesExist(ctx.dataDir)) {
+    const curve = sectionString(cfg, 'devCurve', 'p384');
+    if (curve !== 'p384' && curve !== 'p256') throw new CaError('INVALID_CONFIG', 'ca.devCurve must be p384 or p256');
+    await initCa(ctx.dataDir, { curve: curve, passphrase: pass, organization: 'cairn', commonName: 'cairn development CA', clock: ctx.clock });
+    ctx.logger.warn('created DEVELOPMENT CA keys; run `cairn ca init` for a production root', { dir: ctx.dataDir });
+  } else if (!existsSync(join(ctx.dataDir, INTERMEDIATE_CERT_FILE))) {
+    throw new CaError('INVALID_CA_KEYS', `${ctx.dataDir} holds an incomplete CA`);
+  }
+  const loaded = loadCa(ctx.dataDir, pass);
+
+  // CT: explicit off, explicit URL, in-process peer, or (auto) none.
+  const ctSetting = cfg.ctEnabled === undefined || cfg.ctEnabled === '' ? undefined : sectionBool(cfg, 'ctEnabled', true);
+  const ctUrl = sectionString(cfg, 'ctUrl');
+  let ct: CtClient | undefined;
+  if (ctSetting !== false) {
+    const local = ctPeer(peers);
+    if (ctUrl !== undefined) ct = new HttpCtClient(ctUrl);
+    else if (local !== undefined && isInProcessLog(local)) {
+      const c = new InProcessCtClient(local);
+      c.trustRoot(loaded.rootDer);
+      ct = c;
+    } else if (ctSetting === true) {
+      throw new CaError('INVALID_CONFIG', 'ca.ctEnabled is true but there is no in-process CT log and no ca.ctUrl');
+    } else {
+      ctx.logger.warn('no CT log: certificates carry no SCT (verifiers with a CT threshold will reject them)');
+    }
+  }
+
+  const builtinUrl = `${ctx.baseUrl}/oidc`;
+  const issuersFile = sectionString(cfg, 'issuersFile');
+  const issuers = issuersFile !== undefined ? loadIssuersFile(issuersFile) : builtinIssuersConfig(builtinUrl);
+  const localJwks = new Map<string, () => JSONWebKeySet>();
+  const oidc = oidcPeer(peers);
+  if (oidc) localJwks.set(oidc.issuer, () => oidc.jwks());
+  const verifier = new TokenVerifier(issuers, {
+    clock: ctx.clock,
+    clockToleranceSeconds: sectionNumber(cfg, 'clockToleranceSeconds', 10, 0, 300),
+    localJwks,
+  });
+
+  const authority = new CertificateAuthority(loaded, ctx.clock, ct);
+  const router = caRouter({
+    ca: authority,
+    verifier,
+    issuers,
+    issued: ctx.metrics.counter('cairn_ca_certificates_issued_total', 'leaf certificates issued, by issuer type'),
+    rejected: ctx.metrics.counter('cairn_ca_rejections_total', 'signing-certificate requests rejected, by code'),
+  });
+  const subject = subjectOf(loaded.root.subject);
+  const validFrom = new Date(loaded.intermediate.validFrom).toISOString();
+  const validTo = new Date(loaded.intermediate.validTo).toISOString();
+  ctx.logger.info('CA ready', { ct: ct === undefined ? 'off' : ctUrl ?? 'in-process', issuers: issuers.issuers.size + issuers.meta.length });
+
+  const svc: Service & { authority: CertificateAuthority } = {
+    name: 'ca',
+    router,
+    authority,
+    ready: () => ({ ok: true }),
+    trustInfo: () => [
+      {
+        kind: 'ca',
+        uri: ctx.baseUrl,
+        subject,
+        certChain: [loaded.intermediateDer.toString('base64'), loaded.rootDer.toString('base64')],
+        validFrom,
+        validTo,
+      },
+    ],
+    close: () => Promise.resolve(),
+  };
+  return svc;
+};

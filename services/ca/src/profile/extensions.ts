@@ -1,0 +1,98 @@
+/**
+ * Fulcio's certificate extensions (arc 1.3.6.1.4.1.57264.1, Fulcio docs/oid-info.md and
+ * pkg/certificate/extensions.go). 1.1-1.6 carry the raw string bytes in extnValue (no DER);
+ * 1.8 and later carry a DER UTF8String. All are non-critical: Go verifiers reject unknown
+ * critical extensions.
+ */
+import { encodeTlv, oid, octetString, seq, bool, TAG } from '@cairn/shared/der';
+import { fulcioOid } from './oids.ts';
+
+export type ExtensionField =
+  | 'issuer'
+  | 'githubWorkflowTrigger'
+  | 'githubWorkflowSha'
+  | 'githubWorkflowName'
+  | 'githubWorkflowRepository'
+  | 'githubWorkflowRef'
+  | 'buildSignerUri'
+  | 'buildSignerDigest'
+  | 'runnerEnvironment'
+  | 'sourceRepositoryUri'
+  | 'sourceRepositoryDigest'
+  | 'sourceRepositoryRef'
+  | 'sourceRepositoryIdentifier'
+  | 'sourceRepositoryOwnerUri'
+  | 'sourceRepositoryOwnerIdentifier'
+  | 'buildConfigUri'
+  | 'buildConfigDigest'
+  | 'buildTrigger'
+  | 'runInvocationUri'
+  | 'sourceRepositoryVisibilityAtSigning'
+  | 'deploymentEnvironment'
+  | 'tokenSubject';
+
+export type FulcioExtensions = Partial<Record<ExtensionField, string>> & { issuer: string };
+
+interface FieldSpec {
+  field: ExtensionField;
+  /** Config template key (Fulcio YAML name). */
+  key: string;
+  /** OID suffixes under 57264.1; the issuer has both the deprecated raw 1.1 and the DER 1.8. */
+  raw?: number;
+  der?: number;
+}
+
+/** In emission order: ascending OID, as observed in production certificates. */
+export const EXTENSION_FIELDS: readonly FieldSpec[] = [
+  { field: 'issuer', key: 'issuer', raw: 1, der: 8 },
+  { field: 'githubWorkflowTrigger', key: 'github-workflow-trigger', raw: 2 },
+  { field: 'githubWorkflowSha', key: 'github-workflow-sha', raw: 3 },
+  { field: 'githubWorkflowName', key: 'github-workflow-name', raw: 4 },
+  { field: 'githubWorkflowRepository', key: 'github-workflow-repository', raw: 5 },
+  { field: 'githubWorkflowRef', key: 'github-workflow-ref', raw: 6 },
+  { field: 'buildSignerUri', key: 'build-signer-uri', der: 9 },
+  { field: 'buildSignerDigest', key: 'build-signer-digest', der: 10 },
+  { field: 'runnerEnvironment', key: 'runner-environment', der: 11 },
+  { field: 'sourceRepositoryUri', key: 'source-repository-uri', der: 12 },
+  { field: 'sourceRepositoryDigest', key: 'source-repository-digest', der: 13 },
+  { field: 'sourceRepositoryRef', key: 'source-repository-ref', der: 14 },
+  { field: 'sourceRepositoryIdentifier', key: 'source-repository-identifier', der: 15 },
+  { field: 'sourceRepositoryOwnerUri', key: 'source-repository-owner-uri', der: 16 },
+  { field: 'sourceRepositoryOwnerIdentifier', key: 'source-repository-owner-identifier', der: 17 },
+  { field: 'buildConfigUri', key: 'build-config-uri', der: 18 },
+  { field: 'buildConfigDigest', key: 'build-config-digest', der: 19 },
+  { field: 'buildTrigger', key: 'build-trigger', der: 20 },
+  { field: 'runInvocationUri', key: 'run-invocation-uri', der: 21 },
+  { field: 'sourceRepositoryVisibilityAtSigning', key: 'source-repository-visibility-at-signing', der: 22 },
+  { field: 'deploymentEnvironment', key: 'deployment-environment', der: 23 },
+  { field: 'tokenSubject', key: 'token-subject', der: 24 },
+];
+
+/** Finds a field by its config key in YAML (`build-signer-uri`) or Go/JSON (`BuildSignerURI`) spelling. */
+export function fieldForKey(key: string): ExtensionField | undefined {
+  const norm = key.toLowerCase().replace(/[-_]/g, '');
+  return EXTENSION_FIELDS.find((f) => f.key.replace(/-/g, '') === norm)?.field;
+}
+
+/** RFC 5280 §4.1 Extension: SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }. */
+export function extension(dottedOid: string, critical: boolean, value: Uint8Array): Buffer {
+  // DER: a DEFAULT FALSE boolean is omitted (X.690 §11.5).
+  return critical ? seq(oid(dottedOid), bool(true), octetString(value)) : seq(oid(dottedOid), octetString(value));
+}
+
+/** Longest value we put in one extension; token claims are bounded well below this. */
+export const MAX_EXTENSION_VALUE_BYTES = 4096;
+
+/** The Fulcio extensions as DER Extension elements, in emission order. */
+export function renderFulcioExtensions(ext: FulcioExtensions): Buffer[] {
+  const raws: Buffer[] = [];
+  const ders: Buffer[] = [];
+  for (const spec of EXTENSION_FIELDS) {
+    const v = ext[spec.field];
+    if (v === undefined || v === '') continue;
+    const bytes = Buffer.from(v, 'utf8');
+    if (spec.raw !== undefined) raws.push(extension(fulcioOid(spec.raw), false, bytes));
+    if (spec.der !== undefined) ders.push(extension(fulcioOid(spec.der), false, encodeTlv(TAG.UTF8_STRING, bytes)));
+  }
+  return [...raws, ...ders];
+}
