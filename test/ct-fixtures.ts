@@ -153,3 +153,21 @@ export function precertChain(): { root: TestCa; intermediate: TestCa; precert: B
   const precert = makeLeaf(intermediate, { poisonAt: 6 }).der;
   return { root, intermediate, precert, chain: [precert, intermediate.der, root.der] };
 }
+
+/**
+ * A precertificate and a way to build its final certificate: same serial, validity, key and
+ * extensions in the same order, poison removed, SCT list appended last (Fulcio's flow, §1.11).
+ */
+export function precertWithFinal(issuer: TestCa): { precert: Buffer; precertTbs: Buffer; finalWith(sctListExtnValue: Buffer): Buffer } {
+  const spki = spkiOf(newKey());
+  const serial = Buffer.concat([Buffer.from([0x01]), randomBytes(15)]);
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
+  const notAfter = new Date(notBefore.getTime() + 600_000);
+  const extensions = leafExtensions(issuer, spki);
+  const pre = makeLeaf(issuer, { serial, spki, notBefore, notAfter, extensions, poisonAt: extensions.length });
+  return {
+    precert: pre.der,
+    precertTbs: pre.tbs,
+    finalWith: (sctList) => makeLeaf(issuer, { serial, spki, notBefore, notAfter, extensions: [...extensions, { oid: OID_SCT_LIST, value: sctList }] }).der,
+  };
+}

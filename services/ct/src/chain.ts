@@ -1,0 +1,122 @@
+/**
+ * Validation of submitted chains (RFC 6962 §4.1 add-chain, §4.2 add-pre-chain): strict DER,
+ * the poison rule of §3.1, every link issued and signed by the next certificate, and an end at
+ * one of the accepted roots. Pure checks: nothing here writes anything.
+ */
+import { X509Certificate } from 'node:crypto';
+import { fromBase64, isRecord } from '@cairn/shared';
+import { OID_CT_POISON, OID_CT_PRECERT_SIGNING, splitCertificate, tbsExtensions, type CertExtension } from '@cairn/shared/sct';
+import { children, oidToString, readOne, TAG } from '@cairn/shared/der';
+import { CtError } from './errors.ts';
+import type { AcceptedRoot, RootStore } from './roots.ts';
+
+/** Certificates in one submitted chain (leaf, intermediates, root). */
+export const MAX_CHAIN_LENGTH = 8;
+/** Largest single DER certificate accepted. Fulcio leaves are ~2 KiB. */
+export const MAX_CERT_BYTES = 32 * 1024;
+/** Request body limit of add-chain/add-pre-chain: the chain in base64 plus JSON overhead. */
+export const MAX_SUBMISSION_BYTES = Math.ceil((MAX_CHAIN_LENGTH * MAX_CERT_BYTES * 4) / 3) + 4096;
+
+const POISON_VALUE = Buffer.from([0x05, 0x00]);
+const OID_EKU = '2.5.29.37';
+
+export type EntryKind = 'precert' | 'x509';
+
+export interface ParsedCert {
+  der: Buffer;
+  tbs: Buffer;
+  extensions: CertExtension[];
+  x509: X509Certificate;
+}
+
+export interface ValidatedChain {
+  kind: EntryKind;
+  /** The submitted certificates, plus the accepted root appended when the chain ended below it. */
+  certs: Buffer[];
+  leaf: ParsedCert;
+  /** The leaf's direct issuer (its SPKI hash is the precert issuer_key_hash). */
+  issuer: Buffer;
+}
+
+/** The `{"chain": [base64 DER, ...]}` body of RFC 6962 §4.1/§4.2, decoded and size-checked. */
+export function decodeChainRequest(body: unknown): Buffer[] {
+  if (!isRecord(body)) throw new CtError('INVALID_JSON', 'request body must be a JSON object');
+  const chain = body.chain;
+  if (!Array.isArray(chain) || chain.length === 0) throw new CtError('INVALID_REQUEST', '`chain` must be a non-empty array of base64 certificates');
+  if (chain.length > MAX_CHAIN_LENGTH) throw new CtError('CHAIN_TOO_LARGE', `a chain holds at most ${MAX_CHAIN_LENGTH} certificates`);
+  return chain.map((item, i) => {
+    if (typeof item !== 'string') throw new CtError('INVALID_REQUEST', `chain[${i}] is not a string`);
+    if (item.length > Math.ceil((MAX_CERT_BYTES * 4) / 3) + 4) throw new CtError('CHAIN_TOO_LARGE', `chain[${i}] is larger than ${MAX_CERT_BYTES} bytes`);
+    try {
+      return fromBase64(item, `chain[${i}]`);
+    } catch (e) {
+      throw new CtError('INVALID_BASE64', `chain[${i}] is not valid base64`, { cause: e });
+    }
+  });
+}
+
+function parseCert(der: Buffer, i: number): ParsedCert {
+  if (der.length > MAX_CERT_BYTES) throw new CtError('CHAIN_TOO_LARGE', `chain[${i}] is larger than ${MAX_CERT_BYTES} bytes`);
+  try {
+    const { tbs } = splitCertificate(der);
+    const extensions = tbsExtensions(tbs);
+    return { der, tbs, extensions, x509: new X509Certificate(der) };
+  } catch (e) {
+    throw new CtError('INVALID_CERTIFICATE', `chain[${i}] is not a strict-DER X.509 certificate`, { cause: e });
+  }
+}
+
+/** RFC 6962 §3.1: critical extension 1.3.6.1.4.1.11129.2.4.3 whose extnValue is ASN.1 NULL. */
+function hasPoison(c: ParsedCert): boolean {
+  const p = c.extensions.find((e) => e.oid === OID_CT_POISON);
+  return p !== undefined && p.critical && p.value.equals(POISON_VALUE);
+}
+
+function isPrecertSigningCert(c: ParsedCert): boolean {
+  const eku = c.extensions.find((e) => e.oid === OID_EKU);
+  if (!eku) return false;
+  try {
+    return children(readOne(eku.value, TAG.SEQUENCE), 64).some((k) => k.tag === TAG.OID && oidToString(k.value) === OID_CT_PRECERT_SIGNING);
+  } catch {
+    return false;
+  }
+}
+
+/** `child` names `parent` as issuer, `parent` is a CA, and `parent`'s key verifies `child`. */
+function linked(child: X509Certificate, parent: X509Certificate): boolean {
+  return parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+export function validateChain(ders: readonly Buffer[], kind: EntryKind, roots: RootStore): ValidatedChain {
+  const certs = ders.map((d, i) => parseCert(d, i));
+  const leaf = certs[0]!;
+  if (kind === 'precert') {
+    if (!hasPoison(leaf)) throw new CtError('MISSING_POISON', 'the first certificate has no critical CT poison extension');
+  } else if (leaf.extensions.some((e) => e.oid === OID_CT_POISON)) {
+    throw new CtError('UNEXPECTED_POISON', 'add-chain takes final certificates; submit precertificates to add-pre-chain');
+  }
+  for (let i = 1; i < certs.length; i++) {
+    if (certs[i]!.extensions.some((e) => e.oid === OID_CT_POISON)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is a precertificate`);
+  }
+  if (kind === 'precert' && certs.length > 1 && isPrecertSigningCert(certs[1]!)) {
+    // §3.1 lets a dedicated precert signer sit between the precert and the real CA; the TBS
+    // would then need its issuer rewritten. Fulcio never does this, so neither do we.
+    throw new CtError('UNSUPPORTED_PRECERT_SIGNER', 'Precertificate Signing Certificates are not supported');
+  }
+  for (let i = 0; i + 1 < certs.length; i++) {
+    if (!linked(certs[i]!.x509, certs[i + 1]!.x509)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
+  }
+
+  const last = certs[certs.length - 1]!;
+  const out = certs.map((c) => c.der);
+  let anchor: AcceptedRoot | undefined = roots.get(last.der);
+  if (!anchor) {
+    // The chain may stop below the root (RFC 6962 §4.1); the stored chain then ends with it.
+    anchor = roots.issuerOf(last.x509);
+    if (!anchor && roots.rescanIfStale()) anchor = roots.get(last.der) ?? roots.issuerOf(last.x509);
+    if (!anchor) throw new CtError('UNKNOWN_ROOT', 'the chain does not end at an accepted root');
+    if (!anchor.der.equals(last.der)) out.push(anchor.der);
+  }
+  if (certs.length === 1 && anchor.der.equals(leaf.der)) throw new CtError('BROKEN_CHAIN', 'a root alone is not a submission');
+  return { kind, certs: out, leaf, issuer: out[1]! };
+}

@@ -1,0 +1,114 @@
+/**
+ * The RFC 6962 certificate-transparency log for the CA's precertificates, on the shared log
+ * engine of services/log.
+ *
+ * State in ctx.dataDir: `ct-key.pem` (P-256, 0600, created on first start), `ct.sqlite` (the
+ * engine's leaves/tiles/tree heads plus this log's `ct_entries`), `roots/*.pem` (accepted roots).
+ *
+ * Config section `ct`: rootsFile (PEM bundle of extra accepted roots), batchMaxSize,
+ * batchMaxDelayMs (the engine's batching bounds).
+ *
+ * Accepted roots: a chain must end at (or directly below) a self-signed CA certificate listed in
+ * `<dataDir>/roots/*.pem` or `ct.rootsFile`. The in-process CA registers its root with
+ * `peers.ct.addRoot(der)` before its first add-pre-chain; in a split deployment, copy the CA's
+ * root PEM into `<data-dir>/ct/roots/` (picked up without a restart).
+ *
+ * Trust info: kind 'ctlog', baseUrl = the deployment base URL (the prefix in front of /ct/v1, as
+ * RFC 6962 §4 clients use it), logId = SHA-256 of the CT key's DER SPKI = every SCT's log_id,
+ * keyDetails PKIX_ECDSA_P256_SHA_256, validFrom = when this key was first used (persisted).
+ */
+import {
+  section,
+  sectionNumber,
+  sectionString,
+  toBase64,
+  type ReadyStatus,
+  type Service,
+  type ServiceFactory,
+  type TrustInfo,
+} from '@cairn/shared';
+import type { Router } from 'express';
+import { EngineCtLog, type LocalCtLog } from './ct-log.ts';
+import { ctRouter } from './routes.ts';
+
+export { CtError, type CtErrorCode } from './errors.ts';
+export { EngineCtLog, MAX_GET_ENTRIES, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
+export { HttpCtLog, HttpCtError, sctFromJson, MAX_SCT_RESPONSE_BYTES, type HttpCtErrorCode, type HttpCtLogOptions } from './http-ct-log.ts';
+export { sctToJson, type SctJson } from './routes.ts';
+export { MAX_CHAIN_LENGTH, MAX_CERT_BYTES, MAX_SUBMISSION_BYTES } from './chain.ts';
+export { RootStore, MAX_ROOTS, type AcceptedRoot } from './roots.ts';
+
+/** What `createService` returns: a Service that is also the in-process CT log (`peers.ct`). */
+export interface CtService extends Service, LocalCtLog {
+  readonly name: 'ct';
+}
+
+class CtComponent implements CtService {
+  readonly name = 'ct' as const;
+  readonly router: Router;
+
+  constructor(
+    private readonly log: EngineCtLog,
+    private readonly baseUrl: string,
+  ) {
+    this.router = ctRouter(log);
+  }
+
+  get publicKey(): EngineCtLog['publicKey'] {
+    return this.log.publicKey;
+  }
+
+  get logId(): Buffer {
+    return this.log.logId;
+  }
+
+  addPreChain(chainDer: Buffer[]): ReturnType<EngineCtLog['addPreChain']> {
+    return this.log.addPreChain(chainDer);
+  }
+
+  addChain(chainDer: Buffer[]): ReturnType<EngineCtLog['addChain']> {
+    return this.log.addChain(chainDer);
+  }
+
+  addRoot(rootDer: Buffer): void {
+    this.log.addRoot(rootDer);
+  }
+
+  ready(): ReadyStatus {
+    return this.log.ready() ? { ok: true } : { ok: false, reason: 'the CT log is closed' };
+  }
+
+  trustInfo(): TrustInfo[] {
+    return [
+      {
+        kind: 'ctlog',
+        baseUrl: this.baseUrl,
+        publicKey: toBase64(this.log.publicKey.spki),
+        keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+        logId: toBase64(this.log.logId),
+        validFrom: this.log.keyValidFrom.toISOString(),
+      },
+    ];
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
+
+export const createService: ServiceFactory = async (ctx) => {
+  const s = section(ctx.config, 'ct');
+  const batchMaxSize = sectionNumber(s, 'batchMaxSize', 64, 1, 65_536);
+  const batchMaxDelayMs = sectionNumber(s, 'batchMaxDelayMs', 5, 0, 5_000);
+  const rootsFile = sectionString(s, 'rootsFile');
+  const log = await EngineCtLog.open({
+    dataDir: ctx.dataDir,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    batchMaxSize,
+    batchMaxDelayMs,
+    ...(rootsFile !== undefined ? { rootsFile } : {}),
+  });
+  return new CtComponent(log, ctx.baseUrl);
+};
