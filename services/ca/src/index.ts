@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { section, sectionBool, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
 import { CaError } from './errors.ts';
-import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE, type CaCurve } from './ca-keys.ts';
+import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE } from './ca-keys.ts';
 import { builtinIssuersConfig, loadIssuersFile } from './identity/config.ts';
 import { TokenVerifier } from './identity/verifier.ts';
 import { CertificateAuthority } from './authority.ts';

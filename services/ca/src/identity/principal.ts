@@ -5,7 +5,7 @@
  */
 import { isRecord } from '@cairn/shared';
 import { CaError } from '../errors.ts';
-import { MAX_EXTENSION_VALUE_BYTES, type ExtensionField, type FulcioExtensions } from '../profile/extensions.ts';
+import { MAX_EXTENSION_VALUE_BYTES, type FulcioExtensions } from '../profile/extensions.ts';
 import type { SubjectAltName } from '../profile/certificate.ts';
 import type { CiProviderMetadata, IssuerConfig, IssuersConfig, Template } from './config.ts';
 
