@@ -7,7 +7,6 @@ export type VerifyErrorCode =
   | 'TRUST_ROOT_INVALID'
   | 'POLICY_INVALID'
   | 'ARTIFACT_MISMATCH'
-  | 'SUBJECT_MISMATCH'
   | 'SIGNATURE_INVALID'
   | 'CERT_INVALID'
   | 'CERT_CHAIN_INVALID'
@@ -28,6 +27,8 @@ export type VerifyErrorCode =
   | 'ISSUER_MISMATCH'
   | 'KEY_REQUIRED'
   | 'KEY_MISMATCH'
+  | 'PREDICATE_TYPE_MISMATCH'
+  | 'CONDITION_FAILED'
   | 'NETWORK_FORBIDDEN';
 
 export class VerifyError extends CairnError<VerifyErrorCode> {

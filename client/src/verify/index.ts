@@ -18,3 +18,14 @@ export { Certificate } from './x509.ts';
 export { certificateIdentity, MAX_POLICY_PATTERN, type IdentityPolicy } from './policy.ts';
 export { parseTimestampResponse, type ParsedTimestamp } from './timestamp.ts';
 export { parseBundle, parseBundleJson, type Bundle } from '../bundle/index.ts';
+export {
+  checkAttestation,
+  parseCondition,
+  evaluateCondition,
+  globMatch,
+  resolvePredicateType,
+  SLSA_PROVENANCE_V1,
+  CONDITION_LIMITS,
+  type Condition,
+  type ConditionOp,
+} from './attestation.ts';
