@@ -1,3 +1,4 @@
+export { createService } from './service.ts';
 export {
   openLogEngine,
   MAX_LEAF_BYTES,
@@ -13,4 +14,6 @@ export {
   type StoredLeaf,
   type Migration,
 } from './engine.ts';
+export { RekorLog, type LogEntryV1, type TransparencyLogEntryV2 } from './rekor-log.ts';
+export { verifyPrehashed } from './prehash.ts';
 export { LogError, type LogErrorCode } from './errors.ts';

@@ -1,0 +1,257 @@
+/**
+ * The Rekor-compatible log on top of the engine: entry kinds, entry IDs, SETs, v1 and v2
+ * checkpoints over the SAME tree, the search index, and the JSON shapes of Rekor v1 and the
+ * protojson TransparencyLogEntry of Rekor v2.
+ *
+ * Names (sigstore-protocols §2.8, §3.3, §10 items 4-7):
+ *   v1 checkpoint: origin `<host[:port]> - <treeID>`, key name `<host[:port]>` (contained in the
+ *     trusted-root baseUrl, as sigstore-js matches it), hint = logID[0:4].
+ *   v2 checkpoint (also the tiles `/checkpoint`): origin = key name = URL hostname without port
+ *     (sigstore-go requires origin == Hostname(baseUrl)); hint = C2SP key ID[0:4].
+ *   logID (v1) = SHA-256(DER SPKI), lowercase hex; v2 logId.keyId = C2SP note key ID (equal to
+ *   the v1 log ID for ECDSA keys).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { canonicalizeJcs, toPem, type Clock, type Signer } from '@cairn/shared';
+import { formatCheckpoint, formatSignedNote, noteKeyId, signNote } from '@cairn/shared/checkpoint';
+import { leafHash } from '@cairn/shared/merkle';
+import { openLogEngine, type AppendResult, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
+import { LogError } from './errors.ts';
+import type { Migration } from './store/sqlite-log-store.ts';
+import { prepareProposedEntry, prepareV2Request, type PreparedEntry } from './types/index.ts';
+import { sha256Hex } from './types/common.ts';
+
+/** POST /api/v1/log/entries/retrieve: items per list (Rekor's limit). */
+export const MAX_RETRIEVE_ITEMS = 10;
+/** POST /api/v1/index/retrieve: results returned at most. */
+export const MAX_SEARCH_RESULTS = 1000;
+/** Longest search value accepted (emails, SANs, hashes). */
+export const MAX_SEARCH_VALUE = 1024;
+
+const REKOR_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;`,
+  },
+];
+
+export interface LogEntryV1 {
+  body: string;
+  integratedTime: number;
+  logID: string;
+  logIndex: number;
+  verification: {
+    inclusionProof: { checkpoint: string; hashes: string[]; logIndex: number; rootHash: string; treeSize: number };
+    signedEntryTimestamp: string;
+  };
+}
+
+export interface TransparencyLogEntryV2 {
+  logIndex: string;
+  logId: { keyId: string };
+  kindVersion: { kind: string; version: string };
+  inclusionProof: { logIndex: string; rootHash: string; treeSize: string; hashes: string[]; checkpoint: { envelope: string } };
+  canonicalizedBody: string;
+}
+
+export interface RekorLogOptions {
+  dbPath: string;
+  signer: Signer;
+  baseUrl: string;
+  treeId: string;
+  clock: Clock;
+  batchMaxSize?: number;
+  batchMaxDelayMs?: number;
+  /** v1 writes need SETs a client can check with the key; disabled for Ed25519 logs. */
+  v1Writes: boolean;
+  onBatch?: (size: number) => void;
+}
+
+/** A random positive 63-bit tree ID in decimal (Trillian style). */
+export function newTreeId(): string {
+  const v = randomBytes(8).readBigUInt64BE() & 0x7fffffffffffffffn;
+  return (v === 0n ? 1n : v).toString();
+}
+
+export class RekorLog {
+  readonly engine: LogEngine;
+  readonly treeId: string;
+  readonly treeIdHex: string;
+  /** Lowercase hex SHA-256 of the DER SPKI (Rekor v1 logID). */
+  readonly logIdHex: string;
+  /** C2SP checkpoint key ID for the v2 name (Rekor v2 logId.keyId). */
+  readonly v2KeyId: Buffer;
+  readonly v1Name: string;
+  readonly v2Name: string;
+  readonly v1Writes: boolean;
+  private readonly signer: Signer;
+  private findKey: Statement<[string, number], { idx: number }> | undefined;
+
+  private constructor(engine: LogEngine, o: RekorLogOptions, names: { v1Name: string; v2Name: string }) {
+    this.engine = engine;
+    this.signer = o.signer;
+    this.treeId = o.treeId;
+    this.treeIdHex = BigInt(o.treeId).toString(16).padStart(16, '0');
+    this.logIdHex = o.signer.publicKey.keyId.toString('hex');
+    this.v1Name = names.v1Name;
+    this.v2Name = names.v2Name;
+    this.v2KeyId = noteKeyId(names.v2Name, o.signer.publicKey);
+    this.v1Writes = o.v1Writes;
+  }
+
+  static async open(o: RekorLogOptions): Promise<RekorLog> {
+    const url = new URL(o.baseUrl);
+    const v1Name = url.host;
+    const v2Name = url.hostname;
+    const v1Hint = noteKeyId(v1Name, o.signer.publicKey);
+    const v2Hint = noteKeyId(v2Name, o.signer.publicKey);
+    const signTreeHead = async (h: TreeHead): Promise<Record<string, string>> => {
+      const note = async (origin: string, name: string, hint: Buffer): Promise<string> => {
+        const text = formatCheckpoint({ origin, size: h.size, rootHash: h.rootHash, extensions: [] });
+        return formatSignedNote({ text, signatures: [await signNote(text, name, o.signer, hint)] });
+      };
+      return { v1: await note(`${v1Name} - ${o.treeId}`, v1Name, v1Hint), v2: await note(v2Name, v2Name, v2Hint) };
+    };
+    let insert: Statement<[string, number]> | undefined;
+    const engine = await openLogEngine({
+      dbPath: o.dbPath,
+      clock: o.clock,
+      signTreeHead,
+      ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
+      ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
+      extraMigrations: { namespace: 'rekor', migrations: REKOR_MIGRATIONS },
+      onBatch: (db: Db, leaves) => {
+        insert ??= db.prepare('INSERT OR IGNORE INTO search_index (key, idx) VALUES (?, ?)');
+        for (const l of leaves) for (const k of (l.meta as PreparedEntry).indexKeys) insert.run(k, l.index);
+        o.onBatch?.(leaves.length);
+      },
+    });
+    return new RekorLog(engine, o, { v1Name, v2Name });
+  }
+
+  entryId(leafHash: Buffer): string {
+    return this.treeIdHex + leafHash.toString('hex');
+  }
+
+  /** Appends a prepared entry; DUPLICATE_ENTRY (with the existing entry ID) if already logged. */
+  private async append(prepared: PreparedEntry): Promise<AppendResult> {
+    const r = await this.engine.append(prepared.body, prepared);
+    if (r.duplicateOf !== undefined) {
+      throw new LogError('DUPLICATE_ENTRY', `an equivalent entry already exists in the log with UUID ${this.entryId(r.leafHash)}`, {
+        details: { entryId: this.entryId(r.leafHash), logIndex: r.duplicateOf },
+      });
+    }
+    return r;
+  }
+
+  async addV1(input: unknown): Promise<{ entryId: string; entry: LogEntryV1 }> {
+    if (!this.v1Writes) throw new LogError('V1_DISABLED', 'this log signs with Ed25519 and accepts Rekor v2 writes only');
+    const prepared = prepareProposedEntry(input);
+    const r = await this.append(prepared);
+    return { entryId: this.entryId(r.leafHash), entry: await this.renderV1(r.index, prepared.body, r.integratedTime, r.treeHead) };
+  }
+
+  async addV2(input: unknown): Promise<TransparencyLogEntryV2> {
+    const prepared = prepareV2Request(input);
+    const r = await this.append(prepared);
+    const head = r.treeHead;
+    return {
+      logIndex: String(r.index),
+      logId: { keyId: this.v2KeyId.toString('base64') },
+      kindVersion: { kind: prepared.kind, version: prepared.apiVersion },
+      inclusionProof: {
+        logIndex: String(r.index),
+        rootHash: head.rootHash.toString('base64'),
+        treeSize: String(head.size),
+        hashes: this.engine.inclusionProof(r.index, head.size).map((h) => h.toString('base64')),
+        checkpoint: { envelope: head.signatures.v2! },
+      },
+      canonicalizedBody: prepared.body.toString('base64'),
+    };
+  }
+
+  /** The SET: log signature over JCS {body, integratedTime, logID, logIndex} (§2.6). */
+  private async signEntry(body: string, integratedTime: number, logIndex: number): Promise<string> {
+    const payload = canonicalizeJcs({ body, integratedTime, logID: this.logIdHex, logIndex });
+    return (await this.signer.sign(Buffer.from(payload))).toString('base64');
+  }
+
+  private async renderV1(index: number, data: Buffer, integratedTime: number, head: SignedTreeHead): Promise<LogEntryV1> {
+    const body = data.toString('base64');
+    return {
+      body,
+      integratedTime,
+      logID: this.logIdHex,
+      logIndex: index,
+      verification: {
+        inclusionProof: {
+          checkpoint: head.signatures.v1!,
+          hashes: this.engine.inclusionProof(index, head.size).map((h) => h.toString('hex')),
+          logIndex: index,
+          rootHash: head.rootHash.toString('hex'),
+          treeSize: head.size,
+        },
+        signedEntryTimestamp: await this.signEntry(body, integratedTime, index),
+      },
+    };
+  }
+
+  /** The entry at `index` with a proof against the current tree head, or undefined. */
+  async entryByIndex(index: number): Promise<{ entryId: string; entry: LogEntryV1 } | undefined> {
+    const head = this.engine.checkpoint();
+    if (index >= head.size) return undefined;
+    const leaf = this.engine.leaf(index);
+    if (!leaf) return undefined;
+    return { entryId: this.entryId(leaf.leafHash), entry: await this.renderV1(index, leaf.data, Math.floor(leaf.timestampMs / 1000), head) };
+  }
+
+  /** By 64-hex UUID or 80-hex entry ID (whose tree ID must be ours). */
+  async entryByUuid(id: string): Promise<{ entryId: string; entry: LogEntryV1 } | undefined> {
+    const lower = id.toLowerCase();
+    if (!/^([0-9a-f]{16})?[0-9a-f]{64}$/.test(lower)) throw new LogError('INVALID_ENTRY_ID', 'an entry ID is 64 hex digits (UUID) or 80 (tree ID + UUID)');
+    if (lower.length === 80 && lower.slice(0, 16) !== this.treeIdHex) return undefined;
+    const index = this.engine.indexOfLeafHash(Buffer.from(lower.slice(-64), 'hex'));
+    return index === undefined ? undefined : this.entryByIndex(index);
+  }
+
+  /** Looks a proposed entry up by its canonical body (POST /api/v1/log/entries/retrieve `entries`). */
+  async entryByProposed(input: unknown): Promise<{ entryId: string; entry: LogEntryV1 } | undefined> {
+    const prepared = prepareProposedEntry(input);
+    const index = this.engine.indexOfLeafHash(leafHash(prepared.body));
+    return index === undefined ? undefined : this.entryByIndex(index);
+  }
+
+  /** Entry IDs matching every (`and`) or any (`or`) of the keys. */
+  search(keys: string[], operator: 'and' | 'or'): string[] {
+    this.findKey ??= this.engine.db.prepare(`SELECT idx FROM search_index WHERE key = ? ORDER BY idx LIMIT ?`);
+    let result: Set<number> | undefined;
+    for (const k of keys) {
+      const found = new Set(this.findKey.all(k, MAX_SEARCH_RESULTS).map((r) => r.idx));
+      if (result === undefined) result = found;
+      else if (operator === 'and') result = new Set([...result].filter((i) => found.has(i)));
+      else for (const i of found) result.add(i);
+    }
+    const size = this.engine.size;
+    return [...(result ?? [])]
+      .filter((i) => i < size)
+      .sort((a, b) => a - b)
+      .slice(0, MAX_SEARCH_RESULTS)
+      .map((i) => this.entryId(this.engine.leaf(i)!.leafHash));
+  }
+
+  logInfo(): { rootHash: string; treeSize: number; signedTreeHead: string; treeID: string } {
+    const head = this.engine.checkpoint();
+    return { rootHash: head.rootHash.toString('hex'), treeSize: head.size, signedTreeHead: head.signatures.v1!, treeID: this.treeId };
+  }
+
+  publicKeyPem(): string {
+    return toPem('PUBLIC KEY', this.signer.publicKey.spki);
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}
+
+export { sha256Hex };

@@ -1,0 +1,109 @@
+/**
+ * `createService` for the transparency log: state in ctx.dataDir (log.db, log-key.pem 0600,
+ * state.json with the tree ID and the key's creation time), routes, metrics, trust info.
+ *
+ * Config section `log`: batchMaxSize (default 256), batchMaxDelayMs (default 10),
+ * keyType (ecdsa-p256 | ed25519; Ed25519 logs accept v2 writes only), keyPassphrase.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  LocalSigner,
+  loadOrCreatePrivateKey,
+  section,
+  sectionNumber,
+  sectionString,
+  isRecord,
+  SharedError,
+  type ServiceFactory,
+  type TrustInfo,
+} from '@cairn/shared';
+import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
+import { LogError } from './errors.ts';
+import { RekorLog, newTreeId } from './rekor-log.ts';
+import { createRouter } from './routes.ts';
+
+interface LogState {
+  treeId: string;
+  keyCreatedAt: string;
+}
+
+function loadState(path: string, now: Date, keyCreated: boolean): LogState {
+  if (existsSync(path)) {
+    const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (isRecord(raw) && typeof raw.treeId === 'string' && /^[1-9][0-9]{0,18}$/.test(raw.treeId) && typeof raw.keyCreatedAt === 'string') {
+      const state = { treeId: raw.treeId, keyCreatedAt: keyCreated ? now.toISOString() : raw.keyCreatedAt };
+      if (keyCreated) writeState(path, state);
+      return state;
+    }
+    throw new LogError('STORE_CORRUPT', `${path} is not a valid log state file`);
+  }
+  const state = { treeId: newTreeId(), keyCreatedAt: now.toISOString() };
+  writeState(path, state);
+  return state;
+}
+
+function writeState(path: string, state: LogState): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+export const createService: ServiceFactory = async (ctx) => {
+  const cfg = section(ctx.config, 'log');
+  const keyType = sectionString(cfg, 'keyType', 'ecdsa-p256');
+  if (keyType !== 'ecdsa-p256' && keyType !== 'ed25519') {
+    throw new SharedError('INVALID_CONFIG', `log.keyType must be ecdsa-p256 or ed25519, not ${keyType}`);
+  }
+  const passphrase = sectionString(cfg, 'keyPassphrase');
+  const batchMaxSize = sectionNumber(cfg, 'batchMaxSize', DEFAULT_BATCH_MAX_SIZE, 1, MAX_BATCH_SIZE);
+  const batchMaxDelayMs = sectionNumber(cfg, 'batchMaxDelayMs', DEFAULT_BATCH_MAX_DELAY_MS, 0, MAX_BATCH_DELAY_MS);
+
+  const { key, created } = loadOrCreatePrivateKey(join(ctx.dataDir, 'log-key.pem'), keyType, passphrase);
+  const signer = new LocalSigner(key);
+  if (signer.algorithm !== 'ecdsa-p256-sha256' && signer.algorithm !== 'ed25519') {
+    throw new SharedError('INVALID_CONFIG', 'the log key must be ECDSA P-256 or Ed25519');
+  }
+  if (created) ctx.logger.info('created the log signing key', { path: join(ctx.dataDir, 'log-key.pem') });
+  const state = loadState(join(ctx.dataDir, 'state.json'), ctx.clock.now(), created);
+
+  const m = ctx.metrics;
+  const sizeGauge = m.gauge('cairn_log_tree_size', 'Entries in the transparency log');
+  const batchSizes = m.histogram('cairn_log_batch_size', 'Leaves per sequenced batch', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
+  const appended = m.counter('cairn_log_entries_appended_total', 'Entries appended, by API');
+  const rejections = m.counter('cairn_log_rejections_total', 'Rejected log requests, by error code');
+
+  const log = await RekorLog.open({
+    dbPath: join(ctx.dataDir, 'log.db'),
+    signer,
+    baseUrl: ctx.baseUrl,
+    treeId: state.treeId,
+    clock: ctx.clock,
+    batchMaxSize,
+    batchMaxDelayMs,
+    v1Writes: signer.algorithm === 'ecdsa-p256-sha256',
+    onBatch: (n) => batchSizes.observe(n),
+  });
+  sizeGauge.set(() => log.engine.size);
+  ctx.logger.info('transparency log ready', { treeId: log.treeId, logId: log.logIdHex, size: log.engine.size });
+
+  const router = createRouter({ log, maxBodyBytes: ctx.config.maxBodyBytes, logger: ctx.logger, rejections, appended });
+
+  const trust: TrustInfo = {
+    kind: 'tlog',
+    baseUrl: ctx.baseUrl,
+    publicKey: signer.publicKey.spki.toString('base64'),
+    keyDetails: signer.algorithm === 'ed25519' ? 'PKIX_ED25519' : 'PKIX_ECDSA_P256_SHA_256',
+    logId: log.v2KeyId.toString('base64'),
+    validFrom: state.keyCreatedAt,
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'log',
+    router,
+    ready: () => (log.engine.ready() ? { ok: true } : { ok: false, reason: 'the log store is not open' }),
+    trustInfo: () => [trust],
+    close: () => (closing ??= log.close()),
+  };
+};

@@ -1,0 +1,194 @@
+/**
+ * Pieces every Rekor entry type shares: strict field access, base64/hex decoding with the log's
+ * error codes, and parsing of the key material a client proposes (PEM certificate(s) or PEM
+ * public key) into a verifying key, Rekor's canonical PEM re-encoding and the identities used by
+ * the search index.
+ */
+import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
+import { LocalVerifier, PublicKey, fromPemAll, isRecord, toPem, type HashAlgorithm } from '@cairn/shared';
+import { LogError } from '../errors.ts';
+
+/** Certificates accepted in one verifier PEM (leaf first). */
+export const MAX_CERTS_PER_VERIFIER = 10;
+/** Verifiers / signatures per DSSE entry. */
+export const MAX_SIGNATURES = 16;
+
+export interface PreparedEntry {
+  kind: string;
+  apiVersion: string;
+  /** The canonicalized body: the leaf bytes. */
+  body: Buffer;
+  /** Search-index keys (lowercase): `hash:<alg>:<hex>`, `key:<sha256 hex>`, `id:<SAN>`. */
+  indexKeys: string[];
+}
+
+export function bad(message: string): never {
+  throw new LogError('INVALID_ENTRY', message);
+}
+
+export function obj(v: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(v)) bad(`${what} must be an object`);
+  return v;
+}
+
+/** Rejects unknown members: a field we do not understand is never silently dropped. */
+export function only(o: Record<string, unknown>, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) bad(`${what} has an unknown field ${k}`);
+}
+
+export function str(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length === 0) bad(`${what} must be a non-empty string`);
+  return v;
+}
+
+const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const HEX_RE = /^[0-9a-fA-F]*$/;
+
+/** Strict standard base64 (Go's StdEncoding, as Rekor's strfmt.Base64 reads it). */
+export function b64(v: unknown, what: string): Buffer {
+  const s = str(v, what);
+  if (!B64_RE.test(s)) throw new LogError('INVALID_ENCODING', `${what} is not valid base64`);
+  return Buffer.from(s, 'base64');
+}
+
+export function hex(v: unknown, what: string): Buffer {
+  const s = str(v, what);
+  if (s.length % 2 !== 0 || !HEX_RE.test(s)) throw new LogError('INVALID_ENCODING', `${what} is not valid hex`);
+  return Buffer.from(s, 'hex');
+}
+
+export const HASH_ALGORITHMS: Record<string, { alg: HashAlgorithm; length: number }> = {
+  sha256: { alg: 'sha256', length: 32 },
+  sha384: { alg: 'sha384', length: 48 },
+  sha512: { alg: 'sha512', length: 64 },
+};
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface ParsedVerifier {
+  key: KeyObject;
+  /** Rekor's canonical value: Go pem.Encode of the cert(s) or the PKIX public key. */
+  canonicalPem: string;
+  /** DER of the leaf certificate, when the verifier is a certificate. */
+  certDer?: Buffer;
+  /** DER SubjectPublicKeyInfo of the verifying key. */
+  spki: Buffer;
+  /** Email and URI SANs of the leaf certificate, lowercased. */
+  identities: string[];
+}
+
+/** Parses Node's `subjectAltName` text (`email:a@b, URI:"quoted, value"`) into (type, value) pairs. */
+export function parseSubjectAltName(text: string | undefined): { type: string; value: string }[] {
+  const out: { type: string; value: string }[] = [];
+  if (!text) return out;
+  let i = 0;
+  while (i < text.length) {
+    const colon = text.indexOf(':', i);
+    if (colon < 0) break;
+    const type = text.slice(i, colon);
+    let j = colon + 1;
+    let value: string;
+    if (text[j] === '"') {
+      // JSON-quoted by Node when the value contains a separator: scan to the closing quote.
+      let k = j + 1;
+      while (k < text.length && text[k] !== '"') k += text[k] === '\\' ? 2 : 1;
+      try {
+        value = JSON.parse(text.slice(j, k + 1)) as string;
+      } catch {
+        value = text.slice(j + 1, k);
+      }
+      j = k + 1;
+    } else {
+      const end = text.indexOf(', ', j);
+      value = text.slice(j, end < 0 ? text.length : end);
+      j = end < 0 ? text.length : end;
+    }
+    out.push({ type, value });
+    if (text.startsWith(', ', j)) j += 2;
+    i = j;
+  }
+  return out;
+}
+
+function certificate(der: Buffer): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (e) {
+    throw new LogError('INVALID_KEY', 'certificate does not parse', { cause: e });
+  }
+}
+
+function identitiesOf(cert: X509Certificate): string[] {
+  return parseSubjectAltName(cert.subjectAltName)
+    .filter((n) => n.type === 'email' || n.type === 'URI')
+    .map((n) => n.value.toLowerCase());
+}
+
+/** From DER: a certificate (x509Certificate.rawBytes) or a SubjectPublicKeyInfo (publicKey.rawBytes). */
+export function verifierFromDer(der: Buffer, form: 'certificate' | 'spki'): ParsedVerifier {
+  if (form === 'certificate') {
+    const cert = certificate(der);
+    const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+    return { key: cert.publicKey, canonicalPem: toPem('CERTIFICATE', cert.raw), certDer: cert.raw, spki, identities: identitiesOf(cert) };
+  }
+  let pk: PublicKey;
+  try {
+    pk = PublicKey.fromSpki(der);
+  } catch (e) {
+    throw new LogError('INVALID_KEY', 'public key does not parse', { cause: e });
+  }
+  return { key: pk.keyObject, canonicalPem: toPem('PUBLIC KEY', pk.spki), spki: pk.spki, identities: [] };
+}
+
+/** From the base64 of a PEM text, as hashedrekord/dsse/intoto carry it. */
+export function verifierFromPemB64(v: unknown, what: string): ParsedVerifier {
+  const pemBytes = b64(v, what);
+  let blocks;
+  try {
+    blocks = fromPemAll(pemBytes.toString('utf8'), what);
+  } catch (e) {
+    throw new LogError('INVALID_ENCODING', `${what} is not PEM`, { cause: e });
+  }
+  const first = blocks[0]!;
+  if (first.label === 'PUBLIC KEY') {
+    if (blocks.length !== 1) throw new LogError('INVALID_KEY', `${what} must hold one public key`);
+    return verifierFromDer(first.der, 'spki');
+  }
+  if (first.label !== 'CERTIFICATE') throw new LogError('INVALID_KEY', `${what} must be a CERTIFICATE or PUBLIC KEY PEM`);
+  if (blocks.length > MAX_CERTS_PER_VERIFIER || blocks.some((b) => b.label !== 'CERTIFICATE')) {
+    throw new LogError('INVALID_KEY', `${what} must hold at most ${MAX_CERTS_PER_VERIFIER} certificates`);
+  }
+  const certs = blocks.map((b) => certificate(b.der));
+  const leaf = certs[0]!;
+  return {
+    key: leaf.publicKey,
+    canonicalPem: certs.map((c) => toPem('CERTIFICATE', c.raw)).join(''),
+    certDer: leaf.raw,
+    spki: leaf.publicKey.export({ type: 'spki', format: 'der' }),
+    identities: identitiesOf(leaf),
+  };
+}
+
+/** Index keys for a verifier: its canonical PEM hash, its SPKI hash and its identities. */
+export function verifierIndexKeys(v: ParsedVerifier): string[] {
+  return [`key:${sha256Hex(v.canonicalPem)}`, `key:${sha256Hex(toPem('PUBLIC KEY', v.spki))}`, ...v.identities.map((i) => `id:${i}`)];
+}
+
+/** DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body. */
+export function pae(payloadType: string, payload: Buffer): Buffer {
+  const t = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
+}
+
+/** Verifies a signature over a message with the key's default algorithm (DSSE PAE signatures). */
+export function verifyMessage(key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  let verifier: LocalVerifier;
+  try {
+    verifier = new LocalVerifier(new PublicKey(key));
+  } catch (e) {
+    throw new LogError('UNSUPPORTED_KEY', 'key type or size is not allowed', { cause: e });
+  }
+  return verifier.verify(data, signature);
+}
