@@ -59,7 +59,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   }
   try {
     const command = await load(entry);
-    if (rest.includes('--help') || rest.includes('-h')) {
+    // Arguments after `--` belong to a wrapped command (cairn intoto run -- CMD -h), not to cairn.
+    const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (own.includes('--help') || own.includes('-h')) {
       io.stdout(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
       return 0;
     }
