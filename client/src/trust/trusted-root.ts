@@ -219,12 +219,13 @@ export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJso
 }
 
 /** Reads a trusted_root.json document strictly enough for merging and for `cairn verify`. */
+function fail(m: string): never {
+  throw new TrustError('INVALID_TRUSTED_ROOT', m);
+}
+
 export function parseTrustedRoot(doc: unknown): TrustedRootJson {
-  const fail = (m: string): never => {
-    throw new TrustError('INVALID_TRUSTED_ROOT', m);
-  };
   if (!isRecord(doc)) fail('trusted root must be an object');
-  const d = doc as Record<string, unknown>;
+  const d = doc;
   if (d.mediaType !== TRUSTED_ROOT_MEDIA_TYPE) fail('trusted root has an unexpected mediaType');
   for (const k of ['tlogs', 'certificateAuthorities', 'ctlogs', 'timestampAuthorities']) {
     if (d[k] !== undefined && !Array.isArray(d[k])) fail(`${k} must be an array`);
@@ -232,9 +233,8 @@ export function parseTrustedRoot(doc: unknown): TrustedRootJson {
   const logs = (v: unknown): TransparencyLogInstance[] =>
     ((v ?? []) as unknown[]).map((l) => {
       if (!isRecord(l) || !isRecord(l.publicKey) || !isRecord(l.logId) || !isRecord(l.publicKey.validFor)) fail('malformed log entry');
-      const r = l as unknown as TransparencyLogInstance;
-      if (typeof r.logId.keyId !== 'string' || typeof r.publicKey.rawBytes !== 'string' || typeof r.publicKey.validFor.start !== 'string') fail('malformed log entry');
-      return r;
+      if (typeof l.logId.keyId !== 'string' || typeof l.publicKey.rawBytes !== 'string' || typeof l.publicKey.validFor.start !== 'string') fail('malformed log entry');
+      return l as unknown as TransparencyLogInstance;
     });
   const cas = (v: unknown): CertificateAuthority[] =>
     ((v ?? []) as unknown[]).map((c) => {
@@ -279,7 +279,7 @@ export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls =
   const svc = (url: string, start: string): ServiceJson => ({ url, majorApiVersion: 1, validFor: { start }, operator: operatorOf(url) });
   const uniq = (xs: ServiceJson[]): ServiceJson[] => [...new Map(xs.map((x) => [x.url, x])).values()];
   const cas = checked.filter((i) => i.kind === 'ca');
-  const tlogs = checked.filter((i) => i.kind === 'tlog');
+  const tlogs = checked.filter((i): i is Extract<TrustInfo, { kind: 'tlog' | 'ctlog' }> => i.kind === 'tlog');
   const oidcs = checked.filter((i) => i.kind === 'oidc');
   const caUrls = urls.ca ? urls.ca.map((u) => svc(checkUrl(u, '--ca-url'), defaultStart)) : cas.filter((c) => c.validTo === undefined).map((c) => svc(c.uri, c.validFrom));
   const rekor = urls.rekor

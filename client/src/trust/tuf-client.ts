@@ -68,7 +68,7 @@ async function fetchCapped(url: string, max: number, timeoutMs: number): Promise
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body) {
-    const reader = res.body.getReader();
+    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;

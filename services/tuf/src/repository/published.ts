@@ -39,7 +39,7 @@ export function loadRole<R extends 'root' | 'targets' | 'snapshot' | 'timestamp'
   role: R,
 ): Loaded<R extends 'root' ? RootSigned : R extends 'targets' ? TargetsSigned : R extends 'snapshot' ? SnapshotSigned : TimestampSigned> {
   const bytes = readCapped(path, MAX_METADATA_BYTES[role]);
-  return { envelope: parseMetadata(role, bytes) as never, bytes };
+  return { envelope: parseMetadata(role, bytes), bytes };
 }
 
 /**
