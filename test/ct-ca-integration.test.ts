@@ -87,7 +87,7 @@ test('an issued certificate embeds an SCT that @sigstore/verify accepts (ctlogTh
   const result = verifyCertificate(sx(leaf!), [new Date()], tm);
   assert.equal(result.scts.length, 1);
   const ct = stack.services.find((s) => s.name === 'ct') as CtService;
-  assert.deepEqual(Buffer.from(result.scts[0]), ct.logId);
+  assert.deepEqual(Buffer.from(result.scts[0]!), ct.logId);
 
   // With another key under the same log id, sigstore-js refuses the certificate outright.
   assert.throws(() => verifyCertificate(sx(leaf!), [new Date()], toTrustMaterial(trustedRoot(info, spkiOf(newKey())))), VerificationError);

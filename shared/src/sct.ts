@@ -311,6 +311,11 @@ export type TimestampedEntry =
   | ({ entryType: 'precert' } & PrecertEntryInput)
   | ({ entryType: 'x509' } & X509EntryInput);
 
+/** A TimestampedEntry as parsed back from a MerkleTreeLeaf: every field present, as Buffers. */
+export type ParsedTimestampedEntry =
+  | { entryType: 'precert'; timestamp: number; issuerKeyHash: Buffer; tbs: Buffer; extensions: Buffer }
+  | { entryType: 'x509'; timestamp: number; certificate: Buffer; extensions: Buffer };
+
 /** RFC 6962 §3.4 TimestampedEntry (also the tail of the §3.2 certificate_timestamp struct). */
 function timestampedEntry(e: TimestampedEntry): Buffer {
   const ext = Buffer.from(e.extensions ?? Buffer.alloc(0));
@@ -339,13 +344,13 @@ export function encodeMerkleTreeLeaf(entry: TimestampedEntry): Buffer {
   return Buffer.concat([u8(SCT_VERSION_V1), u8(LEAF_TYPE_TIMESTAMPED_ENTRY), timestampedEntry(entry)]);
 }
 
-export function parseMerkleTreeLeaf(buf: Uint8Array): TimestampedEntry {
+export function parseMerkleTreeLeaf(buf: Uint8Array): ParsedTimestampedEntry {
   const r = new Reader(Buffer.from(buf), 'LEAF_MALFORMED', 'MerkleTreeLeaf');
   if (r.u8() !== SCT_VERSION_V1) throw new SctError('LEAF_MALFORMED', 'MerkleTreeLeaf version is not v1');
   if (r.u8() !== LEAF_TYPE_TIMESTAMPED_ENTRY) throw new SctError('LEAF_MALFORMED', 'leaf type is not timestamped_entry');
   const timestamp = r.u64();
   const entryType = r.u16();
-  let out: TimestampedEntry;
+  let out: ParsedTimestampedEntry;
   if (entryType === ENTRY_TYPE_PRECERT) {
     const issuerKeyHash = r.take(32);
     const tbs = r.take(r.u24());
