@@ -4,7 +4,10 @@ import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { sign, MAX_ARTIFACT_BYTES, type SignOptions, type SignResult } from '../../sign/sign.ts';
 import { serializeBundle } from '../../sign/bundle.ts';
 import { SignError } from '../../sign/errors.ts';
-import { identityToken, loadSigningKey, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
+import { identityToken, loadSigningKey, readSmallFile, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
+import { urlsFromSigningConfig } from '../../sign/signing-config.ts';
+
+export const MAX_SIGNING_CONFIG_BYTES = 1024 * 1024;
 
 /** Flags shared by `cairn sign` and `cairn attest`. */
 export const IDENTITY_FLAGS = {
@@ -12,6 +15,7 @@ export const IDENTITY_FLAGS = {
   url: { type: 'string' },
   'fulcio-url': { type: 'string' },
   'rekor-url': { type: 'string' },
+  'signing-config': { type: 'string' },
   'identity-token': { type: 'string' },
   'oidc-issuer': { type: 'string' },
   'oidc-client-id': { type: 'string' },
@@ -36,6 +40,8 @@ Services:
   --url BASE                   one Cairn deployment: CA and log (else CAIRN_URL)
   --fulcio-url URL             the CA (Fulcio v2 API), overrides --url
   --rekor-url URL              the transparency log (Rekor v1 API), overrides --url
+  --signing-config F           take the CA and log URLs from a signing_config v0.2 (caUrls and
+                               rekorTlogUrls with majorApiVersion 1, current, newest start)
   --timeout SECONDS            per-request timeout (default 15)`;
 
 export type IdentityValues = { [K in keyof typeof IDENTITY_FLAGS]?: (typeof IDENTITY_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -49,7 +55,18 @@ export async function signOptionsFromFlags(v: IdentityValues, io: CliIO): Promis
     timeoutMs = Math.round(s * 1000);
   }
   const http = timeoutMs !== undefined ? { timeoutMs } : {};
-  const urls = serviceUrls(v, io.env);
+  let urls = serviceUrls(v, io.env);
+  if (v['signing-config'] !== undefined) {
+    const text = readSmallFile(v['signing-config'], MAX_SIGNING_CONFIG_BYTES, 'signing config', io.cwd).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch {
+      throw new SignError('INPUT_INVALID', `${v['signing-config']} is not JSON`);
+    }
+    const fromConfig = urlsFromSigningConfig(json, new Date());
+    urls = { fulcioUrl: v['fulcio-url'] ?? fromConfig.fulcioUrl, rekorUrl: v['rekor-url'] ?? fromConfig.rekorUrl };
+  }
   const tlogUpload = v['no-tlog-upload'] !== true;
   if (v.key !== undefined) {
     if (v['identity-token'] !== undefined || v['oidc-issuer'] !== undefined) throw new CliError('USAGE', '--key signs without an identity token: drop --identity-token/--oidc-issuer');
