@@ -1,0 +1,109 @@
+/**
+ * The verify path is offline by construction: its module graph imports nothing that can reach
+ * the network, and verification succeeds with `fetch` replaced by a function that throws.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { REPO, HAPPY_CASES, loadCase } from './verify-fixtures.ts';
+
+const NETWORK_MODULES = new Set([
+  'http',
+  'https',
+  'http2',
+  'net',
+  'tls',
+  'dns',
+  'dgram',
+  'undici',
+  'node-fetch',
+  'axios',
+  'make-fetch-happen',
+].flatMap((m) => [m, `node:${m}`, `${m}/promises`, `node:${m}/promises`]));
+
+const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function resolveSpecifier(from: string, spec: string): string | undefined {
+  if (spec.startsWith('.')) return resolve(dirname(from), spec);
+  const shared = /^@cairn\/shared(?:\/(.+))?$/.exec(spec);
+  if (shared) {
+    const exportsMap = (JSON.parse(readFileSync(join(REPO, 'shared', 'package.json'), 'utf8')) as { exports: Record<string, string> }).exports;
+    const target = exportsMap[shared[1] ? `./${shared[1]}` : '.'];
+    return target ? join(REPO, 'shared', target) : undefined;
+  }
+  return undefined; // a package or builtin: judged by name
+}
+
+/** Every module reachable by static or dynamic import from `entry`, with the bare specifiers seen. */
+function importGraph(entry: string): { files: string[]; bare: Set<string> } {
+  const seen = new Set<string>();
+  const bare = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    const src = readFileSync(f, 'utf8');
+    for (const m of src.matchAll(IMPORT_RE)) {
+      const spec = m[1] ?? m[2] ?? m[3]!;
+      const target = resolveSpecifier(f, spec);
+      if (target) {
+        assert.ok(existsSync(target), `${f} imports missing ${spec}`);
+        stack.push(target);
+      } else {
+        bare.add(spec);
+      }
+    }
+  }
+  return { files: [...seen], bare };
+}
+
+test('the verify module graph imports no network module and calls no fetch', () => {
+  const { files, bare } = importGraph(join(REPO, 'client', 'src', 'verify', 'index.ts'));
+  assert.ok(files.length >= 10, `expected the whole verify graph, got ${files.length} files`);
+  assert.ok(files.some((f) => f.endsWith('shared/src/merkle.ts')) && files.some((f) => f.endsWith('shared/src/checkpoint.ts')));
+  for (const b of bare) assert.ok(!NETWORK_MODULES.has(b), `the verify graph imports ${b}`);
+  for (const f of files) {
+    const src = readFileSync(f, 'utf8');
+    assert.doesNotMatch(src, /\bfetch\s*\(/, `${f} calls fetch`);
+    assert.doesNotMatch(src, /\bXMLHttpRequest\b|\bWebSocket\b/, `${f} uses a network API`);
+  }
+});
+
+test('the graph walker itself sees a network import when there is one', () => {
+  // Guard against a walker that never finds anything: the stack runner does import node:http.
+  const { bare } = importGraph(join(REPO, 'client', 'src', 'cli', 'stack.ts'));
+  assert.ok([...bare].some((b) => NETWORK_MODULES.has(b)), 'expected stack.ts to import a network module');
+});
+
+test('verification passes with fetch replaced by a throwing function', async () => {
+  const original = globalThis.fetch;
+  let calls = 0;
+  globalThis.fetch = (() => {
+    calls++;
+    throw new Error('network access during verification');
+  });
+  try {
+    const { verify, parseTrustedRoot } = await import('../client/src/verify/index.ts');
+    for (const name of HAPPY_CASES) {
+      const c = loadCase(name);
+      const policy = c.keyPem ? { publicKey: c.keyPem } : { identity: c.identity, issuer: c.issuer };
+      verify(c.bundle, c.artifact, policy, parseTrustedRoot(c.trust));
+    }
+    assert.equal(calls, 0);
+  } finally {
+    globalThis.fetch = original;
+  }
+});
+
+test('--offline makes any fetch fail with NETWORK_FORBIDDEN', async () => {
+  const original = Object.getOwnPropertyDescriptor(globalThis, 'fetch')!;
+  try {
+    const { forbidNetwork } = await import('../client/src/verify/offline.ts');
+    forbidNetwork();
+    await assert.rejects(() => fetch('http://127.0.0.1:9/'), (e: unknown) => (e as { code?: string }).code === 'NETWORK_FORBIDDEN');
+  } finally {
+    Object.defineProperty(globalThis, 'fetch', original);
+  }
+});
