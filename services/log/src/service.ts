@@ -28,17 +28,26 @@ interface LogState {
   keyCreatedAt: string;
 }
 
-function loadState(path: string, now: Date, keyCreated: boolean): LogState {
+/**
+ * RFC 3339 at whole seconds, rounded DOWN: integratedTime is Unix seconds, and clients require
+ * validFor.start <= integratedTime, so a start with milliseconds would exclude the first second.
+ */
+function wholeSeconds(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function loadState(path: string, nowExact: Date, keyCreated: boolean): LogState {
+  const now = wholeSeconds(nowExact);
   if (existsSync(path)) {
     const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
     if (isRecord(raw) && typeof raw.treeId === 'string' && /^[1-9][0-9]{0,18}$/.test(raw.treeId) && typeof raw.keyCreatedAt === 'string') {
-      const state = { treeId: raw.treeId, keyCreatedAt: keyCreated ? now.toISOString() : raw.keyCreatedAt };
+      const state = { treeId: raw.treeId, keyCreatedAt: keyCreated ? now : raw.keyCreatedAt };
       if (keyCreated) writeState(path, state);
       return state;
     }
     throw new LogError('STORE_CORRUPT', `${path} is not a valid log state file`);
   }
-  const state = { treeId: newTreeId(), keyCreatedAt: now.toISOString() };
+  const state = { treeId: newTreeId(), keyCreatedAt: now };
   writeState(path, state);
   return state;
 }

@@ -1,0 +1,73 @@
+/** Shared helpers for the transparency-log tests: a log on port 0 and Rekor request builders. */
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, silentLogger, type TrustInfo } from '@cairn/shared';
+import { startStack, type Stack } from '../client/src/cli/stack.ts';
+
+export interface LogServer {
+  stack: Stack;
+  url: string;
+  dataDir: string;
+  trust: Extract<TrustInfo, { kind: 'tlog' }>;
+  stop(removeData?: boolean): Promise<void>;
+}
+
+export async function startLog(dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-')), overrides: { maxBodyBytes?: number } = {}): Promise<LogServer> {
+  const stack = await startStack(loadConfig({ overrides: { port: 0, dataDir, ...overrides } }), { components: ['log'], logger: silentLogger });
+  const trust = ((await (await fetch(`${stack.url}/api/cairn/v1/trust-info`)).json()) as TrustInfo[]).find((t) => t.kind === 'tlog') as LogServer['trust'];
+  return {
+    stack,
+    url: stack.url,
+    dataDir,
+    trust,
+    async stop(removeData = true) {
+      await stack.close();
+      if (removeData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function keyPair(curve = 'P-256'): { privateKey: KeyObject; publicKey: KeyObject; pem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  return { privateKey, publicKey, pem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function b64(s: string | Buffer): string {
+  return Buffer.from(s).toString('base64');
+}
+
+export function hashedRekord(artifact: Buffer, k = keyPair(), pem = k.pem): { entry: Record<string, unknown>; signature: Buffer; digest: Buffer } {
+  const digest = createHash('sha256').update(artifact).digest();
+  const signature = sign('sha256', artifact, k.privateKey);
+  return {
+    digest,
+    signature,
+    entry: {
+      apiVersion: '0.0.1',
+      kind: 'hashedrekord',
+      spec: { data: { hash: { algorithm: 'sha256', value: digest.toString('hex') } }, signature: { content: signature.toString('base64'), publicKey: { content: b64(pem) } } },
+    },
+  };
+}
+
+export function pae(type: string, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${payload.length} `), payload]);
+}
+
+export function dsseEnvelope(payload: Buffer, k = keyPair(), type = 'application/vnd.in-toto+json'): { payload: string; payloadType: string; signatures: { sig: string }[] } {
+  return { payload: payload.toString('base64'), payloadType: type, signatures: [{ sig: sign('sha256', pae(type, payload), k.privateKey).toString('base64') }] };
+}
+
+export async function post(url: string, body: unknown): Promise<{ status: number; headers: Headers; json: any }> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await r.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: r.status, headers: r.headers, json };
+}
