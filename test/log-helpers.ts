@@ -10,7 +10,7 @@ export interface LogServer {
   stack: Stack;
   url: string;
   dataDir: string;
-  trust: Extract<TrustInfo, { kind: 'tlog' }>;
+  trust: Extract<TrustInfo, { baseUrl: string }>;
   stop(removeData?: boolean): Promise<void>;
 }
 

@@ -115,7 +115,7 @@ test('hashedrekord 0.0.1 written over HTTP verifies with @sigstore/verify; tampe
   for (let i = 0; i < 3; i++) await post(`${log.url}/api/v1/log/entries`, hashedRekord(Buffer.from(`later ${i}`)).entry);
   const uuid = entryId!.slice(16);
   for (const path of [`entries/${uuid}`, `entries/${entryId}`, `entries?logIndex=${tlog.logIndex}`]) {
-    const got = await (await fetch(`${log.url}/api/v1/log/${path}`)).json();
+    const got = (await (await fetch(`${log.url}/api/v1/log/${path}`)).json()) as Record<string, any>;
     const t2 = toTlogEntry(got);
     assert.equal(t2.canonicalizedBody, tlog.canonicalizedBody);
     assert.ok(Number(t2.inclusionProof.treeSize) > Number(tlog.inclusionProof.treeSize));
