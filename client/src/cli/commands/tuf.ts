@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKey, privateKeyToPem, systemClock, writeSecretFile, type KeyType } from '@cairn/shared';
 import { keyIdOf, tufKeyFor, type TufKeyJson } from '@cairn/tuf/metadata';
 import {
@@ -60,7 +60,7 @@ function passphrase(io: CliIO, envName: string | undefined): string | undefined 
 /** Writes a private key (0600) and its public half beside it (`FILE.pub`). */
 function writeKeyPair(path: string, key: KeyObject, pass?: string): void {
   writeSecretFile(path, privateKeyToPem(key, pass));
-  writeFileSync(`${path}.pub`, key.export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
+  writeFileSync(`${path}.pub`, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
 }
 
 function onlineKey(io: CliIO, file: string | undefined, type: KeyType): { key: TufKeyJson; privateKey?: KeyObject } {

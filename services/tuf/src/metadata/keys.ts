@@ -39,13 +39,15 @@ const HEX_RE = /^[0-9a-f]+$/;
 const PEM_HEADER = '-----BEGIN PUBLIC KEY-----';
 
 /**
- * The key ID securesystemslib computes (`signer/_key.py` `_get_keyid`): SHA-256 hex of the
- * canonical JSON of exactly `{keytype, scheme, keyval}`. Older securesystemslib (< 0.21) also
- * put `keyid_hash_algorithms` into the hashed dict; tuf-js and python-tuf never recompute IDs, so
- * such keys still verify here, they just carry an ID this function would not produce.
+ * The key ID: SHA-256 hex of the OLPC canonical JSON of the key dictionary exactly as it stands
+ * in root metadata. For a plain `{keytype, scheme, keyval}` this is securesystemslib's
+ * `_get_keyid`; for keys carrying more fields (legacy `keyid_hash_algorithms`, tuf-on-ci's
+ * `x-tuf-on-ci-keyowner`) every field is hashed, which is how all six key IDs of Sigstore's
+ * production root v14 (seeded in @sigstore/tuf) were computed (test: keys.test.ts). Clients
+ * (tuf-js, python-tuf) never recompute IDs; this matters for the IDs Cairn writes.
  */
 export function keyIdOf(key: TufKeyJson): string {
-  return sha256Hex(canonicalizeOlpc({ keytype: key.keytype, scheme: key.scheme, keyval: key.keyval }));
+  return sha256Hex(canonicalizeOlpc(key));
 }
 
 /** The signature algorithm on the crypto seam for a TUF scheme. */
