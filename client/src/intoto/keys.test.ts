@@ -7,18 +7,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { IntotoError } from './errors.ts';
 import { generateKeyFiles, loadPublicKey, loadSigningKey, publicKeyFromMetadata, verifyBytes } from './keys.ts';
 
-const REF = new URL('../../../test/fixtures/intoto/reference/', import.meta.url).pathname;
-const KEYIDS = JSON.parse(readFileSync(join(REF, 'keyids.json'), 'utf8')) as Record<string, string>;
+const KEYS = new URL('../../../test/fixtures/intoto/reference/keys/', import.meta.url).pathname;
+const KEYIDS = JSON.parse(readFileSync(join(KEYS, 'keyids.json'), 'utf8')) as Record<string, string>;
 
 test('keyids of reference keys equal securesystemslib (ed25519 JSON, ecdsa JSON with trailing newline, RSA PEM)', () => {
   for (const name of ['owner', 'alice', 'bob', 'carol']) {
-    assert.equal(loadPublicKey(join(REF, 'keys', `${name}.pub`)).keyid, KEYIDS[name], name);
+    assert.equal(loadPublicKey(join(KEYS, `${name}.pub`)).keyid, KEYIDS[name], name);
   }
-  assert.equal(loadPublicKey(join(REF, 'keys/bob.pub')).scheme, 'rsassa-pss-sha256');
+  assert.equal(loadPublicKey(join(KEYS, 'bob.pub')).scheme, 'rsassa-pss-sha256');
 });
 
 test('keyid_hash_algorithms in a key file does not change the keyid (securesystemslib always hashes its setting)', () => {
-  const k = JSON.parse(readFileSync(join(REF, 'keys/owner.pub'), 'utf8'));
+  const k = JSON.parse(readFileSync(join(KEYS, 'owner.pub'), 'utf8'));
   k.keyid_hash_algorithms = ['sha512'];
   assert.equal(publicKeyFromMetadata(k).keyid, KEYIDS.owner);
 });
@@ -48,12 +48,12 @@ test('unknown key types and schemes are UNKNOWN_KEY_TYPE; broken key material is
     }
     return undefined;
   };
-  const good = JSON.parse(readFileSync(join(REF, 'keys/owner.pub'), 'utf8'));
+  const good = JSON.parse(readFileSync(join(KEYS, 'owner.pub'), 'utf8'));
   assert.equal(code(() => publicKeyFromMetadata({ ...good, keytype: 'dsa', scheme: 'dsa-sha1' })), 'UNKNOWN_KEY_TYPE');
   assert.equal(code(() => publicKeyFromMetadata({ ...good, scheme: 'ecdsa-sha2-nistp256' })), 'UNKNOWN_KEY_TYPE');
   assert.equal(code(() => publicKeyFromMetadata({ ...good, keyval: { public: 'zz' } })), 'INVALID_KEY');
   assert.equal(code(() => publicKeyFromMetadata({ keytype: 'ed25519' })), 'INVALID_KEY');
-  const alice = JSON.parse(readFileSync(join(REF, 'keys/alice.pub'), 'utf8'));
+  const alice = JSON.parse(readFileSync(join(KEYS, 'alice.pub'), 'utf8'));
   assert.equal(code(() => publicKeyFromMetadata({ ...alice, scheme: 'ecdsa-sha2-nistp384' })), 'INVALID_KEY');
   // An RSA key below 2048 bits (in-toto spec §4.2.1).
   const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-keys-'));
@@ -61,7 +61,7 @@ test('unknown key types and schemes are UNKNOWN_KEY_TYPE; broken key material is
   writeFileSync(join(dir, 'weak.pub'), weak);
   assert.equal(code(() => loadPublicKey(join(dir, 'weak.pub'))), 'INVALID_KEY');
   // A public key where a signing key is needed.
-  assert.equal(code(() => loadSigningKey(join(REF, 'keys/owner.pub'))), 'NO_SIGNING_KEY');
+  assert.equal(code(() => loadSigningKey(join(KEYS, 'owner.pub'))), 'NO_SIGNING_KEY');
   // Oversized key files are refused before parsing.
   writeFileSync(join(dir, 'huge.pub'), '{' + ' '.repeat(70 * 1024) + '}');
   assert.equal(code(() => loadPublicKey(join(dir, 'huge.pub'))), 'FILE_TOO_LARGE');

@@ -8,7 +8,8 @@ import { IntotoError } from './errors.ts';
 import { loadPublicKey, publicKeyFromKeyObject, signingKeyFrom, verifyBytes } from './keys.ts';
 import { checkSignature, pae, parseMetadata, signMetadata } from './metadata.ts';
 
-const REF = new URL('../../../test/fixtures/intoto/reference/', import.meta.url).pathname;
+const REF = new URL('../../../test/fixtures/intoto/reference/final/', import.meta.url).pathname;
+const KEYS = new URL('../../../test/fixtures/intoto/reference/keys/', import.meta.url).pathname;
 const read = (f: string): Buffer => readFileSync(join(REF, f));
 
 function codeOf(f: () => unknown): string | undefined {
@@ -33,21 +34,21 @@ test('DSSE PAE and the specification test vector (P-256, IEEE-P1363 signature)',
 test('reference metadata: classic signatures verify over the re-canonicalised model (all three schemes)', () => {
   const layout = parseMetadata(read('root.layout'), 'layout');
   assert.equal(layout.type, 'layout');
-  assert.equal(checkSignature(layout, loadPublicKey(join(REF, 'keys/owner.pub'))), 'valid');
+  assert.equal(checkSignature(layout, loadPublicKey(join(KEYS, 'owner.pub'))), 'valid');
   for (const [file, key] of [['build.ababde9a.link', 'alice'], ['scan.b775e0e9.link', 'bob'], ['sign.776b261e.link', 'carol']] as const) {
     const md = parseMetadata(read(file), 'link');
-    assert.equal(checkSignature(md, loadPublicKey(join(REF, 'keys', `${key}.pub`))), 'valid', file);
-    assert.equal(checkSignature(md, loadPublicKey(join(REF, 'keys/owner.pub'))), 'missing', file);
+    assert.equal(checkSignature(md, loadPublicKey(join(KEYS, `${key}.pub`))), 'valid', file);
+    assert.equal(checkSignature(md, loadPublicKey(join(KEYS, 'owner.pub'))), 'missing', file);
   }
 });
 
 test('a changed byte in signed content, or a signature moved to another keyid, does not verify', () => {
   const doc = JSON.parse(read('build.ababde9a.link').toString());
   doc.signed.command.push('--evil');
-  assert.equal(checkSignature(parseMetadata(Buffer.from(JSON.stringify(doc))), loadPublicKey(join(REF, 'keys/alice.pub'))), 'invalid');
+  assert.equal(checkSignature(parseMetadata(Buffer.from(JSON.stringify(doc))), loadPublicKey(join(KEYS, 'alice.pub'))), 'invalid');
   const layout = JSON.parse(read('root.layout').toString());
   layout.signatures[0].sig = layout.signatures[0].sig.replace(/^./, (c: string) => (c === '0' ? '1' : '0'));
-  assert.equal(checkSignature(parseMetadata(Buffer.from(JSON.stringify(layout))), loadPublicKey(join(REF, 'keys/owner.pub'))), 'invalid');
+  assert.equal(checkSignature(parseMetadata(Buffer.from(JSON.stringify(layout))), loadPublicKey(join(KEYS, 'owner.pub'))), 'invalid');
 });
 
 test('classic and DSSE signing round-trip; DSSE verifies PAE over the payload bytes as given', async () => {
