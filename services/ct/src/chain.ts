@@ -3,7 +3,7 @@
  * the poison rule of §3.1, every link issued and signed by the next certificate, and an end at
  * one of the accepted roots. Pure checks: nothing here writes anything.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { fromBase64, isRecord } from '@cairn/shared';
 import { OID_CT_POISON, OID_CT_PRECERT_SIGNING, splitCertificate, tbsExtensions, type CertExtension } from '@cairn/shared/sct';
 import { children, oidToString, readOne, TAG } from '@cairn/shared/der';
@@ -14,6 +14,8 @@ import type { AcceptedRoot, RootStore } from './roots.ts';
 export const MAX_CHAIN_LENGTH = 8;
 /** Largest single DER certificate accepted. Fulcio leaves are ~2 KiB. */
 export const MAX_CERT_BYTES = 32 * 1024;
+/** Issuer certificates (and verified issuer links) kept parsed: the CA sends the same few every time. */
+export const ISSUER_CACHE_SIZE = 128;
 /** Request body limit of add-chain/add-pre-chain: the chain in base64 plus JSON overhead. */
 export const MAX_SUBMISSION_BYTES = Math.ceil((MAX_CHAIN_LENGTH * MAX_CERT_BYTES * 4) / 3) + 4096;
 
@@ -87,36 +89,78 @@ function linked(child: X509Certificate, parent: X509Certificate): boolean {
   return parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
-export function validateChain(ders: readonly Buffer[], kind: EntryKind, roots: RootStore): ValidatedChain {
-  const certs = ders.map((d, i) => parseCert(d, i));
-  const leaf = certs[0]!;
-  if (kind === 'precert') {
-    if (!hasPoison(leaf)) throw new CtError('MISSING_POISON', 'the first certificate has no critical CT poison extension');
-  } else if (leaf.extensions.some((e) => e.oid === OID_CT_POISON)) {
-    throw new CtError('UNEXPECTED_POISON', 'add-chain takes final certificates; submit precertificates to add-pre-chain');
+/** A small insertion-ordered cache that forgets its oldest entry when full. */
+class BoundedCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    return this.map.get(k);
   }
-  for (let i = 1; i < certs.length; i++) {
-    if (certs[i]!.extensions.some((e) => e.oid === OID_CT_POISON)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is a precertificate`);
+  set(k: string, v: V): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(k, v);
   }
-  if (kind === 'precert' && certs.length > 1 && isPrecertSigningCert(certs[1]!)) {
-    // §3.1 lets a dedicated precert signer sit between the precert and the real CA; the TBS
-    // would then need its issuer rewritten. Fulcio never does this, so neither do we.
-    throw new CtError('UNSUPPORTED_PRECERT_SIGNER', 'Precertificate Signing Certificates are not supported');
-  }
-  for (let i = 0; i + 1 < certs.length; i++) {
-    if (!linked(certs[i]!.x509, certs[i + 1]!.x509)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
+}
+
+const digestOf = (der: Buffer): string => createHash('sha256').update(der).digest('hex');
+
+/**
+ * Validates chains against the accepted roots. Issuer certificates and the links between them
+ * repeat on every submission from a CA, so they are parsed and verified once and remembered
+ * (keyed by the SHA-256 of their DER); the leaf and its link to its issuer are checked every time.
+ */
+export class ChainValidator {
+  private readonly parsed = new BoundedCache<ParsedCert>(ISSUER_CACHE_SIZE);
+  private readonly links = new BoundedCache<true>(ISSUER_CACHE_SIZE);
+
+  constructor(private readonly roots: RootStore) {}
+
+  private issuerCert(der: Buffer, i: number): { cert: ParsedCert; digest: string } {
+    const digest = digestOf(der);
+    let cert = this.parsed.get(digest);
+    if (!cert) {
+      cert = parseCert(der, i);
+      this.parsed.set(digest, cert);
+    }
+    return { cert, digest };
   }
 
-  const last = certs[certs.length - 1]!;
-  const out = certs.map((c) => c.der);
-  let anchor: AcceptedRoot | undefined = roots.get(last.der);
-  if (!anchor) {
-    // The chain may stop below the root (RFC 6962 §4.1); the stored chain then ends with it.
-    anchor = roots.issuerOf(last.x509);
-    if (!anchor && roots.rescanIfStale()) anchor = roots.get(last.der) ?? roots.issuerOf(last.x509);
-    if (!anchor) throw new CtError('UNKNOWN_ROOT', 'the chain does not end at an accepted root');
-    if (!anchor.der.equals(last.der)) out.push(anchor.der);
+  validate(ders: readonly Buffer[], kind: EntryKind): ValidatedChain {
+    const leaf = parseCert(ders[0]!, 0);
+    const issuers = ders.slice(1).map((d, i) => this.issuerCert(d, i + 1));
+    const certs = [leaf, ...issuers.map((x) => x.cert)];
+    if (kind === 'precert') {
+      if (!hasPoison(leaf)) throw new CtError('MISSING_POISON', 'the first certificate has no critical CT poison extension');
+    } else if (leaf.extensions.some((e) => e.oid === OID_CT_POISON)) {
+      throw new CtError('UNEXPECTED_POISON', 'add-chain takes final certificates; submit precertificates to add-pre-chain');
+    }
+    for (let i = 1; i < certs.length; i++) {
+      if (certs[i]!.extensions.some((e) => e.oid === OID_CT_POISON)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is a precertificate`);
+    }
+    if (kind === 'precert' && certs.length > 1 && isPrecertSigningCert(certs[1]!)) {
+      // §3.1 lets a dedicated precert signer sit between the precert and the real CA; the TBS
+      // would then need its issuer rewritten. Fulcio never does this, so neither do we.
+      throw new CtError('UNSUPPORTED_PRECERT_SIGNER', 'Precertificate Signing Certificates are not supported');
+    }
+    for (let i = 0; i + 1 < certs.length; i++) {
+      const key = i === 0 ? undefined : `${issuers[i - 1]!.digest}:${issuers[i]!.digest}`;
+      if (key !== undefined && this.links.get(key)) continue;
+      if (!linked(certs[i]!.x509, certs[i + 1]!.x509)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
+      if (key !== undefined) this.links.set(key, true);
+    }
+
+    const last = certs[certs.length - 1]!;
+    const out = certs.map((c) => c.der);
+    const roots = this.roots;
+    let anchor: AcceptedRoot | undefined = roots.get(last.der);
+    if (!anchor) {
+      // The chain may stop below the root (RFC 6962 §4.1); the stored chain then ends with it.
+      anchor = roots.issuerOf(last.x509);
+      if (!anchor && roots.rescanIfStale()) anchor = roots.get(last.der) ?? roots.issuerOf(last.x509);
+      if (!anchor) throw new CtError('UNKNOWN_ROOT', 'the chain does not end at an accepted root');
+      if (!anchor.der.equals(last.der)) out.push(anchor.der);
+    }
+    if (certs.length === 1 && anchor.der.equals(leaf.der)) throw new CtError('BROKEN_CHAIN', 'a root alone is not a submission');
+    return { kind, certs: out, leaf, issuer: out[1]! };
   }
-  if (certs.length === 1 && anchor.der.equals(leaf.der)) throw new CtError('BROKEN_CHAIN', 'a root alone is not a submission');
-  return { kind, certs: out, leaf, issuer: out[1]! };
 }

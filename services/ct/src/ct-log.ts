@@ -26,7 +26,7 @@ import {
   type TimestampedEntry,
 } from '@cairn/shared/sct';
 import { CtError } from './errors.ts';
-import { validateChain, type EntryKind } from './chain.ts';
+import { ChainValidator, type EntryKind } from './chain.ts';
 import { RootStore, type AcceptedRoot } from './roots.ts';
 
 /** RFC 6962 §4.6 lets a log return fewer entries than asked; this is the most per request. */
@@ -127,6 +127,7 @@ export class EngineCtLog implements LocalCtLog {
   /** When this key was first used: the trusted root's validFor.start. */
   readonly keyValidFrom: Date;
   private readonly inFlight = new Map<string, Promise<Sct>>();
+  private readonly validator: ChainValidator;
   private readonly byHash: Statement<[Buffer], EntryRow>;
   private readonly byIndex: Statement<[number], { extra: Buffer }>;
   private readonly submitted: Counter;
@@ -143,6 +144,7 @@ export class EngineCtLog implements LocalCtLog {
     this.publicKey = signer.publicKey;
     this.logId = signer.publicKey.keyId;
     this.roots = roots;
+    this.validator = new ChainValidator(roots);
     this.keyValidFrom = keyValidFrom;
     this.byHash = engine.db.prepare<[Buffer], EntryRow>('SELECT idx, sct_ts, sct_sig FROM ct_entries WHERE cert_hash = ?');
     this.byIndex = engine.db.prepare<[number], { extra: Buffer }>('SELECT extra FROM ct_entries WHERE idx = ?');
@@ -208,7 +210,7 @@ export class EngineCtLog implements LocalCtLog {
     if (!Array.isArray(chainDer) || chainDer.length === 0) return Promise.reject(new CtError('INVALID_REQUEST', 'the chain is empty'));
     let chain;
     try {
-      chain = validateChain(chainDer, kind, this.roots);
+      chain = this.validator.validate(chainDer, kind);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FixedClock, MetricsRegistry, silentLogger } from '@cairn/shared';
+import { parseMerkleTreeLeaf } from '@cairn/shared/sct';
+import { EngineCtLog, MAX_GET_ENTRIES } from './ct-log.ts';
+import { CtError } from './errors.ts';
+import { makeIntermediate, makeRoot, precertWithFinal } from '../../../test/ct-fixtures.ts';
+
+async function withLog(fn: (log: EngineCtLog, clock: FixedClock, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  const clock = new FixedClock(Date.UTC(2026, 0, 1));
+  const log = await EngineCtLog.open({ dataDir: dir, clock, logger: silentLogger, metrics: new MetricsRegistry(), batchMaxDelayMs: 1 });
+  try {
+    await fn(log, clock, dir);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const isCode = (code: string) => (e: unknown) => e instanceof CtError && e.code === code;
+
+test('get-entries pages at MAX_GET_ENTRIES and SCT / STH timestamps follow the clock', async () => {
+  await withLog(async (log, clock) => {
+    const root = makeRoot();
+    const int = makeIntermediate(root);
+    log.addRoot(root.der);
+    const n = MAX_GET_ENTRIES + 20;
+    const scts = await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        if (i === n / 2) clock.advance(5000);
+        return log.addPreChain([precertWithFinal(int).precert, int.der, root.der]);
+      }),
+    );
+    assert.equal(log.size, n);
+    const page = log.entries(0, n + 1000);
+    assert.equal(page.length, MAX_GET_ENTRIES);
+    const rest = log.entries(MAX_GET_ENTRIES, n + 1000);
+    assert.equal(rest.length, n - MAX_GET_ENTRIES);
+    const ts = [...page, ...rest].map((e) => parseMerkleTreeLeaf(Buffer.from(e.leaf_input, 'base64')).timestamp);
+    assert.deepEqual(ts.sort(), scts.map((s) => s.timestamp).sort());
+    const sth = log.signedTreeHead();
+    assert.ok(sth.timestamp >= Math.max(...scts.map((s) => s.timestamp)));
+    assert.equal(log.entries(5, 5).length, 1);
+  });
+});
+
+test('the in-process API refuses empty chains and works no more once closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  try {
+    const log = await EngineCtLog.open({ dataDir: dir, clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry() });
+    await assert.rejects(log.addPreChain([]), isCode('INVALID_REQUEST'));
+    await assert.rejects(log.addChain([Buffer.from('x')]), isCode('INVALID_CERTIFICATE'));
+    await log.close();
+    await log.close();
+    assert.equal(log.ready(), false);
+    await assert.rejects(log.addPreChain([Buffer.from('x')]), isCode('STORE_CLOSED'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a roots file from config is loaded; a bad one stops the start with INVALID_ROOT', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { toPem } = await import('@cairn/shared');
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  try {
+    const root = makeRoot();
+    const int = makeIntermediate(root);
+    const good = join(dir, 'roots.pem');
+    writeFileSync(good, toPem('CERTIFICATE', root.der));
+    const log = await EngineCtLog.open({ dataDir: join(dir, 'a'), clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), rootsFile: good });
+    assert.deepEqual(log.acceptedRoots().map((r) => r.der), [root.der]);
+    const sct = await log.addPreChain([precertWithFinal(int).precert, int.der]);
+    assert.equal(sct.logId.length, 32);
+    await log.close();
+    const bad = join(dir, 'bad.pem');
+    writeFileSync(bad, toPem('CERTIFICATE', int.der));
+    await assert.rejects(
+      EngineCtLog.open({ dataDir: join(dir, 'b'), clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), rootsFile: bad }),
+      isCode('INVALID_ROOT'),
+    );
+    await assert.rejects(
+      EngineCtLog.open({ dataDir: join(dir, 'c'), clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), rootsFile: join(dir, 'missing.pem') }),
+      isCode('INVALID_ROOT'),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
