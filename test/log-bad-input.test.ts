@@ -1,0 +1,222 @@
+/** Every bad input gets its status and stable code, and changes nothing in the log. */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { b64, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
+
+let log: LogServer;
+before(async () => {
+  log = await startLog();
+});
+after(async () => {
+  await log.stop();
+});
+
+async function get(path: string): Promise<{ status: number; json: any; headers: Headers }> {
+  const r = await fetch(`${log.url}${path}`);
+  const text = await r.text();
+  let json: any = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* binary or text */
+  }
+  return { status: r.status, json, headers: r.headers };
+}
+
+function withSpec(entry: Record<string, any>, mutate: (e: any) => void): any {
+  const e = structuredClone(entry);
+  mutate(e);
+  return e;
+}
+
+test('bad proposed entries: status + code, nothing written', async () => {
+  const first = await post(`${log.url}/api/v1/log/entries`, hashedRekord(Buffer.from('seed')).entry);
+  assert.equal(first.status, 201);
+  const before = await get('/api/v1/log');
+  const k = keyPair();
+  const good = hashedRekord(Buffer.from('payload'), k).entry;
+  const other = keyPair();
+  const cases: [string, unknown, number, string][] = [
+    ['malformed JSON', '{"apiVersion":', 400, 'INVALID_JSON'],
+    ['not an object', '"hello"', 400, 'INVALID_ENTRY'],
+    ['unknown kind', withSpec(good, (e) => (e.kind = 'rekord')), 400, 'UNSUPPORTED_KIND'],
+    ['prototype kind', withSpec(good, (e) => (e.kind = 'constructor')), 400, 'UNSUPPORTED_KIND'],
+    ['unknown version', withSpec(good, (e) => (e.apiVersion = '0.0.2')), 400, 'UNSUPPORTED_VERSION'],
+    ['missing spec', withSpec(good, (e) => delete e.spec), 400, 'INVALID_ENTRY'],
+    ['unknown field', withSpec(good, (e) => (e.spec.extra = 1)), 400, 'INVALID_ENTRY'],
+    ['bad base64 signature', withSpec(good, (e) => (e.spec.signature.content = 'not base64!')), 400, 'INVALID_ENCODING'],
+    ['bad hex digest', withSpec(good, (e) => (e.spec.data.hash.value = 'zz'.repeat(32))), 400, 'INVALID_ENCODING'],
+    ['short digest', withSpec(good, (e) => (e.spec.data.hash.value = 'ab'.repeat(31))), 400, 'INVALID_DIGEST'],
+    ['sha512 length for sha256', withSpec(good, (e) => (e.spec.data.hash.value = 'ab'.repeat(64))), 400, 'INVALID_DIGEST'],
+    ['unknown hash algorithm', withSpec(good, (e) => (e.spec.data.hash.algorithm = 'md5')), 400, 'INVALID_ENTRY'],
+    ['signature by another key', withSpec(good, (e) => (e.spec.signature.publicKey.content = b64(other.pem))), 400, 'INVALID_SIGNATURE'],
+    ['digest of another artifact', withSpec(good, (e) => (e.spec.data.hash.value = createHash('sha256').update('x').digest('hex'))), 400, 'INVALID_SIGNATURE'],
+    ['key is not PEM', withSpec(good, (e) => (e.spec.signature.publicKey.content = b64('hello'))), 400, 'INVALID_ENCODING'],
+    ['PEM is not a key', withSpec(good, (e) => (e.spec.signature.publicKey.content = b64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'))), 400, 'INVALID_KEY'],
+    ['Ed25519 key for a digest', hashedRekordEd25519(), 400, 'UNSUPPORTED_KEY'],
+    ['P-384 key with sha256', hashedRekord(Buffer.from('p384'), keyPair('P-384')).entry, 400, 'UNSUPPORTED_KEY'],
+    ['dsse envelope not JSON', { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: '{', verifiers: [b64(k.pem)] } } }, 400, 'INVALID_ENTRY'],
+    [
+      'dsse signature by another key',
+      { apiVersion: '0.0.1', kind: 'dsse', spec: { proposedContent: { envelope: JSON.stringify(dsseEnvelope(Buffer.from('{}'), other)), verifiers: [b64(k.pem)] } } },
+      400,
+      'INVALID_SIGNATURE',
+    ],
+    [
+      'intoto payloadHash mismatch',
+      {
+        apiVersion: '0.0.2',
+        kind: 'intoto',
+        spec: {
+          content: {
+            envelope: intotoEnvelope(k),
+            hash: { algorithm: 'sha256', value: 'ab'.repeat(32) },
+            payloadHash: { algorithm: 'sha256', value: 'cd'.repeat(32) },
+          },
+        },
+      },
+      400,
+      'INVALID_DIGEST',
+    ],
+    ['intoto single base64 payload', { apiVersion: '0.0.2', kind: 'intoto', spec: { content: { envelope: { ...intotoEnvelope(k), payload: '!!' }, hash: { algorithm: 'sha256', value: 'ab'.repeat(32) } } } }, 400, 'INVALID_ENCODING'],
+  ];
+  for (const [name, body, status, code] of cases) {
+    const r = await post(`${log.url}/api/v1/log/entries`, body);
+    assert.equal(r.status, status, `${name}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.code, code, name);
+  }
+  // Oversized body: 413 before anything is parsed.
+  const huge = withSpec(good, (e) => (e.spec.signature.content = 'A'.repeat(4 * 1024 * 1024 + 16)));
+  const big = await post(`${log.url}/api/v1/log/entries`, huge);
+  assert.equal(big.status, 413);
+  assert.equal(big.json.code, 'BODY_TOO_LARGE');
+  // v2 requests.
+  const digest = createHash('sha256').update('v2').digest();
+  const sig = sign('sha256', Buffer.from('v2'), k.privateKey).toString('base64');
+  const spki = k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  const v2 = (d: Buffer, s: string, verifier: unknown): unknown => ({ hashedRekordRequestV002: { digest: d.toString('base64'), signature: { content: s, verifier } } });
+  const v2cases: [string, unknown, number, string][] = [
+    ['unknown request', { rekordRequestV001: {} }, 400, 'UNSUPPORTED_KIND'],
+    ['two requests', { hashedRekordRequestV002: {}, dsseRequestV002: {} }, 400, 'UNSUPPORTED_KIND'],
+    ['unknown keyDetails', v2(digest, sig, { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_999' }), 400, 'UNSUPPORTED_KEY'],
+    ['key does not match keyDetails', v2(digest, sig, { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P384_SHA_384' }), 400, 'UNSUPPORTED_KEY'],
+    ['digest too short', v2(digest.subarray(0, 20), sig, { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' }), 400, 'INVALID_DIGEST'],
+    ['bad signature', v2(createHash('sha256').update('v3').digest(), sig, { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' }), 400, 'INVALID_SIGNATURE'],
+    ['bad certificate', v2(digest, sig, { x509Certificate: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' }), 400, 'INVALID_KEY'],
+    ['bad base64', v2(digest, 'a', { publicKey: { rawBytes: spki }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' }), 400, 'INVALID_ENCODING'],
+  ];
+  for (const [name, body, status, code] of v2cases) {
+    const r = await post(`${log.url}/api/v2/log/entries`, body);
+    assert.equal(r.status, status, `${name}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.code, code, name);
+  }
+  const afterInfo = await get('/api/v1/log');
+  assert.deepEqual(afterInfo.json, before.json, 'no rejected request changed the tree');
+  const metrics = await (await fetch(`${log.url}/metrics`)).text();
+  assert.match(metrics, /cairn_log_rejections_total\{code="INVALID_SIGNATURE"\} [1-9]/);
+  assert.match(metrics, /cairn_log_tree_size 1\b/);
+});
+
+function hashedRekordEd25519(): unknown {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const artifact = Buffer.from('ed');
+  return {
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
+      signature: { content: sign(null, artifact, privateKey).toString('base64'), publicKey: { content: b64(publicKey.export({ type: 'spki', format: 'pem' }).toString()) } },
+    },
+  };
+}
+
+function intotoEnvelope(k: ReturnType<typeof keyPair>): unknown {
+  const env = dsseEnvelope(Buffer.from('{"_type":"x"}'), k);
+  return { payloadType: env.payloadType, payload: b64(env.payload), signatures: [{ sig: b64(env.signatures[0]!.sig), publicKey: b64(k.pem) }] };
+}
+
+test('duplicates: 409 with the Location of the existing entry, inside one batch too', async () => {
+  const { entry } = hashedRekord(Buffer.from('dup'));
+  const [a, b] = await Promise.all([post(`${log.url}/api/v1/log/entries`, entry), post(`${log.url}/api/v1/log/entries`, entry)]);
+  const ok = [a, b].find((r) => r.status === 201)!;
+  const dup = [a, b].find((r) => r.status === 409)!;
+  assert.ok(ok && dup, 'one accepted, one conflict');
+  assert.equal(dup.json.code, 'DUPLICATE_ENTRY');
+  assert.equal(dup.headers.get('location'), ok.headers.get('location'));
+  const again = await post(`${log.url}/api/v1/log/entries`, entry);
+  assert.equal(again.status, 409);
+  assert.equal(again.headers.get('location'), ok.headers.get('location'));
+});
+
+test('reads: unknown entries 404, malformed IDs and ranges 400, retrieve limits 422', async () => {
+  await post(`${log.url}/api/v1/log/entries`, hashedRekord(Buffer.from('read-a')).entry);
+  const size = (await get('/api/v1/log')).json.treeSize as number;
+  const cases: [string, number, string][] = [
+    [`/api/v1/log/entries/${'ab'.repeat(32)}`, 404, 'ENTRY_NOT_FOUND'],
+    [`/api/v1/log/entries/${'00'.repeat(8)}${'ab'.repeat(32)}`, 404, 'ENTRY_NOT_FOUND'],
+    ['/api/v1/log/entries/xyz', 400, 'INVALID_ENTRY_ID'],
+    [`/api/v1/log/entries/${'ab'.repeat(33)}`, 400, 'INVALID_ENTRY_ID'],
+    [`/api/v1/log/entries?logIndex=${size}`, 404, 'ENTRY_NOT_FOUND'],
+    ['/api/v1/log/entries?logIndex=-1', 400, 'INVALID_LOG_INDEX'],
+    ['/api/v1/log/entries?logIndex=1e3', 400, 'INVALID_LOG_INDEX'],
+    ['/api/v1/log/entries', 400, 'INVALID_LOG_INDEX'],
+    [`/api/v1/log/proof?firstSize=1&lastSize=${size + 1}`, 400, 'INVALID_PROOF_REQUEST'],
+    [`/api/v1/log/proof?firstSize=2&lastSize=1`, 400, 'INVALID_PROOF_REQUEST'],
+    [`/api/v1/log/proof?firstSize=0&lastSize=1`, 400, 'INVALID_PROOF_REQUEST'],
+    [`/api/v1/log/proof?firstSize=1`, 400, 'INVALID_PROOF_REQUEST'],
+    [`/api/v1/log/proof?firstSize=a&lastSize=1`, 400, 'INVALID_PROOF_REQUEST'],
+    ['/tile/0/x001', 400, 'INVALID_TILE_PATH'],
+    ['/tile/0/0001', 400, 'INVALID_TILE_PATH'],
+    ['/tile/0/005', 404, 'TILE_NOT_FOUND'],
+    ['/tile/0/000', 404, 'TILE_NOT_FOUND'],
+    [`/tile/0/000.p/${size + 1}`, 404, 'TILE_NOT_FOUND'],
+    ['/tile/entries/001', 404, 'TILE_NOT_FOUND'],
+  ];
+  for (const [path, status, code] of cases) {
+    const r = await get(path);
+    assert.equal(r.status, status, `${path}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.code, code, path);
+  }
+  assert.equal((await get(`/tile/0/000.p/${size}`)).status, 200);
+  const many = await post(`${log.url}/api/v1/log/entries/retrieve`, { logIndexes: Array.from({ length: 11 }, (_, i) => i) });
+  assert.equal(many.status, 422);
+  assert.equal(many.json.code, 'TOO_MANY_ITEMS');
+  const bads: [unknown, string][] = [
+    [{}, 'INVALID_SEARCH'],
+    [{ hash: 'sha256:1234' }, 'INVALID_SEARCH'],
+    [{ hash: 'ab'.repeat(32), operator: 'xor' }, 'INVALID_SEARCH'],
+    [{ publicKey: { format: 'pgp', content: 'AAAA' } }, 'INVALID_SEARCH'],
+    [{ email: '' }, 'INVALID_SEARCH'],
+  ];
+  for (const [q, code] of bads) {
+    const r = await post(`${log.url}/api/v1/index/retrieve`, q);
+    assert.equal(r.status, 400, JSON.stringify(q));
+    assert.equal(r.json.code, code);
+  }
+});
+
+test('retrieve and search find what was logged', async () => {
+  const k = keyPair();
+  const { entry, digest } = hashedRekord(Buffer.from('findable'), k);
+  const created = await post(`${log.url}/api/v1/log/entries`, entry);
+  const [entryId] = Object.keys(created.json);
+  const logIndex = created.json[entryId!].logIndex as number;
+  const r = await post(`${log.url}/api/v1/log/entries/retrieve`, { entryUUIDs: [entryId!.slice(16)], logIndexes: [logIndex], entries: [entry] });
+  assert.equal(r.status, 200);
+  assert.deepEqual(
+    r.json.map((m: object) => Object.keys(m)[0]),
+    [entryId, entryId, entryId],
+  );
+  for (const q of [{ hash: `sha256:${digest.toString('hex')}` }, { hash: digest.toString('hex').toUpperCase() }, { publicKey: { format: 'x509', content: b64(k.pem) } }]) {
+    const s = await post(`${log.url}/api/v1/index/retrieve`, q);
+    assert.deepEqual(s.json, [entryId], JSON.stringify(q));
+  }
+  const both = await post(`${log.url}/api/v1/index/retrieve`, { hash: digest.toString('hex'), publicKey: { format: 'x509', content: b64(keyPair().pem) }, operator: 'and' });
+  assert.deepEqual(both.json, []);
+  const either = await post(`${log.url}/api/v1/index/retrieve`, { hash: digest.toString('hex'), publicKey: { format: 'x509', content: b64(keyPair().pem) }, operator: 'or' });
+  assert.deepEqual(either.json, [entryId]);
+  const pem = await fetch(`${log.url}/api/v1/log/publicKey`);
+  assert.equal(pem.headers.get('content-type')?.split(';')[0], 'application/x-pem-file');
+  assert.match(await pem.text(), /^-----BEGIN PUBLIC KEY-----\n/);
+});
