@@ -131,7 +131,7 @@ function hashedRekordEd25519(): unknown {
   };
 }
 
-function intotoEnvelope(k: ReturnType<typeof keyPair>): unknown {
+function intotoEnvelope(k: ReturnType<typeof keyPair>): Record<string, unknown> {
   const env = dsseEnvelope(Buffer.from('{"_type":"x"}'), k);
   return { payloadType: env.payloadType, payload: b64(env.payload), signatures: [{ sig: b64(env.signatures[0]!.sig), publicKey: b64(k.pem) }] };
 }
