@@ -15,6 +15,7 @@ export {
   type KeyDetails,
 } from './trusted-root.ts';
 export { Certificate } from './x509.ts';
+export { setVerificationMemo, clearVerificationMemo } from './memo.ts';
 export { certificateIdentity, MAX_POLICY_PATTERN, type IdentityPolicy } from './policy.ts';
 export { parseTimestampResponse, type ParsedTimestamp } from './timestamp.ts';
 export { parseBundle, parseBundleJson, type Bundle } from '../bundle/index.ts';

@@ -5,8 +5,9 @@
  * verification, as in @sigstore/verify key/sct.js); distinct verified logs are counted.
  */
 import { PublicKey, sha256 } from '@cairn/shared';
-import { OID_SCT_LIST, parseSctList, precertSignedData, removeExtensionFromTbs, verifyDigitallySigned } from '@cairn/shared/sct';
+import { OID_SCT_LIST, parseDigitallySigned, parseSctList, precertSignedData, removeExtensionFromTbs, tlsAlgorithmsOf, TLS_HASH } from '@cairn/shared/sct';
 import { fail } from './errors.ts';
+import { verifySignature } from './memo.ts';
 import { within, type TransparencyLogAuthority } from './trusted-root.ts';
 import type { Certificate } from './x509.ts';
 
@@ -40,9 +41,30 @@ export function verifyEmbeddedScts(leaf: Certificate, issuer: Certificate, ctlog
     const candidates = ctlogs.filter((l) => l.logId.equals(sct.logId) && within(l.validFor, t));
     if (candidates.length === 0) fail('SCT_INVALID', `an embedded SCT comes from CT log ${id}, which the trusted root does not list for ${t.toISOString()}`);
     const data = precertSignedData({ timestamp: sct.timestamp, issuerKeyHash, tbs, extensions: sct.extensions });
-    if (!candidates.some((l) => verifyDigitallySigned(publicKeyOf(l), data, sct.signature))) {
+    if (!candidates.some((l) => verifySct(l, data, sct.signature))) {
       fail('SCT_INVALID', `the embedded SCT from CT log ${id} does not verify`);
     }
   }
   return seen.size;
+}
+
+const TLS_HASH_NAMES: Record<number, string> = { [TLS_HASH.sha256]: 'sha256', [TLS_HASH.sha384]: 'sha384', [TLS_HASH.sha512]: 'sha512' };
+
+/**
+ * RFC 6962 §3.2 digitally-signed: the element's algorithms must be exactly the log key's (no
+ * downgrade through a forged hash byte), then the signature must verify.
+ */
+function verifySct(log: TransparencyLogAuthority, data: Buffer, element: Buffer): boolean {
+  let ds;
+  let want;
+  try {
+    ds = parseDigitallySigned(element);
+    want = tlsAlgorithmsOf(publicKeyOf(log).algorithm);
+  } catch {
+    return false;
+  }
+  if (ds.hashAlgorithm !== want.hash || ds.signatureAlgorithm !== want.signature) return false;
+  const hash = log.publicKey.asymmetricKeyType === 'ed25519' ? null : TLS_HASH_NAMES[ds.hashAlgorithm];
+  if (hash === undefined) return false;
+  return verifySignature(hash, data, log.publicKey, log.rawKey, ds.signature);
 }

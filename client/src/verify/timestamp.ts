@@ -7,10 +7,11 @@
  * SignerInfo sid (IssuerAndSerialNumber); message imprint = Hash(signature bytes); the TSA chain
  * valid at genTime and genTime inside the authority's validFor.
  */
-import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { children, oidToString, readOne, readTime, readUnsignedInteger, TAG, type Tlv } from '@cairn/shared/der';
 import { verifyAuthorityChain } from './chain.ts';
 import { fail } from './errors.ts';
+import { verifySignature } from './memo.ts';
 import { within, type CertificateAuthority } from './trusted-root.ts';
 import { algorithmOid, OID as X509_OID, signatureDigest } from './x509.ts';
 
@@ -181,13 +182,7 @@ export function verifyRfc3161Timestamp(der: Buffer, signature: Buffer, authoriti
       problem = `timestamp authority chain: ${chainProblem}`;
       continue;
     }
-    let ok = false;
-    try {
-      ok = cryptoVerify(digest, ts.signedAttrsDer, leaf.publicKey, ts.signature);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    if (!verifySignature(digest, ts.signedAttrsDer, leaf.publicKey, leaf.spki, ts.signature)) {
       problem = 'the timestamp signature does not verify with the timestamp authority key';
       continue;
     }

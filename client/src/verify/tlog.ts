@@ -4,12 +4,13 @@
  * bundle (kind-specific checks); its SET (Rekor v1 inclusion promise) must verify; its inclusion
  * proof must lead to the root of a checkpoint signed by the log.
  */
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { canonicalizeJcs, fromPemAll, isRecord, PublicKey, LocalVerifier, toBase64 } from '@cairn/shared';
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import type { TransparencyLogEntry } from '../bundle/index.ts';
 import { fail } from './errors.ts';
+import { memoEnabled, verifySignature } from './memo.ts';
 import { within, type TransparencyLogAuthority } from './trusted-root.ts';
 
 /** What a log entry must agree with, derived from the bundle being verified. */
@@ -74,12 +75,7 @@ function verifySet(entry: TransparencyLogEntry, log: TransparencyLogAuthority): 
     logID: entry.logId.toString('hex'),
     logIndex: entry.logIndex,
   });
-  let ok = false;
-  try {
-    ok = cryptoVerify(logDigest(log.publicKey), Buffer.from(payload, 'utf8'), log.publicKey, entry.signedEntryTimestamp!);
-  } catch {
-    ok = false;
-  }
+  const ok = verifySignature(logDigest(log.publicKey), Buffer.from(payload, 'utf8'), log.publicKey, log.rawKey, entry.signedEntryTimestamp!);
   if (!ok) fail('SET_INVALID', 'the signed entry timestamp does not verify with the log key');
 }
 
@@ -100,7 +96,7 @@ function checkpointNames(baseUrl: string): string[] {
 }
 
 function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): { size: number; rootHash: Buffer } {
-  let perLog = verifiedCheckpoints.get(log);
+  let perLog = memoEnabled() ? verifiedCheckpoints.get(log) : undefined;
   const hit = perLog?.get(envelope);
   if (hit) return hit;
   let note;
@@ -129,9 +125,11 @@ function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): { si
     fail('CHECKPOINT_INVALID', `the checkpoint origin "${cp.origin.slice(0, 128)}" is not the log's name "${name}"`);
   }
   const result = { size: cp.size, rootHash: cp.rootHash };
-  if (!perLog) verifiedCheckpoints.set(log, (perLog = new Map<string, { size: number; rootHash: Buffer }>()));
-  if (perLog.size >= MAX_CACHED_CHECKPOINTS) perLog.clear();
-  perLog.set(envelope, result);
+  if (memoEnabled()) {
+    if (!perLog) verifiedCheckpoints.set(log, (perLog = new Map<string, { size: number; rootHash: Buffer }>()));
+    if (perLog.size >= MAX_CACHED_CHECKPOINTS) perLog.clear();
+    perLog.set(envelope, result);
+  }
   return result;
 }
 
@@ -169,8 +167,9 @@ function str(v: unknown, what: string): string {
 
 function b64(v: unknown, what: string): Buffer {
   const s = str(v, what);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) mismatch(`${what} is not base64`);
-  return Buffer.from(s, 'base64');
+  const b = Buffer.from(s, 'base64');
+  if (b.toString('base64') !== s) mismatch(`${what} is not base64`);
+  return b;
 }
 
 function parseBody(entry: TransparencyLogEntry): Record<string, unknown> {

@@ -63,6 +63,8 @@ export interface TransparencyLogAuthority {
   logId: Buffer;
   keyDetails: KeyDetails;
   publicKey: KeyObject;
+  /** The key bytes exactly as the trusted root gives them (identifies the key in memos). */
+  rawKey: Buffer;
   validFor: ValidityPeriod;
 }
 
@@ -135,7 +137,7 @@ function parseLog(value: unknown, path: string): TransparencyLogAuthority {
   if (f.has('operator')) f.string('operator', 256);
   const id = checkpointKeyId ?? logId;
   if (id.length !== 32) fail(`${path}.logId.keyId must be 32 bytes`);
-  return { baseUrl, logId: id, keyDetails, publicKey, validFor };
+  return { baseUrl, logId: id, keyDetails, publicKey, rawKey: raw, validFor };
 }
 
 function decodeKey(raw: Buffer, details: KeyDetails, path: string): KeyObject {

@@ -3,12 +3,13 @@
  * network; everything comes from the bundle, the artifact (or its digest), the operator's policy
  * and the trust material.
  */
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { isRecord } from '@cairn/shared';
 import { BundleError, parseBundle, parseBundleJson, type Bundle } from '../bundle/index.ts';
 import { verifyCertificatePath } from './chain.ts';
 import { fail, VerifyError } from './errors.ts';
 import { checkIdentity, compileIdentityPolicy, type IdentityPolicy } from './policy.ts';
+import { pemKey, verifySignature } from './memo.ts';
 import { verifyPrehashed } from './prehash.ts';
 import { verifyEmbeddedScts } from './sct.ts';
 import { verifyRfc3161Timestamp } from './timestamp.ts';
@@ -91,18 +92,18 @@ function keyHash(key: KeyObject): Hash | null {
   return 'sha256';
 }
 
-function verifySig(alg: string | null, data: Buffer | Uint8Array, key: KeyObject, sig: Buffer): boolean {
-  try {
-    return cryptoVerify(alg, data, key, sig);
-  } catch {
-    return false;
-  }
+const spkiOf = new WeakMap<KeyObject, Buffer>();
+
+function spkiBytes(key: KeyObject): Buffer {
+  let b = spkiOf.get(key);
+  if (!b) spkiOf.set(key, (b = key.export({ type: 'spki', format: 'der' })));
+  return b;
 }
 
 function loadPolicyKey(k: KeyObject | string): KeyObject {
   if (typeof k !== 'string') return k;
   try {
-    return createPublicKey(k);
+    return pemKey(k);
   } catch (e) {
     return fail('POLICY_INVALID', 'the given public key is not a PEM public key', e);
   }
@@ -155,13 +156,13 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
     leaf = parsed[0]!;
     key = leaf.publicKey;
     if (policy.publicKey !== undefined) {
-      const want = loadPolicyKey(policy.publicKey).export({ type: 'spki', format: 'der' });
+      const want = spkiBytes(loadPolicyKey(policy.publicKey));
       if (!want.equals(leaf.spki)) fail('KEY_MISMATCH', 'the signing certificate does not hold the given public key');
     } else if (!identityPolicy.identity || !identityPolicy.issuer) {
       fail('POLICY_INVALID', 'a certificate bundle needs an expected identity and OIDC issuer (exact or pattern)');
     }
   }
-  const spki = leaf ? leaf.spki : key.export({ type: 'spki', format: 'der' });
+  const spki = leaf ? leaf.spki : spkiBytes(key);
   const tlogThreshold = threshold(policy.tlogThreshold, 1, 'tlogThreshold');
   const ctlogThreshold = threshold(policy.ctlogThreshold, keyBased ? 0 : 1, 'ctlogThreshold');
   const timestampThreshold = threshold(policy.timestampThreshold, 1, 'timestampThreshold');
@@ -181,7 +182,7 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
     else fail('ARTIFACT_MISMATCH', `the bundle digests the artifact with ${alg}; verify the file itself, not its sha256`);
     if (md && !md.digest.equals(digest)) fail('ARTIFACT_MISMATCH', 'the artifact does not match the digest in the bundle');
     let ok: boolean | undefined;
-    if (artifact.bytes) ok = verifySig(key.asymmetricKeyType === 'ed25519' ? null : alg, artifact.bytes, key, signature);
+    if (artifact.bytes) ok = verifySignature(key.asymmetricKeyType === 'ed25519' ? null : alg, artifact.bytes, key, spki, signature);
     else {
       ok = verifyPrehashed(key, alg, digest, signature);
       if (ok === undefined) fail('SIGNATURE_INVALID', `a ${key.asymmetricKeyType ?? 'unknown'} signature can only be verified over the artifact itself, not its digest`);
@@ -191,7 +192,7 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
   } else {
     signature = content.signatures[0]!.sig;
     const pae = preAuthEncoding(content.payloadType, content.payload);
-    if (!verifySig(keyHash(key), pae, key, signature)) signatureFailure(keyBased, 'the DSSE envelope signature');
+    if (!verifySignature(keyHash(key), pae, key, spki, signature)) signatureFailure(keyBased, 'the DSSE envelope signature');
     if (content.payloadType !== IN_TOTO_PAYLOAD_TYPE) fail('ARTIFACT_MISMATCH', `the DSSE payload type ${content.payloadType} is not an in-toto statement, so it names no artifact`);
     statement = parseStatement(content.payload);
     if (!subjectMatches(statement, artifact.sha256)) fail('ARTIFACT_MISMATCH', 'the artifact digest is not a subject of the in-toto statement');

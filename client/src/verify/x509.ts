@@ -3,9 +3,10 @@
  * TBS bytes, names as raw DER (compared bytewise), validity, SPKI, extensions, and the Fulcio
  * identity extensions. Signatures are checked with node:crypto against an explicit allow-list.
  */
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { children, oidToString, readOne, readTime, readUnsignedInteger, TAG, type Tlv } from '@cairn/shared/der';
 import { fail } from './errors.ts';
+import { spkiKey, verifySignature } from './memo.ts';
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -119,7 +120,7 @@ export class Certificate {
   get publicKey(): KeyObject {
     if (!this.keyCache) {
       try {
-        this.keyCache = createPublicKey({ key: this.spki, format: 'der', type: 'spki' });
+        this.keyCache = spkiKey(this.spki);
       } catch (e) {
         fail('CERT_INVALID', 'certificate public key is not a supported SubjectPublicKeyInfo', e);
       }
@@ -220,11 +221,7 @@ export class Certificate {
     if (!this.issuer.equals(issuer.subject)) return false;
     const digest = signatureDigest(this.signatureAlgorithm);
     if (digest === undefined) return false;
-    try {
-      return cryptoVerify(digest, this.tbs, issuer.publicKey, this.signature);
-    } catch {
-      return false;
-    }
+    return verifySignature(digest, this.tbs, issuer.publicKey, issuer.spki, this.signature);
   }
 
   get isSelfIssued(): boolean {
