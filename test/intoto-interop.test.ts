@@ -1,0 +1,146 @@
+/**
+ * Interop with the in-toto reference (Debian in-toto 1.3.1 / securesystemslib 0.26):
+ * - the reference pipeline's chain verifies with `cairn intoto verify`, and each of its 9 tamper
+ *   cases fails with cairn where and how it fails with in-toto-verify (same item, same class);
+ * - a layout, keys and links made by `cairn` alone verify with `in-toto-verify`, and a tampered
+ *   artifact fails in both.
+ * Skips (with a message) only when the reference tool is not installed; .ci/run installs it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cairnIn, failureCode, hasReference, PIPELINE_SCRIPT, ROOT, sh, shAsync } from './intoto-cli.ts';
+
+const SKIP = hasReference() ? false : 'in-toto-verify (Debian package in-toto) or openssl is not installed; .ci/run installs it';
+
+/** in-toto exception class -> the cairn codes that mean the same failure. */
+const SAME_FAILURE: Record<string, string[]> = {
+  RuleVerificationError: ['RULE_VIOLATION'],
+  BadReturnValueError: ['INSPECTION_FAILED'],
+  ThresholdVerificationError: ['THRESHOLD_NOT_MET', 'LINK_SIGNATURE_INVALID', 'UNAUTHORIZED_FUNCTIONARY'],
+  LinkNotFoundError: ['LINK_NOT_FOUND'],
+  SignatureVerificationError: ['LAYOUT_SIGNATURE_INVALID'],
+  LayoutExpiredError: ['LAYOUT_EXPIRED'],
+};
+
+/** What cairn says for each case of the script, exactly. */
+const EXPECTED: Record<string, string> = {
+  'tamper-between-steps': 'RULE_VIOLATION',
+  'tamper-final-product': 'INSPECTION_FAILED',
+  'tamper-final-product-valid-tar': 'RULE_VIOLATION',
+  'link-modified': 'LINK_SIGNATURE_INVALID',
+  'link-missing': 'LINK_NOT_FOUND',
+  'unauthorized-functionary': 'UNAUTHORIZED_FUNCTIONARY',
+  'layout-modified': 'LAYOUT_SIGNATURE_INVALID',
+  'layout-expired': 'LAYOUT_EXPIRED',
+  'inspection-fails': 'INSPECTION_FAILED',
+};
+
+test('reference pipeline: cairn verifies the good chain and fails every tamper case where in-toto-verify fails', { skip: SKIP, timeout: 170_000 }, async () => {
+  const base = mkdtempSync(join(tmpdir(), 'cairn-intoto-interop-'));
+  const refDir = join(base, 'ref');
+  const cairnDir = join(base, 'cairn');
+  const verifier = `${ROOT}/node_modules/.bin/cairn intoto verify --layout root.layout --layout-key owner.pub --link-dir .`;
+  const [ref, mine] = await Promise.all([shAsync('bash', [PIPELINE_SCRIPT, refDir]), shAsync('bash', [PIPELINE_SCRIPT, cairnDir], { env: { VERIFIER: verifier } })]);
+  assert.equal(ref.status, 0, `the reference pipeline itself must pass:\n${ref.stdout}\n${ref.stderr}`);
+  assert.equal(mine.status, 0, `with VERIFIER=cairn every case must end as expected:\n${mine.stdout}\n${mine.stderr}`);
+  assert.match(readFileSync(join(cairnDir, 'verify-good.log'), 'utf8'), /passed all verification/);
+  for (const [label, want] of Object.entries(EXPECTED)) {
+    const refLog = readFileSync(join(refDir, `verify-${label}.log`), 'utf8');
+    const cairnLog = readFileSync(join(cairnDir, `verify-${label}.log`), 'utf8');
+    const refClass = /\(in-toto-verify\) (\w+):/.exec(refLog)?.[1];
+    const code = /FAILED \[([A-Z_]+)\]/.exec(cairnLog)?.[1];
+    assert.ok(refClass, `${label}: reference log names an exception:\n${refLog}`);
+    assert.equal(code, want, `${label}: ${cairnLog}`);
+    assert.ok(SAME_FAILURE[refClass]?.includes(code), `${label}: ${refClass} vs ${code}`);
+    // Rule failures name the same item and the same rule list.
+    const refItem = /Full trace for '(expected_\w+)' of item '([^']+)'/.exec(refLog);
+    if (refItem) {
+      assert.match(cairnLog, new RegExp(`item: ${refItem[2]}\\n`), label);
+      assert.match(cairnLog, new RegExp(`rule: ${refItem[1]}: DISALLOW \\*`), label);
+    }
+    // Threshold and missing-link failures name the same step.
+    const refStep = /Step '([^']+)'/.exec(refLog)?.[1];
+    if (refStep) assert.match(cairnLog, new RegExp(`step: ${refStep}\\n`), label);
+  }
+  // The artifacts named by the rule failure are the swapped ones.
+  assert.match(readFileSync(join(cairnDir, 'verify-tamper-between-steps.log'), 'utf8'), /artifacts: \["dist\/app.tar.gz"\]/);
+});
+
+const DESCRIPTION = `expires_in_days: 30
+readme: build, scan, sign (cairn-made, verified by the reference)
+keys: {alice: keys/alice.pub, bob: keys/bob.pub, carol: keys/carol.pub}
+steps:
+  - name: build
+    functionaries: [alice]
+    expected_command: tar --sort=name --mtime=@0 --owner=0 --group=0 -cf image.tar src
+    expected_materials: ["ALLOW src/*", "DISALLOW *"]
+    expected_products: ["CREATE image.tar", "DISALLOW *"]
+  - name: scan
+    functionaries: [bob]
+    expected_command: sh -c "tar -tf image.tar > scan-report.json"
+    expected_materials: ["MATCH image.tar WITH PRODUCTS FROM build", "DISALLOW *"]
+    expected_products: ["CREATE scan-report.json", "DISALLOW *"]
+  - name: sign
+    functionaries: [carol]
+    expected_command: sh -c "sha256sum image.tar > image.tar.sha256"
+    expected_materials: ["MATCH image.tar WITH PRODUCTS FROM build", "MATCH scan-report.json WITH PRODUCTS FROM scan", "DISALLOW *"]
+    expected_products: ["CREATE image.tar.sha256", "DISALLOW *"]
+inspect:
+  - name: untar
+    run: sh -c "mkdir -p unpacked && tar -xf image.tar -C unpacked"
+    expected_materials: ["MATCH image.tar WITH PRODUCTS FROM build", "ALLOW *"]
+    expected_products: ["MATCH src/* IN unpacked WITH MATERIALS FROM build", "ALLOW *"]
+`;
+
+test('a layout, keys and links made by cairn verify with in-toto-verify; a swapped artifact fails in both', { skip: SKIP, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-made-'));
+  mkdirSync(join(dir, 'keys'));
+  for (const [name, type] of [['owner', 'ed25519'], ['alice', 'ecdsa'], ['bob', 'rsa'], ['carol', 'ed25519']] as const) {
+    const r = await cairnIn(dir, ['intoto', 'keygen', '-t', type, '-b', '2048', `keys/${name}`]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  writeFileSync(join(dir, 'layout.yaml'), DESCRIPTION);
+  assert.equal((await cairnIn(dir, ['intoto', 'layout', 'layout.yaml', '--out', 'root.layout'])).code, 0);
+  const s = await cairnIn(dir, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner']);
+  assert.equal(s.code, 0, s.stderr);
+  const work = join(dir, 'work');
+  mkdirSync(join(work, 'src'), { recursive: true });
+  writeFileSync(join(work, 'src/Dockerfile'), 'FROM scratch\n');
+  writeFileSync(join(work, 'src/requirements.txt'), 'flask==3.0\n');
+  const steps: string[][] = [
+    ['--step', 'build', '--key', '../keys/alice', '-m', 'src', '-p', 'image.tar', '--', 'tar', '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-cf', 'image.tar', 'src'],
+    ['--step', 'scan', '--key', '../keys/bob', '-m', 'image.tar', '-p', 'scan-report.json', '--', 'sh', '-c', 'tar -tf image.tar > scan-report.json'],
+    ['--step', 'sign', '--key', '../keys/carol', '-m', 'image.tar', 'scan-report.json', '-p', 'image.tar.sha256', '--', 'sh', '-c', 'sha256sum image.tar > image.tar.sha256'],
+  ];
+  for (const st of steps) {
+    const r = await cairnIn(work, ['intoto', 'run', ...st]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const final = join(dir, 'final');
+  const mkfinal = (): void => {
+    cpSync(work, final, { recursive: true, filter: (p) => !p.includes('/src') });
+    cpSync(join(dir, 'root.layout'), join(final, 'root.layout'));
+    cpSync(join(dir, 'keys/owner.pub'), join(final, 'owner.pub'));
+  };
+  mkfinal();
+  const ok = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519', '-v'], { cwd: final });
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  const fresh = join(dir, 'final2');
+  cpSync(work, fresh, { recursive: true, filter: (p) => !p.includes('/src') });
+  cpSync(join(dir, 'root.layout'), join(fresh, 'root.layout'));
+  cpSync(join(dir, 'keys/owner.pub'), join(fresh, 'owner.pub'));
+  const mine = await cairnIn(fresh, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
+  assert.equal(mine.code, 0, mine.stderr);
+
+  // Swap the delivered image: the reference and cairn both fail, both on the inspection's rules.
+  writeFileSync(join(fresh, 'image.tar'), 'not the built image');
+  const refBad = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519'], { cwd: fresh });
+  assert.equal(refBad.status, 1);
+  const bad = await cairnIn(fresh, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
+  assert.equal(bad.code, 1);
+  assert.ok(['INSPECTION_FAILED', 'RULE_VIOLATION'].includes(failureCode(bad)!), bad.stderr);
+  assert.match(refBad.stderr + refBad.stdout, /BadReturnValueError|RuleVerificationError/);
+});
