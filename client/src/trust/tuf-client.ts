@@ -45,7 +45,12 @@ function writeAtomic(path: string, bytes: Uint8Array): void {
 }
 
 /** GET with a byte cap and a timeout; undefined on 403/404 (TUF §5.3.3 end of the root chain). */
-async function fetchCapped(url: string, max: number, timeoutMs: number): Promise<Buffer | undefined> {
+async function fetchCapped(
+  url: string,
+  max: number,
+  timeoutMs: number,
+  tooLarge: 'METADATA_TOO_LARGE' | 'LENGTH_MISMATCH' = 'METADATA_TOO_LARGE',
+): Promise<Buffer | undefined> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
@@ -63,7 +68,7 @@ async function fetchCapped(url: string, max: number, timeoutMs: number): Promise
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > max) {
     await res.body?.cancel();
-    throw new TufError('METADATA_TOO_LARGE', `${url} is larger than ${max} bytes`);
+    throw new TufError(tooLarge, `${url} is larger than ${max} bytes`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -75,7 +80,7 @@ async function fetchCapped(url: string, max: number, timeoutMs: number): Promise
       total += value.byteLength;
       if (total > max) {
         await reader.cancel();
-        throw new TufError('METADATA_TOO_LARGE', `${url} is larger than ${max} bytes`);
+        throw new TufError(tooLarge, `${url} is larger than ${max} bytes`);
       }
       chunks.push(Buffer.from(value));
     }
@@ -207,7 +212,7 @@ export class CairnTufClient {
     } else {
       const name = this.root!.signed.consistent_snapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
       const max = Math.min(meta.length ?? MAX_METADATA_BYTES.snapshot, MAX_METADATA_BYTES.snapshot);
-      const bytes = await fetchCapped(`${this.mirror}/${name}`, max, this.timeout);
+      const bytes = await fetchCapped(`${this.mirror}/${name}`, max, this.timeout, meta.length === undefined ? 'METADATA_TOO_LARGE' : 'LENGTH_MISMATCH');
       if (!bytes) throw new TrustError('FETCH_FAILED', `the mirror has no ${name}`);
       checkMetaBytes(bytes, meta, name); // §5.5.2: hashes and length from the timestamp
       env = parseMetadata('snapshot', bytes);
@@ -237,7 +242,7 @@ export class CairnTufClient {
     } else {
       const name = this.root!.signed.consistent_snapshot ? `${meta.version}.targets.json` : 'targets.json';
       const max = Math.min(meta.length ?? MAX_METADATA_BYTES.targets, MAX_METADATA_BYTES.targets);
-      const bytes = await fetchCapped(`${this.mirror}/${name}`, max, this.timeout);
+      const bytes = await fetchCapped(`${this.mirror}/${name}`, max, this.timeout, meta.length === undefined ? 'METADATA_TOO_LARGE' : 'LENGTH_MISMATCH');
       if (!bytes) throw new TrustError('FETCH_FAILED', `the mirror has no ${name}`);
       checkMetaBytes(bytes, meta, name); // §5.6.2
       env = parseMetadata('targets', bytes);
@@ -275,7 +280,7 @@ export class CairnTufClient {
     // tuf-js / TUF §5.7.3: consistent snapshots prefix the file name with its (first listed) hash.
     const hash = info.hashes.sha256 ?? Object.values(info.hashes)[0]!;
     const path = this.root!.signed.consistent_snapshot ? `${hash}.${name}` : name;
-    const bytes = await fetchCapped(`${this.mirror}/targets/${path}`, info.length, this.timeout);
+    const bytes = await fetchCapped(`${this.mirror}/targets/${path}`, info.length, this.timeout, 'LENGTH_MISMATCH');
     if (!bytes) throw new TrustError('FETCH_FAILED', `the mirror has no targets/${path}`);
     checkTargetBytes(bytes, info, name);
     writeAtomic(join(this.cacheDir, 'targets', name), bytes);
