@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { MerkleTree } from 'merkletreejs';
 import { X509Certificate as SigstoreX509 } from '@sigstore/core';
 import { toTrustMaterial } from '@sigstore/verify';
 import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
@@ -422,4 +425,51 @@ test('a root dropped into the roots folder is accepted without a restart; bad ro
   // splitCertificate is strict: a root with trailing bytes is not a root.
   assert.throws(() => ct.addRoot(Buffer.concat([newRoot.der, Buffer.from([0])])), (e: any) => e.code === 'INVALID_ROOT');
   assert.ok(splitCertificate(newRoot.der));
+});
+
+test('the STH root equals an independent RFC 6962 tree (merkletreejs) over every leaf_input', async () => {
+  const head = await sth();
+  const leaves: Buffer[] = [];
+  while (leaves.length < head.tree_size) {
+    const r = await get(`/ct/v1/get-entries?start=${leaves.length}&end=${head.tree_size - 1}`);
+    assert.equal(r.status, 200);
+    for (const e of r.json.entries) leaves.push(leafHash(Buffer.from(e.leaf_input, 'base64')));
+  }
+  // Leaves pre-hashed with 0x00, nodes 0x01||l||r, a lonely node promoted: the RFC 6962 tree.
+  const sha = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
+  const tree = new MerkleTree(leaves, sha, {
+    hashLeaves: false,
+    sortPairs: false,
+    sortLeaves: false,
+    isBitcoinTree: false,
+    duplicateOdd: false,
+    concatenator: (inputs: Buffer[]) => Buffer.concat([Buffer.from([0x01]), ...inputs]),
+  });
+  assert.equal(tree.getRoot().toString('base64'), head.sha256_root_hash);
+});
+
+const CT_CODES = new Set([
+  'INVALID_JSON', 'INVALID_REQUEST', 'INVALID_BASE64', 'INVALID_CERTIFICATE', 'CHAIN_TOO_LARGE', 'MISSING_POISON',
+  'UNEXPECTED_POISON', 'BROKEN_CHAIN', 'UNKNOWN_ROOT', 'UNSUPPORTED_PRECERT_SIGNER',
+]);
+
+test('mutated submissions never cause a 500 and a refusal never grows the tree (property, over HTTP)', async () => {
+  const p = precertWithFinal(intermediate).precert;
+  const chain = [p, intermediate.der, root.der];
+  await fc.assert(
+    fc.asyncProperty(fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), async (which, at, v, truncate) => {
+      const mutated = chain.map((c) => Buffer.from(c));
+      const target = mutated[which]!;
+      const pos = at % target.length;
+      const changed = truncate ? target.subarray(0, pos) : ((target[pos] = v), target);
+      mutated[which] = Buffer.from(changed);
+      const size = (await sth()).tree_size;
+      const r = await post('/ct/v1/add-pre-chain', { chain: mutated.map(b64) });
+      if (r.status === 200) return; // a no-op mutation (same byte) is a resubmission
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.ok(CT_CODES.has(r.json.code), r.json.code);
+      assert.equal((await sth()).tree_size, size);
+    }),
+    { numRuns: 80 },
+  );
 });

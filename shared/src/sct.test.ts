@@ -312,3 +312,37 @@ test('SCT round trip through serialize/parse for arbitrary fields (property)', (
     { numRuns: 200 },
   );
 });
+
+test('parsers throw only SctError on arbitrary and mutated input (property)', () => {
+  const onlySctError = (fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof SctError)) throw e;
+    }
+  };
+  const ext = prodSctExtension();
+  const ser = serializeSct(parseSctList(ext)[0]!);
+  const tbs = splitCertificate(prodLeaf).tbs;
+  const mutate = (b: Buffer, at: number, v: number): Buffer => {
+    const c = Buffer.from(b);
+    c[at % c.length] = v;
+    return c;
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (bytes, at, v) => {
+      const b = Buffer.from(bytes);
+      onlySctError(() => parseSct(b));
+      onlySctError(() => parseSctList(b));
+      onlySctError(() => parseDigitallySigned(b));
+      onlySctError(() => parseMerkleTreeLeaf(b));
+      onlySctError(() => splitCertificate(b));
+      onlySctError(() => tbsExtensions(b));
+      onlySctError(() => parseSct(mutate(ser, at, v)));
+      onlySctError(() => parseSctList(mutate(ext, at, v)));
+      onlySctError(() => removeExtensionFromTbs(mutate(tbs, at, v), OID_SCT_LIST));
+      onlySctError(() => verifyEmbeddedScts(mutate(prodLeaf, at, v), prodIssuer, prodLogKey));
+    }),
+    { numRuns: 500 },
+  );
+});
