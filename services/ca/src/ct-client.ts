@@ -46,6 +46,17 @@ function b64(v: unknown, what: string): Buffer {
   return Buffer.from(v, 'base64');
 }
 
+/** The `code` of a Cairn JSON error body, for the operator's log line; bounded, never echoed raw. */
+function ctErrorCode(text: string): string {
+  try {
+    const j = JSON.parse(text.slice(0, 4096)) as unknown;
+    if (isRecord(j) && typeof j.code === 'string' && /^[A-Z_]{1,64}$/.test(j.code)) return ` ${j.code}`;
+  } catch {
+    /* not JSON */
+  }
+  return '';
+}
+
 /** `POST <url>/ct/v1/add-pre-chain` with the RFC 6962 §4.1 JSON body and response. */
 export class HttpCtClient implements CtClient {
   private readonly endpoint: string;
@@ -68,7 +79,7 @@ export class HttpCtClient implements CtClient {
         redirect: 'error',
       });
       const text = await res.text();
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status}${ctErrorCode(text)}`);
       if (text.length > MAX_CT_RESPONSE_BYTES) throw new Error('response too large');
       doc = JSON.parse(text) as unknown;
     } catch (e) {
