@@ -82,3 +82,21 @@ test('--no-tlog-upload: no log entry, verifies only with tlog and timestamp thre
   // With default thresholds the missing log entry is caught.
   assert.throws(() => sigstoreVerifyBundle(s, b, content, {}, { keys: keysFor(hint, publicKey) }));
 });
+
+test('RSA keys sign deterministically: signing twice hits the log conflict path and returns the existing entry', async () => {
+  const rsa = join(s.work, 'rsa.pem');
+  const key = generateKey('rsa-2048');
+  writeFileSync(rsa, privateKeyToPem(key), { mode: 0o600 });
+  const first = join(s.work, 'rsa-1.sigstore.json');
+  const second = join(s.work, 'rsa-2.sigstore.json');
+  const r1 = await cli(['sign', artifact, '--bundle', first, '--url', s.url, '--key', rsa]);
+  assert.equal(r1.code, 0, r1.stderr);
+  const r2 = await cli(['sign', artifact, '--bundle', second, '--url', s.url, '--key', rsa]);
+  assert.equal(r2.code, 0, r2.stderr);
+  const [b1, b2] = [readJson(first), readJson(second)];
+  assert.equal(b1.messageSignature.signature, b2.messageSignature.signature);
+  assert.equal(b2.verificationMaterial.tlogEntries[0].logIndex, b1.verificationMaterial.tlogEntries[0].logIndex);
+  const pk = new LocalSigner(key).publicKey;
+  const hint = b2.verificationMaterial.publicKey.hint as string;
+  sigstoreVerifyBundle(s, b2, content, {}, { keys: { [hint]: { rawBytes: pk.spki, keyDetails: protobufSpecs.PublicKeyDetails.PKIX_RSA_PKCS1V15_2048_SHA256 } } });
+});
