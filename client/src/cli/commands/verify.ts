@@ -4,8 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   checkAttestation,
   parseCondition,
@@ -20,6 +19,7 @@ import {
   type VerificationResult,
 } from '../../verify/index.ts';
 import { forbidNetwork } from '../../verify/offline.ts';
+import type { loadCachedTrustedRoot as LoadCachedTrustedRoot } from '../../trust/index.ts';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 
 /** Files larger than this are digested in a stream and verified prehashed (ECDSA/RSA keys). */
@@ -62,9 +62,9 @@ Key-based bundles:
   --key KEY.pem                         the signer's public key (PEM); also checks a certificate's key
 Trust (no network is ever used to verify):
   --trusted-root FILE                   a trusted_root.json
-  --tuf-cache DIR                       trust cached by 'cairn trust init' (default $CAIRN_TRUST_CACHE
-                                        or ~/.cairn/trust/<mirror>)
-  --mirror URL                          which cached mirror to use
+  --tuf-cache DIR                       a trust cache written by 'cairn trust init'
+  --mirror URL                          the cache 'cairn trust init --mirror URL' wrote (under
+                                        $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf
   --offline                             hard guarantee: any network access in this process fails
 Thresholds (defaults as sigstore-js):
   --tlog-threshold N                    verified transparency-log entries required (default 1)
@@ -139,30 +139,19 @@ async function loadArtifact(target: string, cwd: string): Promise<ArtifactInput>
   return readFileSync(p);
 }
 
-function defaultCacheDir(env: CliIO['env']): string {
-  return env.CAIRN_TRUST_CACHE ?? join(homedir(), '.cairn', 'trust');
-}
-
 async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: string; mirror?: string }, io: CliIO): Promise<TrustMaterial> {
   if (flags['trusted-root'] !== undefined) {
     if (flags['tuf-cache'] !== undefined || flags.mirror !== undefined) throw new CliError('USAGE', 'give --trusted-root or --tuf-cache/--mirror, not both');
     return parseTrustedRootJson(readBounded(flags['trusted-root'], MAX_TRUSTED_ROOT_FILE, 'trusted root', io.cwd));
   }
-  // The TUF client's cache reader (client/src/trust): a file read, never a fetch.
-  let mod: { loadCachedTrustedRoot?: (where: string) => unknown };
-  try {
-    mod = (await import(new URL('../../trust/index.ts', import.meta.url).href)) as typeof mod;
-  } catch {
-    mod = {};
-  }
-  if (typeof mod.loadCachedTrustedRoot !== 'function') {
-    throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE (the cached TUF trust reader is not available)');
-  }
-  const where = flags.mirror ?? (flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : defaultCacheDir(io.env));
-  const loaded = await Promise.resolve(mod.loadCachedTrustedRoot(where));
-  if (typeof loaded === 'string') return parseTrustedRootJson(loaded);
-  if (Buffer.isBuffer(loaded)) return parseTrustedRootJson(loaded.toString('utf8'));
-  return parseTrustedRoot(loaded);
+  // The mirror's cache written by 'cairn trust init': --tuf-cache DIR, or the cache of --mirror URL
+  // (default: $CAIRN_URL/tuf). Reading it is file I/O only; the TUF metadata is re-checked there.
+  const mirror = flags.mirror ?? (io.env.CAIRN_URL ? `${io.env.CAIRN_URL.replace(/\/+$/, '')}/tuf` : undefined);
+  const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : mirror;
+  if (where === undefined) throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE, --tuf-cache DIR or --mirror URL (after cairn trust init)');
+  const trustModule = new URL('../../trust/index.ts', import.meta.url).href;
+  const { loadCachedTrustedRoot } = (await import(trustModule)) as { loadCachedTrustedRoot: typeof LoadCachedTrustedRoot };
+  return parseTrustedRoot(loadCachedTrustedRoot(where, { env: io.env }));
 }
 
 function describe(result: VerificationResult): string {
