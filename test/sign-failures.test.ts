@@ -117,3 +117,17 @@ test('provenance: outside CI without --builder-id is INPUT_INVALID', async () =>
   assert.equal(errorCode(r), 'INPUT_INVALID');
   assert.equal(r.code, 1);
 });
+
+test('an unwritable bundle path is refused before anything is signed or logged', async () => {
+  const size = async () => ((await (await fetch(`${s.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+  const before = await size();
+  const r = await cli(['sign', artifact, '--bundle', join(s.work, 'no-such-dir', 'out.json'), '--url', s.url, '--identity-token', await s.token()]);
+  assert.equal(errorCode(r), 'INPUT_INVALID');
+  const a = await cli(['attest', '--statement', artifact, '--bundle', join(s.work, 'no-such-dir', 'out.json'), '--url', s.url, '--identity-token', await s.token()]);
+  assert.equal(errorCode(a), 'INPUT_INVALID');
+  assert.equal(await size(), before, 'the log did not grow');
+  // A control: the same command with a writable path does grow the log.
+  const ok = await cli(['sign', artifact, '--bundle', join(s.work, 'ok.json'), '--url', s.url, '--identity-token', await s.token()]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(await size(), before + 1);
+});

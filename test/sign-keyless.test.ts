@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '@cairn/shared';
+import { attest, sign } from '../client/src/sign/index.ts';
 import { cli, readJson, runAsync, sigstoreVerifyBundle, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 
 let s: SignStack;
@@ -121,4 +122,18 @@ test('conformance sign-bundle (signing config URLs; --in-toto statement) and cai
   assert.equal(Buffer.from(b2.dsseEnvelope.payload, 'base64').toString(), readFileSync(statement, 'utf8'));
   sigstoreVerifyBundle(s, b2, undefined, { subjectAlternativeName: SUBJECT });
   assert.ok(!existsSync(`${out2}.tmp-${process.pid}`));
+});
+
+test('library: attest(statementObject) and sign(bytes) return the bundle, certificate, subject and log entry', async () => {
+  const token = await s.token();
+  const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: sha256Hex(content) } }], predicateType: 'https://example.com/p/v1', predicate: { a: 1 } };
+  const a = await attest(statement, { identityToken: token, fulcioUrl: s.url, rekorUrl: s.url });
+  assert.equal(Buffer.from(a.bundle.dsseEnvelope!.payload, 'base64').toString(), JSON.stringify(statement));
+  assert.equal(a.subject, SUBJECT);
+  assert.ok(a.certificate !== undefined && a.logEntry !== undefined);
+  sigstoreVerifyBundle(s, a.bundle, undefined, { subjectAlternativeName: SUBJECT });
+  const r = await sign(content, { identityToken: token, fulcioUrl: s.url, rekorUrl: s.url });
+  assert.equal(r.logEntry!.logIndex, a.logEntry!.logIndex + 1);
+  sigstoreVerifyBundle(s, r.bundle, content, { subjectAlternativeName: SUBJECT });
+  await assert.rejects(sign(content, { identityToken: token, fulcioUrl: s.url }), (e: any) => e.code === 'URL_MISSING');
 });

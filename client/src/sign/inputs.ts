@@ -4,7 +4,7 @@
  * atomic write of a bundle.
  */
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LocalSigner, privateKeyFromPem, type Signer } from '@cairn/shared';
 import { SignError } from './errors.ts';
 import { clientCredentialsToken, MAX_SECRET_BYTES, MAX_TOKEN_BYTES } from './oidc.ts';
@@ -109,6 +109,18 @@ export function loadSigningKey(path: string, passphraseFile: string | undefined,
     throw new SignError('KEY_UNSUPPORTED', `${path} holds a key type Cairn does not sign with`, { cause: e });
   }
   return signer;
+}
+
+/** Fails before any signing if the bundle could not be written (its directory is missing). */
+export function checkWritable(path: string, cwd: string): void {
+  const dir = dirname(resolve(cwd, path));
+  let ok = false;
+  try {
+    ok = statSync(dir).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new SignError('INPUT_INVALID', `cannot write ${path}: directory ${dir} does not exist`);
 }
 
 /** Writes next to the target and renames, so a failure never leaves a half-written bundle. */

@@ -89,11 +89,14 @@ async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry): Promi
   return { entries: [toTransparencyLogEntry(entry)], entry };
 }
 
+/** Everything that can be refused without a network call is refused before the CA is asked. */
 function checkOptions(o: SignOptions): void {
   if (o.tlogUpload === false && o.signer === undefined) {
     // A keyless bundle without a log entry has no signing time: nothing can ever verify it.
     throw new SignError('INPUT_INVALID', 'keyless signing always uploads to the transparency log');
   }
+  if (o.tlogUpload !== false && o.rekorUrl === undefined) throw new SignError('URL_MISSING', 'uploading to the transparency log needs its URL (or disable the upload)');
+  if (o.signer === undefined && o.fulcioUrl === undefined) throw new SignError('URL_MISSING', 'keyless signing needs the CA URL');
 }
 
 /** Signs an artifact's bytes: messageSignature with a SHA2_256 digest, hashedrekord 0.0.1 entry. */
@@ -111,8 +114,12 @@ export async function sign(artifact: Uint8Array, o: SignOptions): Promise<SignRe
   };
 }
 
-/** Signs a payload (normally an in-toto Statement) in a DSSE envelope; dsse 0.0.1 or intoto 0.0.2 entry. */
-export async function attest(payload: Uint8Array, o: AttestOptions): Promise<SignResult> {
+/**
+ * Signs a payload (normally an in-toto Statement: bytes as they are, or an object serialized with
+ * JSON.stringify) in a DSSE envelope; dsse 0.0.1 or intoto 0.0.2 entry.
+ */
+export async function attest(statement: Uint8Array | Record<string, unknown>, o: AttestOptions): Promise<SignResult> {
+  const payload = statement instanceof Uint8Array ? statement : Buffer.from(JSON.stringify(statement), 'utf8');
   if (payload.byteLength > MAX_STATEMENT_BYTES) throw new SignError('INPUT_INVALID', `statements over ${MAX_STATEMENT_BYTES} bytes are refused`);
   checkOptions(o);
   const payloadType = o.payloadType ?? INTOTO_PAYLOAD_TYPE;

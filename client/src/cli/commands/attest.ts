@@ -4,7 +4,7 @@ import { CliError, parseFlags, type Command } from '../command.ts';
 import { attest, MAX_ARTIFACT_BYTES, MAX_STATEMENT_BYTES } from '../../sign/sign.ts';
 import { serializeBundle } from '../../sign/bundle.ts';
 import { SignError } from '../../sign/errors.ts';
-import { readSmallFile, writeFileAtomic } from '../../sign/inputs.ts';
+import { checkWritable, readSmallFile, writeFileAtomic } from '../../sign/inputs.ts';
 import { buildStatement, resolvePredicateType, PREDICATE_TYPE_ALIASES, STATEMENT_TYPE_V1 } from '../../sign/statement.ts';
 import { IDENTITY_FLAGS, IDENTITY_USAGE, readArtifact, report, signOptionsFromFlags } from './sign.ts';
 
@@ -53,6 +53,7 @@ Exit codes: 0 signed, 1 failed (the error code is printed), 2 usage error.`,
       'tlog-kind': { type: 'string' },
     });
     if (values.bundle === undefined) throw new CliError('USAGE', 'cairn attest needs --bundle OUT');
+    checkWritable(values.bundle, io.cwd);
     const kind = values['tlog-kind'] ?? 'dsse';
     if (kind !== 'dsse' && kind !== 'intoto') throw new CliError('USAGE', '--tlog-kind is dsse or intoto');
     let payload: Buffer;

@@ -4,7 +4,7 @@ import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { sign, MAX_ARTIFACT_BYTES, type SignOptions, type SignResult } from '../../sign/sign.ts';
 import { serializeBundle } from '../../sign/bundle.ts';
 import { SignError } from '../../sign/errors.ts';
-import { identityToken, loadSigningKey, readSmallFile, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
+import { checkWritable, identityToken, loadSigningKey, readSmallFile, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
 import { urlsFromSigningConfig } from '../../sign/signing-config.ts';
 
 export const MAX_SIGNING_CONFIG_BYTES = 1024 * 1024;
@@ -124,6 +124,7 @@ Exit codes: 0 signed, 1 failed (the error code is printed), 2 usage error.`,
     const { values, positionals } = parseFlags(args, IDENTITY_FLAGS);
     if (positionals.length !== 1) throw new CliError('USAGE', 'cairn sign needs exactly one FILE');
     if (values.bundle === undefined) throw new CliError('USAGE', 'cairn sign needs --bundle OUT');
+    checkWritable(values.bundle, io.cwd);
     const file = positionals[0]!;
     const artifact = readArtifact(file, MAX_ARTIFACT_BYTES, io.cwd);
     const options = await signOptionsFromFlags(values, io);
