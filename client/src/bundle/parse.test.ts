@@ -84,3 +84,17 @@ test('strictness: unknown fields, bad base64, bad integers, sizes, media types',
   n.verificationMaterial.tlogEntries[0].logIndex = 79571823;
   assert.equal(parseBundle(n).verificationMaterial.tlogEntries[0]!.logIndex, 79571823);
 });
+
+test('proto3 JSON defaults: omitted int64 fields are 0 and omitted lists empty', () => {
+  const b = load('happy-path-v0.3');
+  const e = b.verificationMaterial.tlogEntries[0];
+  delete e.logIndex;
+  delete e.inclusionProof.logIndex;
+  delete e.inclusionProof.hashes;
+  const parsed = parseBundle(b).verificationMaterial.tlogEntries[0]!;
+  assert.equal(parsed.logIndex, 0);
+  assert.equal(parsed.inclusionProof!.logIndex, 0);
+  assert.deepEqual(parsed.inclusionProof!.hashes, []);
+  delete b.verificationMaterial.tlogEntries[0].inclusionProof.rootHash;
+  assert.equal(code(() => parseBundle(b)), 'BUNDLE_INVALID', 'a proof needs its root hash');
+});

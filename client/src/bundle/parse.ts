@@ -138,7 +138,8 @@ function parseTlogEntry(value: unknown, path: string, version: BundleVersion): T
     'inclusionProof',
     'canonicalizedBody',
   ]);
-  const logIndex = e.int('logIndex');
+  // proto3 JSON omits fields holding their default: a missing int64 is 0, a missing list empty.
+  const logIndex = e.optInt('logIndex') ?? 0;
   const logId = e.child('logId', ['keyId']).bytes('keyId', 64);
   const kv = e.child('kindVersion', ['kind', 'version']);
   const kind = kv.string('kind', 64);
@@ -155,9 +156,9 @@ function parseTlogEntry(value: unknown, path: string, version: BundleVersion): T
     });
     const cp = proofFields.optChild('checkpoint', ['envelope']);
     inclusionProof = {
-      logIndex: proofFields.int('logIndex'),
+      logIndex: proofFields.optInt('logIndex') ?? 0,
       rootHash: proofFields.bytes('rootHash', 64),
-      treeSize: proofFields.int('treeSize'),
+      treeSize: proofFields.optInt('treeSize') ?? 0,
       hashes,
       checkpoint: cp?.string('envelope', BUNDLE_LIMITS.maxCheckpointChars) ?? '',
     };

@@ -259,13 +259,23 @@ function signatureFailure(keyBased: boolean, what: string): never {
   return fail('SIGNATURE_INVALID', `${what} does not verify with the signing certificate's key`);
 }
 
+/** A `Bundle` already parsed by parseBundle (a bundle's JSON form has no `version`/`content`). */
+function isParsedBundle(v: unknown): v is Bundle {
+  return (
+    isRecord(v) &&
+    (v.version === '0.1' || v.version === '0.2' || v.version === '0.3') &&
+    isRecord(v.content) &&
+    typeof v.content.type === 'string' &&
+    isRecord(v.verificationMaterial) &&
+    Array.isArray(v.verificationMaterial.tlogEntries) &&
+    Array.isArray(v.verificationMaterial.rfc3161Timestamps)
+  );
+}
+
 function toBundle(input: unknown): Bundle {
+  if (isParsedBundle(input)) return input;
   try {
-    if (typeof input === 'string') return parseBundleJson(input);
-    if (isRecord(input) && typeof input.version === 'string' && isRecord(input.content) && isRecord(input.verificationMaterial) && Buffer.isBuffer((input as { content: { signature?: unknown } }).content.signature ?? Buffer.alloc(0))) {
-      if ('type' in input.content) return input as unknown as Bundle;
-    }
-    return parseBundle(input);
+    return typeof input === 'string' ? parseBundleJson(input) : parseBundle(input);
   } catch (e) {
     if (e instanceof BundleError) throw new VerifyError(e.code, e.message, { cause: e });
     throw e;

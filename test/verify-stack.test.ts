@@ -1,0 +1,101 @@
+/**
+ * Bundles made by the real `sigstore` npm library (4.1) against a running Cairn stack (OIDC, CT,
+ * log, CA in-process on port 0) verify with Cairn's offline verifier — library and `cairn verify`
+ * / `cairn verify-attestation` — using the stack's trusted_root.json; tampering is caught.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as sigstore from 'sigstore';
+import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
+import { cli, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
+
+let s: SignStack;
+
+before(async () => {
+  s = await startSignStack();
+});
+
+after(async () => {
+  await s?.stack.close();
+});
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof VerifyError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+test('sigstore.sign() against Cairn -> cairn verify (library and CLI), offline', async () => {
+  const blob = Buffer.from(`built artifact ${Date.now()}\n`);
+  const idToken = await s.token();
+  const bundle = await sigstore.sign(blob, {
+    fulcioURL: s.url,
+    rekorURL: s.url,
+    identityProvider: { getToken: () => Promise.resolve(idToken) },
+  });
+  const trust = parseTrustedRoot(s.trustedRoot);
+  const r = verify(bundle, blob, { identity: SUBJECT, issuer: s.issuer }, trust);
+  assert.equal(r.signer.type, 'certificate');
+  assert.equal(r.tlogEntries, 1);
+  assert.equal(r.scts, 1, 'the CA embedded an SCT from the Cairn CT log');
+  assert.ok(r.timestamps.some((t) => t.source === 'transparency-log'));
+  // By digest too (prehashed verification).
+  verify(bundle, 'sha256:' + createHash('sha256').update(blob).digest('hex'), { identity: SUBJECT, issuer: s.issuer }, trust);
+
+  assert.equal(code(() => verify(bundle, Buffer.from('other'), { identity: SUBJECT, issuer: s.issuer }, trust)), 'ARTIFACT_MISMATCH');
+  assert.equal(code(() => verify(bundle, blob, { identity: 'https://ci.example.internal/pipelines/43', issuer: s.issuer }, trust)), 'IDENTITY_MISMATCH');
+  assert.equal(code(() => verify(bundle, blob, { identity: SUBJECT, issuer: 'https://token.actions.githubusercontent.com' }, trust)), 'ISSUER_MISMATCH');
+
+  const artifact = join(s.work, 'verify-stack-blob.txt');
+  const bundlePath = join(s.work, 'verify-stack-blob.sigstore.json');
+  writeFileSync(artifact, blob);
+  writeFileSync(bundlePath, JSON.stringify(bundle));
+  const ok = await cli(['verify', artifact, '--bundle', bundlePath, '--trusted-root', s.trustedRootPath, '--certificate-identity', SUBJECT, '--certificate-oidc-issuer', s.issuer, '--offline']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /Verified OK/);
+  const bad = await cli(['verify', s.trustedRootPath, '--bundle', bundlePath, '--trusted-root', s.trustedRootPath, '--certificate-identity', SUBJECT, '--certificate-oidc-issuer', s.issuer, '--offline']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /\[ARTIFACT_MISMATCH\]/);
+});
+
+test('sigstore.attest() of an in-toto statement -> cairn verify-attestation', async () => {
+  const artifact = Buffer.from(`release tarball ${Date.now()}\n`);
+  const digest = createHash('sha256').update(artifact).digest('hex');
+  const statement = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ name: 'release.tgz', digest: { sha256: digest } }],
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: {
+      buildDefinition: { buildType: 'https://example.com/build/v1', externalParameters: { repository: 'your-org/app', ref: 'refs/heads/main' } },
+      runDetails: { builder: { id: 'https://ci.example.internal/builder' } },
+    },
+  };
+  const idToken = await s.token();
+  const bundle = await sigstore.attest(Buffer.from(JSON.stringify(statement)), 'application/vnd.in-toto+json', {
+    fulcioURL: s.url,
+    rekorURL: s.url,
+    identityProvider: { getToken: () => Promise.resolve(idToken) },
+  });
+  const trust = parseTrustedRoot(s.trustedRoot);
+  const r = verify(bundle, artifact, { identity: SUBJECT, issuer: s.issuer }, trust);
+  assert.equal(r.statement?.predicateType, 'https://slsa.dev/provenance/v1');
+  assert.equal(code(() => verify(bundle, Buffer.from('not the release'), { identity: SUBJECT, issuer: s.issuer }, trust)), 'ARTIFACT_MISMATCH');
+
+  const artifactPath = join(s.work, 'release.tgz');
+  const bundlePath = join(s.work, 'release.intoto.sigstore.json');
+  writeFileSync(artifactPath, artifact);
+  writeFileSync(bundlePath, JSON.stringify(bundle));
+  const base = ['verify-attestation', artifactPath, '--bundle', bundlePath, '--trusted-root', s.trustedRootPath, '--certificate-identity', SUBJECT, '--certificate-oidc-issuer', s.issuer, '--type', 'slsaprovenance'];
+  const ok = await cli([...base, '--condition', 'buildDefinition.externalParameters.repository=glob:your-org/*']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const no = await cli([...base, '--condition', 'buildDefinition.externalParameters.repository=glob:other-org/*']);
+  assert.equal(no.code, 1);
+  assert.match(no.stderr, /\[CONDITION_FAILED\]/);
+});
