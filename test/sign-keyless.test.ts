@@ -133,7 +133,7 @@ test('library: attest(statementObject) and sign(bytes) return the bundle, certif
   assert.ok(a.certificate !== undefined && a.logEntry !== undefined);
   sigstoreVerifyBundle(s, a.bundle, undefined, { subjectAlternativeName: SUBJECT });
   const r = await sign(content, { identityToken: token, fulcioUrl: s.url, rekorUrl: s.url });
-  assert.equal(r.logEntry!.logIndex, a.logEntry!.logIndex + 1);
+  assert.equal(r.logEntry?.logIndex, a.logEntry.logIndex + 1);
   sigstoreVerifyBundle(s, r.bundle, content, { subjectAlternativeName: SUBJECT });
   await assert.rejects(sign(content, { identityToken: token, fulcioUrl: s.url }), (e: any) => e.code === 'URL_MISSING');
 });
