@@ -141,3 +141,17 @@ test('cairn check: the checksum gate', async () => {
   assert.equal(missing.code, 1);
   assert.match(missing.err, /\[IO_ERROR\]/);
 });
+
+test('cairn verify: trust from the TUF cache (errors when there is none)', async () => {
+  const c = loadCase('happy-path-v0.3');
+  const bundle = join(CORPUS, c.name, 'bundle.sigstore.json');
+  const none = await run(['verify', c.artifactPath, '--bundle', bundle, ...id(c)]);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /\[USAGE\]/);
+  const both = await run(['verify', c.artifactPath, '--bundle', bundle, ...id(c), '--trusted-root', PRODUCTION_ROOT, '--tuf-cache', '/nonexistent']);
+  assert.equal(both.code, 2);
+  const empty = mkdtempSync(join(tmpdir(), 'cairn-empty-cache-'));
+  const uninit = await run(['verify', c.artifactPath, '--bundle', bundle, ...id(c), '--tuf-cache', empty, '--offline']);
+  assert.equal(uninit.code, 1);
+  assert.match(uninit.err, /\[CACHE_NOT_INITIALISED\]/);
+});

@@ -39,6 +39,7 @@ const COMMON_OPTIONS = {
   key: { type: 'string' },
   'trusted-root': { type: 'string' },
   'tuf-cache': { type: 'string' },
+  'tuf-mirror': { type: 'string' },
   mirror: { type: 'string' },
   offline: { type: 'boolean' },
   'tlog-threshold': { type: 'string' },
@@ -63,8 +64,9 @@ Key-based bundles:
 Trust (no network is ever used to verify):
   --trusted-root FILE                   a trusted_root.json
   --tuf-cache DIR                       a trust cache written by 'cairn trust init'
-  --mirror URL                          the cache 'cairn trust init --mirror URL' wrote (under
+  --tuf-mirror URL                      the cache 'cairn trust init --mirror URL' wrote (under
                                         $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf
+  --mirror URL                          same as --tuf-mirror
   --offline                             hard guarantee: any network access in this process fails
 Thresholds (defaults as sigstore-js):
   --tlog-threshold N                    verified transparency-log entries required (default 1)
@@ -141,14 +143,14 @@ async function loadArtifact(target: string, cwd: string): Promise<ArtifactInput>
 
 async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: string; mirror?: string }, io: CliIO): Promise<TrustMaterial> {
   if (flags['trusted-root'] !== undefined) {
-    if (flags['tuf-cache'] !== undefined || flags.mirror !== undefined) throw new CliError('USAGE', 'give --trusted-root or --tuf-cache/--mirror, not both');
+    if (flags['tuf-cache'] !== undefined || flags.mirror !== undefined) throw new CliError('USAGE', 'give --trusted-root or --tuf-cache/--tuf-mirror, not both');
     return parseTrustedRootJson(readBounded(flags['trusted-root'], MAX_TRUSTED_ROOT_FILE, 'trusted root', io.cwd));
   }
   // The mirror's cache written by 'cairn trust init': --tuf-cache DIR, or the cache of --mirror URL
   // (default: $CAIRN_URL/tuf). Reading it is file I/O only; the TUF metadata is re-checked there.
   const mirror = flags.mirror ?? (io.env.CAIRN_URL ? `${io.env.CAIRN_URL.replace(/\/+$/, '')}/tuf` : undefined);
   const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : mirror;
-  if (where === undefined) throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE, --tuf-cache DIR or --mirror URL (after cairn trust init)');
+  if (where === undefined) throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE, --tuf-cache DIR or --tuf-mirror URL (after cairn trust init)');
   const trustModule = new URL('../../trust/index.ts', import.meta.url).href;
   const { loadCachedTrustedRoot } = (await import(trustModule)) as { loadCachedTrustedRoot: typeof LoadCachedTrustedRoot };
   return parseTrustedRoot(loadCachedTrustedRoot(where, { env: io.env }));
@@ -196,7 +198,8 @@ export async function runVerify(args: string[], io: CliIO, attestation: boolean)
   const conditions = attestation ? ((flags.condition as string[] | undefined) ?? []).map(parseCondition) : [];
   const type = attestation ? str('type') : undefined;
 
-  const trust = await loadTrust({ 'trusted-root': str('trusted-root'), 'tuf-cache': str('tuf-cache'), mirror: str('mirror') }, io);
+  if (str('tuf-mirror') !== undefined && str('mirror') !== undefined) throw new CliError('USAGE', 'give --tuf-mirror or --mirror, not both');
+  const trust = await loadTrust({ 'trusted-root': str('trusted-root'), 'tuf-cache': str('tuf-cache'), mirror: str('tuf-mirror') ?? str('mirror') }, io);
   const bundleText = readBounded(bundlePath, MAX_BUNDLE_FILE, 'bundle', io.cwd);
   const artifact = await loadArtifact(positionals[0]!, io.cwd);
   const result = verify(bundleText, artifact, policy, trust);
