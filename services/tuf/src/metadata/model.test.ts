@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
-import { Metadata } from '@tufjs/models';
+import { Metadata, MetadataKind } from '@tufjs/models';
 import { canonicalizeOlpc, generateKey, type KeyType } from '@cairn/shared';
 import {
   SPEC_VERSION,
@@ -21,7 +21,7 @@ import {
 } from './index.ts';
 
 const require = createRequire(import.meta.url);
-const { canonicalize } = require('@tufjs/canonical-json') as { canonicalize(v: unknown): Buffer };
+const canonicalJson = require('@tufjs/canonical-json') as { canonicalize: (v: unknown) => Buffer };
 
 function rootFor(signers: TufSigner[], threshold = 1): RootSigned {
   const keys = Object.fromEntries(signers.map((s) => [s.keyid, s.key]));
@@ -48,12 +48,12 @@ for (const type of ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-2048'] as KeyTyp
     const signer = localTufSigner(generateKey(type));
     const env = await signEnvelope({ signed: rootFor([signer]), signatures: [] }, signer);
     const json = JSON.parse(serializeEnvelope(env).toString('utf8'));
-    const md = Metadata.fromJSON('root', json);
+    const md = Metadata.fromJSON(MetadataKind.Root, json);
     md.verifyDelegate('root', md);
     verifyRole(env.signed, 'root', parseMetadata('root', JSON.stringify(json)));
 
     json.signed.version = 2;
-    const bad = Metadata.fromJSON('root', json);
+    const bad = Metadata.fromJSON(MetadataKind.Root, json);
     assert.throws(() => md.verifyDelegate('root', bad));
     assert.throws(() => verifyRole(env.signed, 'root', parseMetadata('root', JSON.stringify(json))), { code: 'BELOW_THRESHOLD' });
   });
@@ -83,7 +83,7 @@ test('OLPC canonical JSON matches @tufjs/canonical-json on random documents', ()
   })).v;
   fc.assert(
     fc.property(doc, (d) => {
-      assert.equal(canonicalizeOlpc(d), canonicalize(d).toString('utf8'));
+      assert.equal(canonicalizeOlpc(d), canonicalJson.canonicalize(d).toString('utf8'));
     }),
     { numRuns: 300 },
   );
