@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FixedClock, MetricsRegistry, silentLogger } from '@cairn/shared';
+import { FixedClock, LocalSigner, MetricsRegistry, generateKey, silentLogger, type Signer } from '@cairn/shared';
 import { parseMerkleTreeLeaf } from '@cairn/shared/sct';
 import { EngineCtLog, MAX_GET_ENTRIES } from './ct-log.ts';
 import { CtError } from './errors.ts';
@@ -87,6 +87,58 @@ test('a roots file from config is loaded; a bad one stops the start with INVALID
       EngineCtLog.open({ dataDir: join(dir, 'c'), clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), rootsFile: join(dir, 'missing.pem') }),
       isCode('INVALID_ROOT'),
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A signer that can be told to fail, on every call or only on tree heads (50-byte §3.5 structs). */
+class FlakySigner implements Signer {
+  readonly inner = new LocalSigner(generateKey('ecdsa-p256'));
+  readonly algorithm = this.inner.algorithm;
+  readonly publicKey = this.inner.publicKey;
+  mode: 'ok' | 'all' | 'sth' = 'ok';
+  sign(data: Uint8Array): Promise<Buffer> {
+    if (this.mode === 'all' || (this.mode === 'sth' && data.length === 50)) return Promise.reject(new Error('HSM unavailable'));
+    return this.inner.sign(data);
+  }
+}
+
+test('a failing log key (SCT or tree head) refuses with SIGNING_FAILED and stores nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  const signer = new FlakySigner();
+  const log = await EngineCtLog.open({ dataDir: dir, clock: new FixedClock(Date.UTC(2026, 0, 1)), logger: silentLogger, metrics: new MetricsRegistry(), signer });
+  try {
+    const root = makeRoot();
+    const int = makeIntermediate(root);
+    log.addRoot(root.der);
+    assert.deepEqual(log.logId, signer.publicKey.keyId);
+    const chain = [precertWithFinal(int).precert, int.der, root.der];
+    for (const mode of ['all', 'sth'] as const) {
+      signer.mode = mode;
+      await assert.rejects(log.addPreChain(chain), isCode('SIGNING_FAILED'));
+      assert.equal(log.size, 0);
+      assert.equal(log.signedTreeHead().tree_size, 0);
+    }
+    // Nothing of the failed attempts was kept: the same precert now gets a fresh, stored SCT.
+    signer.mode = 'ok';
+    const sct = await log.addPreChain(chain);
+    assert.equal(log.size, 1);
+    assert.deepEqual(await log.addPreChain(chain), sct);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('log keys outside the allow-list are refused; P-384 is announced as such', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  try {
+    const base = { clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry() };
+    await assert.rejects(EngineCtLog.open({ ...base, dataDir: join(dir, 'a'), signer: new LocalSigner(generateKey('ed25519')) }), TypeError);
+    const p384 = await EngineCtLog.open({ ...base, dataDir: join(dir, 'b'), signer: new LocalSigner(generateKey('ecdsa-p384')) });
+    assert.equal(p384.keyDetails, 'PKIX_ECDSA_P384_SHA_384');
+    await p384.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

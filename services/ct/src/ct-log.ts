@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { LogError, openLogEngine, type AppendedLeaf, type LogEngine } from '@cairn/log';
-import { LocalSigner, isCairnError, loadOrCreatePrivateKey, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey } from '@cairn/shared';
+import { LocalSigner, isCairnError, loadOrCreatePrivateKey, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
 import {
   certificateSignedData,
   encodeMerkleTreeLeaf,
@@ -110,8 +110,16 @@ function extraData(kind: EntryKind, certs: readonly Buffer[]): Buffer {
   return kind === 'precert' ? Buffer.concat([asn1Cert(certs[0]!), list]) : list;
 }
 
+/** Log key schemes, each with its trusted-root keyDetails (RSA is out: see reference §6.1). */
+export const CT_KEY_DETAILS = {
+  'ecdsa-p256-sha256': 'PKIX_ECDSA_P256_SHA_256',
+  'ecdsa-p384-sha384': 'PKIX_ECDSA_P384_SHA_384',
+} as const;
+
 export interface EngineCtLogOptions {
   dataDir: string;
+  /** The log key behind the crypto seam (KMS, HSM); default: `<dataDir>/ct-key.pem`, P-256, 0600. */
+  signer?: Signer;
   clock: Clock;
   logger: Logger;
   metrics: MetricsRegistry;
@@ -126,6 +134,8 @@ export class EngineCtLog implements LocalCtLog {
   readonly roots: RootStore;
   /** When this key was first used: the trusted root's validFor.start. */
   readonly keyValidFrom: Date;
+  /** protobuf-specs PublicKeyDetails of the log key. */
+  readonly keyDetails: string;
   private readonly inFlight = new Map<string, Promise<Sct>>();
   private readonly validator: ChainValidator;
   private readonly byHash: Statement<[Buffer], EntryRow>;
@@ -135,7 +145,7 @@ export class EngineCtLog implements LocalCtLog {
 
   private constructor(
     private readonly engine: LogEngine,
-    private readonly signer: LocalSigner,
+    private readonly signer: Signer,
     private readonly clock: Clock,
     roots: RootStore,
     keyValidFrom: Date,
@@ -146,14 +156,15 @@ export class EngineCtLog implements LocalCtLog {
     this.roots = roots;
     this.validator = new ChainValidator(roots);
     this.keyValidFrom = keyValidFrom;
+    this.keyDetails = CT_KEY_DETAILS[signer.algorithm as keyof typeof CT_KEY_DETAILS];
     this.byHash = engine.db.prepare<[Buffer], EntryRow>('SELECT idx, sct_ts, sct_sig FROM ct_entries WHERE cert_hash = ?');
     this.byIndex = engine.db.prepare<[number], { extra: Buffer }>('SELECT extra FROM ct_entries WHERE idx = ?');
     this.submitted = metrics.counter('cairn_ct_submissions_total', 'CT submissions by route and outcome');
   }
 
   static async open(o: EngineCtLogOptions): Promise<EngineCtLog> {
-    const { key } = loadOrCreatePrivateKey(join(o.dataDir, KEY_FILE), 'ecdsa-p256');
-    const signer = new LocalSigner(key);
+    const signer = o.signer ?? new LocalSigner(loadOrCreatePrivateKey(join(o.dataDir, KEY_FILE), 'ecdsa-p256').key);
+    if (!(signer.algorithm in CT_KEY_DETAILS)) throw new TypeError(`a CT log key must be one of ${Object.keys(CT_KEY_DETAILS).join(', ')}`);
     const roots = new RootStore(join(o.dataDir, 'roots'), o.clock, o.logger, o.rootsFile);
     const engine = await openLogEngine({
       dbPath: join(o.dataDir, DB_FILE),

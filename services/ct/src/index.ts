@@ -15,7 +15,7 @@
  *
  * Trust info: kind 'ctlog', baseUrl = the deployment base URL (the prefix in front of /ct/v1, as
  * RFC 6962 §4 clients use it), logId = SHA-256 of the CT key's DER SPKI = every SCT's log_id,
- * keyDetails PKIX_ECDSA_P256_SHA_256, validFrom = when this key was first used (persisted).
+ * keyDetails PKIX_ECDSA_P256_SHA_256 (P-384 with a custom signer), validFrom = when this key was first used (persisted).
  */
 import {
   section,
@@ -32,7 +32,7 @@ import { EngineCtLog, type LocalCtLog } from './ct-log.ts';
 import { ctRouter } from './routes.ts';
 
 export { CtError, type CtErrorCode } from './errors.ts';
-export { EngineCtLog, MAX_GET_ENTRIES, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
+export { EngineCtLog, MAX_GET_ENTRIES, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
 export { HttpCtLog, HttpCtError, sctFromJson, MAX_SCT_RESPONSE_BYTES, type HttpCtErrorCode, type HttpCtLogOptions } from './http-ct-log.ts';
 export { sctToJson, type SctJson } from './routes.ts';
 export { MAX_CHAIN_LENGTH, MAX_CERT_BYTES, MAX_SUBMISSION_BYTES } from './chain.ts';
@@ -84,7 +84,7 @@ class CtComponent implements CtService {
         kind: 'ctlog',
         baseUrl: this.baseUrl,
         publicKey: toBase64(this.log.publicKey.spki),
-        keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+        keyDetails: this.log.keyDetails,
         logId: toBase64(this.log.logId),
         validFrom: this.log.keyValidFrom.toISOString(),
       },
