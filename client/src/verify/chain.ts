@@ -6,7 +6,7 @@
  */
 import { fail, type VerifyErrorCode } from './errors.ts';
 import { within, type CertificateAuthority } from './trusted-root.ts';
-import type { Certificate } from './x509.ts';
+import { OID, type Certificate } from './x509.ts';
 
 /** A signature check between two long-lived trust-root certificates is sound to remember. */
 const verifiedLinks = new WeakMap<Certificate, WeakSet<Certificate>>();
@@ -45,8 +45,23 @@ function buildPath(leaf: Certificate, ca: CertificateAuthority): Certificate[] |
   return undefined;
 }
 
+/**
+ * Critical extensions this verifier processes (RFC 5280 §4.2: a certificate with an unrecognised
+ * critical extension must be rejected, as Go's x509 used by cosign does). Name constraints are not
+ * processed, so a critical one is refused rather than ignored.
+ */
+const UNDERSTOOD_CRITICAL = new Set<string>([OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.subjectAltName]);
+
+function unknownCritical(c: Certificate): string | undefined {
+  return c.extensions.find((e) => e.critical && !UNDERSTOOD_CRITICAL.has(e.oid))?.oid;
+}
+
 /** Checks CA flags and path lengths of a built path (leaf first). Returns an error or undefined. */
 function checkConstraints(path: Certificate[]): string | undefined {
+  for (let i = 0; i < path.length; i++) {
+    const crit = unknownCritical(path[i]!);
+    if (crit !== undefined) return `certificate ${i} of the path has an unsupported critical extension ${crit}`;
+  }
   for (let i = 1; i < path.length; i++) {
     const c = path[i]!;
     if (!c.isCA) return `certificate ${i} of the path is not a CA (basicConstraints cA and keyCertSign required)`;
@@ -77,6 +92,11 @@ function checkTimes(path: Certificate[], validFor: CertificateAuthority['validFo
  */
 export function verifyCertificatePath(leaf: Certificate, cas: readonly CertificateAuthority[], times: readonly Date[]): Certificate[] {
   let best: { code: VerifyErrorCode; message: string } | undefined;
+  // The signing certificate is an end entity for code signing (Fulcio profile; sigstore-go
+  // requires the codeSigning EKU): not a CA, and if it restricts its key purposes, codeSigning.
+  if (leaf.basicConstraints.ca) fail('CERT_CHAIN_INVALID', 'the signing certificate is a CA certificate');
+  const eku = leaf.extKeyUsage;
+  if (eku && !eku.includes(OID.ekuCodeSigning)) fail('CERT_CHAIN_INVALID', 'the signing certificate is not for code signing (extended key usage)');
   for (const ca of cas) {
     const path = buildPath(leaf, ca);
     if (!path) continue;
