@@ -213,6 +213,8 @@ async function run(args: string[], io: CliIO): Promise<number> {
     const fulcio = str(values['fulcio-url']) ?? base;
     const rekor = str(values['rekor-url']) ?? base;
     if (!fulcio || !rekor) throw new CliError('USAGE', '--keyless needs --url (or --fulcio-url and --rekor-url)');
+    // Checked before the step runs, so a typo does not cost a whole build.
+    for (const u of [fulcio, rekor]) if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) throw new CliError('USAGE', `not an http(s) URL: ${u}`);
     keylessConf = { token, fulcio, rekor };
   }
   const basePath = str(values['base-path']) !== undefined ? resolve(io.cwd, str(values['base-path'])!) : io.cwd;
