@@ -473,3 +473,40 @@ test('mutated submissions never cause a 500 and a refusal never grows the tree (
     { numRuns: 80 },
   );
 });
+
+test('HttpCtLog refuses malformed, oversized and failing answers by code', async () => {
+  const { createServer } = await import('node:http');
+  const good = { sct_version: 0, id: b64(Buffer.alloc(32, 1)), timestamp: 5, extensions: '', signature: b64(Buffer.from([4, 3, 0, 1, 9])) };
+  const answers: [number, string][] = [
+    [200, 'not json'],
+    [200, JSON.stringify({ ...good, sct_version: 1 })],
+    [200, JSON.stringify({ ...good, id: b64(Buffer.alloc(31)) })],
+    [200, JSON.stringify({ ...good, signature: b64(Buffer.from([4, 3, 0, 5, 1])) })],
+    [200, JSON.stringify({ ...good, timestamp: -1 })],
+    [200, JSON.stringify({ ...good, extensions: 'not base64!' })],
+    [200, JSON.stringify({ ...good, pad: 'x'.repeat(20_000) })],
+    [500, JSON.stringify({ code: 'INTERNAL', message: 'boom' })],
+    [400, JSON.stringify({ code: 'UNKNOWN_ROOT', message: 'no' })],
+  ];
+  const expected = ['CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_BAD_RESPONSE', 'CT_UNAVAILABLE', 'CT_REJECTED'];
+  let i = 0;
+  const server = createServer((_req, res) => {
+    const [status, text] = answers[i]!;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const { port } = server.address() as { port: number };
+    const client = new HttpCtLog(`http://127.0.0.1:${port}`);
+    for (i = 0; i < answers.length; i++) {
+      await assert.rejects(client.addPreChain([root.der]), (e) => e instanceof HttpCtError && e.code === expected[i], `answer ${i}`);
+    }
+    // The well-formed answer parses (no key given, so no signature check).
+    answers.push([200, JSON.stringify(good)]);
+    const sct = await client.addPreChain([root.der]);
+    assert.equal(sct.timestamp, 5);
+    assert.equal(sct.extensions.length, 0);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
