@@ -133,9 +133,13 @@ export class SqliteCosignatureStore implements CosignatureStore {
 
 /** C2SP vkey: `<name>+<hex key ID>+<base64(0x04 || 32-byte Ed25519 key)>`. */
 function fromVkey(s: string): WitnessKey {
-  const parts = s.split('+');
-  if (parts.length !== 3) throw new WitnessError('INVALID_WITNESS_CONFIG', 'a witness vkey is name+hexid+base64key');
-  const [name, hex, b64] = parts as [string, string, string];
+  // Names and hex contain no '+', base64 may: split at the first two.
+  const a = s.indexOf('+');
+  const b = a < 0 ? -1 : s.indexOf('+', a + 1);
+  if (a <= 0 || b < 0) throw new WitnessError('INVALID_WITNESS_CONFIG', 'a witness vkey is name+hexid+base64key');
+  const name = s.slice(0, a);
+  const hex = s.slice(a + 1, b);
+  const b64 = s.slice(b + 1);
   const raw = Buffer.from(b64, 'base64');
   if (raw.length !== 33 || raw[0] !== 0x04 || raw.toString('base64') !== b64) {
     throw new WitnessError('INVALID_WITNESS_CONFIG', 'witness vkey must carry type 0x04 and a 32-byte Ed25519 key');
