@@ -15,7 +15,7 @@ let dataDir: string;
 let work: string;
 let rootJson: string;
 
-function freshHome(): Record<string, string> {
+function freshHome(): { HOME: string; XDG_DATA_HOME: string; XDG_CACHE_HOME: string } {
   // @sigstore/tuf caches per mirror under $XDG_DATA_HOME; every client run gets its own.
   const home = tempDir('cairn-home-');
   return { HOME: home, XDG_DATA_HOME: join(home, 'data'), XDG_CACHE_HOME: join(home, 'cache') };
@@ -66,7 +66,7 @@ test('sigstore attest + sigstore verify through the TUF mirror with default thre
   // One changed byte in the signed payload: verification fails.
   const b = JSON.parse(readFileSync(bundle, 'utf8'));
   const payload = Buffer.from(b.dsseEnvelope.payload, 'base64');
-  payload[payload.length - 2] ^= 0x01;
+  payload[payload.length - 2]! ^= 0x01;
   b.dsseEnvelope.payload = payload.toString('base64');
   const tampered = join(work, 'tampered.json');
   writeFileSync(tampered, JSON.stringify(b));

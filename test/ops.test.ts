@@ -14,7 +14,7 @@ import { loadConfig, SharedError } from '@cairn/shared';
 import { startStack } from '../client/src/cli/stack.ts';
 import { tempDir } from './helpers/cli.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto);
 
 test('healthz, readyz and metrics answer; unknown routes are JSON 404s', async () => {
   const stack = await startStack(loadConfig({ overrides: { port: 0, dataDir: tempDir(), logLevel: 'silent' } }), { components: [] });
@@ -58,7 +58,7 @@ test('a client over the rate limit gets 429 RATE_LIMITED with Retry-After', asyn
 
 test('serves HTTPS with --tls-cert/--tls-key', async () => {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=127.0.0.1',
