@@ -14,8 +14,13 @@ export interface LogServer {
   stop(removeData?: boolean): Promise<void>;
 }
 
-export async function startLog(dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-')), overrides: { maxBodyBytes?: number } = {}): Promise<LogServer> {
-  const stack = await startStack(loadConfig({ overrides: { port: 0, dataDir, ...overrides } }), { components: ['log'], logger: silentLogger });
+export async function startLog(
+  dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-')),
+  overrides: { maxBodyBytes?: number } = {},
+  configFile?: string,
+): Promise<LogServer> {
+  const flags = configFile === undefined ? {} : { config: configFile };
+  const stack = await startStack(loadConfig({ flags, overrides: { port: 0, dataDir, ...overrides } }), { components: ['log'], logger: silentLogger });
   const trust = ((await (await fetch(`${stack.url}/api/cairn/v1/trust-info`)).json()) as TrustInfo[]).find((t) => t.kind === 'tlog') as LogServer['trust'];
   return {
     stack,

@@ -3,7 +3,8 @@
  * state.json with the tree ID and the key's creation time), routes, metrics, trust info.
  *
  * Config section `log`: batchMaxSize (default 256), batchMaxDelayMs (default 10),
- * keyType (ecdsa-p256 | ed25519; Ed25519 logs accept v2 writes only), keyPassphrase.
+ * keyType (ecdsa-p256 | ed25519; Ed25519 logs accept v2 writes only), keyPassphrase, witnesses
+ * (allow-list of witness keys: vkey strings or {name, publicKey PEM}; see witness.ts).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS,
 import { LogError } from './errors.ts';
 import { RekorLog, newTreeId } from './rekor-log.ts';
 import { createRouter } from './routes.ts';
+import { SqliteCosignatureStore, createWitnessRouter, parseWitnessKeys } from './witness.ts';
 
 interface LogState {
   treeId: string;
@@ -96,7 +98,26 @@ export const createService: ServiceFactory = async (ctx) => {
   sizeGauge.set(() => log.engine.size);
   ctx.logger.info('transparency log ready', { treeId: log.treeId, logId: log.logIdHex, size: log.engine.size });
 
-  const router = createRouter({ log, maxBodyBytes: ctx.config.maxBodyBytes, logger: ctx.logger, rejections, appended });
+  // Witness cosignatures (services/log/src/witness.ts): collected per checkpoint and served on the
+  // tiles /checkpoint only; v1 checkpoints stay single-signature (sigstore-go's v1 path and the
+  // CLI's bundled verifier reject extra lines).
+  let witnessStore: SqliteCosignatureStore;
+  try {
+    witnessStore = SqliteCosignatureStore.open(join(ctx.dataDir, 'witness.db'));
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
+  const witnessRouter = createWitnessRouter({ store: witnessStore, witnesses: parseWitnessKeys(cfg.witnesses), logKey: signer.publicKey, clock: ctx.clock });
+  const router = createRouter({
+    log,
+    maxBodyBytes: ctx.config.maxBodyBytes,
+    logger: ctx.logger,
+    rejections,
+    appended,
+    cosignatures: (note) => witnessStore.lines(note),
+    extraRouter: witnessRouter,
+  });
 
   const trust: TrustInfo = {
     kind: 'tlog',
@@ -113,6 +134,7 @@ export const createService: ServiceFactory = async (ctx) => {
     router,
     ready: () => (log.engine.ready() ? { ok: true } : { ok: false, reason: 'the log store is not open' }),
     trustInfo: () => [trust],
-    close: () => (closing ??= log.close()),
+    close: () =>
+      (closing ??= log.close().finally(() => witnessStore.close())),
   };
 };

@@ -1,0 +1,269 @@
+/**
+ * Transparency-log benchmark (`npm run bench -- log`).
+ *
+ * HTTP: the log runs alone in a child process (`cairn serve log`), this process is the load
+ * generator: 64 concurrent keep-alive clients POST hashedrekord 0.0.1 entries with real P-256
+ * signatures by leaf certificates of a throwaway CA (@peculiar/x509). Reports entries/s,
+ * p50/p99 latency and the server's peak RSS. BENCH_SECONDS shortens the run (default 30).
+ *
+ * Engine: in another child process, 1,000,000 leaves appended through the engine (real ECDSA
+ * P-256 signature per batch head, SQLite synchronous=FULL), then random inclusion and
+ * consistency proofs at that size, and the RSS at 1M entries. BENCH_LOG_LEAVES overrides 1M.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLIENTS = 64;
+const SIGNERS = 64;
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+interface Signer {
+  key: KeyObject;
+  certPem: string;
+}
+
+/** A throwaway CA (P-256 root) and SIGNERS leaf certificates with email SANs. */
+async function makeSigners(): Promise<Signer[]> {
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const rootKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + 3_600_000);
+  const root = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=bench root, O=cairn',
+    notBefore,
+    notAfter,
+    keys: rootKeys,
+    signingAlgorithm: alg,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  });
+  const out: Signer[] = [];
+  for (let i = 0; i < SIGNERS; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pub = await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), alg, true, ['verify']);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: (i + 2).toString(16).padStart(2, '0'),
+      subject: '',
+      issuer: root.subject,
+      notBefore,
+      notAfter,
+      publicKey: pub,
+      signingKey: rootKeys.privateKey,
+      signingAlgorithm: alg,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'email', value: `signer${i}@bench.example` }], true)],
+    });
+    out.push({ key: privateKey, certPem: cert.toString('pem') + '\n' });
+  }
+  return out;
+}
+
+function entryBody(s: Signer, n: number): string {
+  const artifact = Buffer.from(`bench artifact ${n} ${Math.random()}`);
+  const digest = createHash('sha256').update(artifact).digest('hex');
+  return JSON.stringify({
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm: 'sha256', value: digest } },
+      signature: { content: sign('sha256', artifact, s.key).toString('base64'), publicKey: { content: Buffer.from(s.certPem).toString('base64') } },
+    },
+  });
+}
+
+function postEntry(agent: Agent, url: URL, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { agent, host: url.hostname, port: url.port, path: '/api/v1/log/entries', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function startServer(dataDir: string): Promise<{ url: URL; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(ROOT, 'client/bin/cairn.js'), 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      if (l.includes('listening on')) resolve(l);
+    });
+    child.once('exit', (c) => reject(new Error(`cairn serve log exited with ${c}`)));
+  });
+  const url = new URL(line.slice(line.indexOf('http')).trim());
+  return {
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function httpBench(): Promise<string[]> {
+  const seconds = Number(process.env.BENCH_SECONDS ?? 30);
+  const signers = await makeSigners();
+  // Bodies are signed before the clock starts so the load generator spends its CPU on HTTP only.
+  const count = Math.min(400_000, Math.ceil(seconds * 7000));
+  console.log(`log bench: signing ${count} entries with ${SIGNERS} certificates...`);
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i++) bodies.push(entryBody(signers[i % SIGNERS]!, i));
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-bench-log-'));
+  const server = await startServer(dataDir);
+  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+  try {
+    // Warm-up (JIT, SQLite pages) outside the measurement.
+    for (let i = 0; i < 200; i++) await postEntry(agent, server.url, entryBody(signers[0]!, -i - 1));
+    console.log(`log bench: ${CLIENTS} clients for ${seconds}s against ${server.url.href}`);
+    const latencies: number[] = [];
+    let next = 0;
+    let failed = 0;
+    const start = performance.now();
+    const deadline = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (performance.now() < deadline && next < bodies.length) {
+          const body = bodies[next++]!;
+          const t = performance.now();
+          const status = await postEntry(agent, server.url, body);
+          latencies.push(performance.now() - t);
+          if (status !== 201) failed++;
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    const peak = peakRssMb(server.pid);
+    const ok = latencies.length - failed;
+    return [
+      `| HTTP hashedrekord 0.0.1 (P-256 certs, ${CLIENTS} clients, ${elapsed.toFixed(1)} s) | value |`,
+      '|---|---|',
+      `| entries/s | ${Math.round(ok / elapsed)} |`,
+      `| latency p50 / p99 | ${percentile(latencies, 0.5).toFixed(1)} ms / ${percentile(latencies, 0.99).toFixed(1)} ms |`,
+      `| entries written / failed | ${ok} / ${failed} |`,
+      `| server peak RSS | ${peak} MB |`,
+    ];
+  } finally {
+    agent.destroy();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs in a child process: `node --import tsx scripts/bench/log.ts --engine-child`. */
+async function engineChild(): Promise<void> {
+  const { openLogEngine } = await import('../../services/log/src/engine.ts');
+  const { LocalSigner, generateKey, systemClock } = await import('@cairn/shared');
+  const { formatCheckpoint, formatSignedNote, signNote } = await import('@cairn/shared/checkpoint');
+  const { verifyConsistency, verifyInclusion, leafHash } = await import('@cairn/shared/merkle');
+  const total = Number(process.env.BENCH_LOG_LEAVES ?? 1_000_000);
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-engine-'));
+  const signer = new LocalSigner(generateKey('ecdsa-p256'));
+  try {
+    const engine = await openLogEngine({
+      dbPath: join(dir, 'log.db'),
+      clock: systemClock,
+      batchMaxSize: 4096,
+      batchMaxDelayMs: 5,
+      signTreeHead: async (h) => {
+        const text = formatCheckpoint({ origin: 'bench.example', size: h.size, rootHash: h.rootHash, extensions: [] });
+        return { v2: formatSignedNote({ text, signatures: [await signNote(text, 'bench.example', signer)] }) };
+      },
+    });
+    const leaf = (i: number): Buffer => {
+      const b = Buffer.alloc(300, i % 251);
+      b.writeUInt32BE(i, 0);
+      return b;
+    };
+    const chunk = 8192;
+    const t0 = performance.now();
+    for (let i = 0; i < total; i += chunk) {
+      const ps: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(total, i + chunk); j++) ps.push(engine.append(leaf(j)));
+      await Promise.all(ps);
+      if ((i / chunk) % 25 === 0) process.stderr.write(`  engine: ${i + chunk} leaves\r`);
+    }
+    const appendSeconds = (performance.now() - t0) / 1000;
+    const rssAfterAppend = rssMb(process.pid);
+    const n = engine.size;
+    const root = engine.checkpoint().rootHash;
+    const proofs = 20_000;
+    let t = performance.now();
+    for (let k = 0; k < proofs; k++) {
+      const i = Math.floor(Math.random() * n);
+      const p = engine.inclusionProof(i, n);
+      if (k % 1000 === 0 && !verifyInclusion(leafHash(leaf(i)), i, n, p, root)) throw new Error('inclusion proof failed');
+    }
+    const inclusionPerSec = proofs / ((performance.now() - t) / 1000);
+    t = performance.now();
+    for (let k = 0; k < proofs; k++) {
+      const m = 1 + Math.floor(Math.random() * (n - 1));
+      const p = engine.consistencyProof(m, n);
+      if (k % 1000 === 0 && !verifyConsistency(m, n, p, engine.rootAt(m), root)) throw new Error('consistency proof failed');
+    }
+    const consistencyPerSec = proofs / ((performance.now() - t) / 1000);
+    await engine.close();
+    process.stdout.write(
+      JSON.stringify({ total: n, leavesPerSec: n / appendSeconds, appendSeconds, inclusionPerSec, consistencyPerSec, rssAfterAppend, peakRss: peakRssMb(process.pid) }) + '\n',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function engineBench(): Promise<string[]> {
+  console.log('log bench: engine child appending leaves...');
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--engine-child'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`engine bench child exited with ${code}`);
+  const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  return [
+    '',
+    `| engine (${r.total} leaves of 300 B, batches of 4096, one signed checkpoint per batch) | value |`,
+    '|---|---|',
+    `| append | ${Math.round(r.leavesPerSec!)} leaves/s (${r.appendSeconds!.toFixed(1)} s) |`,
+    `| inclusion proofs at ${r.total} | ${Math.round(r.inclusionPerSec!)} /s |`,
+    `| consistency proofs at ${r.total} | ${Math.round(r.consistencyPerSec!)} /s |`,
+    `| RSS after append / peak | ${r.rssAfterAppend} MB / ${r.peakRss} MB |`,
+  ];
+}
+
+export async function run(): Promise<string> {
+  const lines = [...(await httpBench()), ...(await engineBench())];
+  return lines.join('\n');
+}
+
+if (process.argv.includes('--engine-child')) await engineChild();
