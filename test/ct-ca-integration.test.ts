@@ -20,6 +20,7 @@ import { OID_SCT_LIST, parseMerkleTreeLeaf, removeExtensionFromTbs, splitCertifi
 import { mintDevToken } from '@cairn/oidc';
 import { startStack, type Stack } from '../client/src/cli/stack.ts';
 import type { CtService } from '@cairn/ct';
+import { buildTrustedRoot } from '../client/src/trust/trusted-root.ts';
 import { newKey, spkiOf } from './ct-fixtures.ts';
 
 const SUBJECT = 'https://ci.cairn.test/pipelines/7';
@@ -88,6 +89,10 @@ test('an issued certificate embeds an SCT that @sigstore/verify accepts (ctlogTh
   assert.equal(result.scts.length, 1);
   const ct = stack.services.find((s) => s.name === 'ct') as CtService;
   assert.deepEqual(Buffer.from(result.scts[0]!), ct.logId);
+
+  // The same through the trusted_root.json Cairn itself publishes (client/src/trust builder).
+  const published = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(JSON.stringify(buildTrustedRoot(info)))));
+  assert.equal(verifyCertificate(sx(leaf!), [new Date()], published).scts.length, 1);
 
   // With another key under the same log id, sigstore-js refuses the certificate outright.
   assert.throws(() => verifyCertificate(sx(leaf!), [new Date()], toTrustMaterial(trustedRoot(info, spkiOf(newKey())))), VerificationError);
