@@ -18,9 +18,14 @@ const T0 = new Date('2026-01-01T00:00:00Z');
 const T1 = new Date('2030-01-01T00:00:00Z');
 const SIGNED_AT = new Date('2027-06-01T12:00:00Z');
 
+interface KeyPair {
+  publicKey: webcrypto.CryptoKey;
+  privateKey: webcrypto.CryptoKey;
+}
+
 interface Node {
   cert: x509.X509Certificate;
-  keys: CryptoKeyPair;
+  keys: KeyPair;
 }
 
 let serial = 1;
@@ -29,7 +34,7 @@ async function issue(
   issuer: Node | undefined,
   o: { ca?: boolean; pathLen?: number; eku?: string[]; notBefore?: Date; notAfter?: Date; extra?: x509.Extension[]; keyCertSign?: boolean } = {},
 ): Promise<Node> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
   const extensions: x509.Extension[] = [];
   if (o.ca) extensions.push(new x509.BasicConstraintsExtension(true, o.pathLen, true));
   extensions.push(
