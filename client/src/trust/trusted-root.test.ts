@@ -61,7 +61,7 @@ test('retired keys stay with validFor.end; an existing end is kept', () => {
 });
 
 test('malformed trust info is refused with INVALID_TRUST_INFO', () => {
-  const t = infos[0] as Extract<TrustInfo, { kind: 'tlog' }>;
+  const t: Record<string, unknown> = { ...infos[0] };
   const bad: unknown[] = [
     {},
     [{ kind: 'tsa' }],
