@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cairnIn, failureCode, hasReference, PIPELINE_SCRIPT, ROOT, sh, shAsync } from './intoto-cli.ts';
@@ -143,4 +143,38 @@ test('a layout, keys and links made by cairn verify with in-toto-verify; a swapp
   assert.equal(bad.code, 1);
   assert.ok(['INSPECTION_FAILED', 'RULE_VIOLATION'].includes(failureCode(bad)!), bad.stderr);
   assert.match(refBad.stderr + refBad.stdout, /BadReturnValueError|RuleVerificationError/);
+});
+
+test('artifact recording matches in-toto-run: directory walk, default excludes, symlinks, odd names, --exclude, --lstrip-paths', { skip: SKIP, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-record-'));
+  const w = join(dir, 'w');
+  for (const d of ['src/deep/er', '.git/objects', 'vendor/lib', 'other']) mkdirSync(join(w, d), { recursive: true });
+  const files: Record<string, string> = {
+    'src/main.c': 'int main(){}', 'src/deep/er/x.h': '#pragma once', 'src/café ünï.txt': 'unicode', 'src/with space.txt': 's',
+    'src/mod.pyc': 'bytecode', 'src/backup~': 'old', 'src/step.abcdef12.link': '{}', 'src/x.link-unfinished': '{}',
+    '.git/HEAD': 'ref: main', '.git/objects/ab': 'obj', 'vendor/lib/v.js': 'v', 'other/o.txt': 'o', 'top.txt': 't',
+  };
+  for (const [p, c] of Object.entries(files)) writeFileSync(join(w, p), c);
+  symlinkSync('main.c', join(w, 'src/alias.c'));
+  symlinkSync('../vendor', join(w, 'src/vendored'));
+  symlinkSync('nowhere', join(w, 'src/dangling'));
+  mkdirSync(join(dir, 'keys'));
+  assert.equal((await cairnIn(dir, ['intoto', 'keygen', '-t', 'ed25519', 'keys/k'])).code, 0);
+  const cases: string[][] = [['-m', '.'], ['-m', 'src', 'top.txt', './other/'], ['-m', '.', '--exclude', 'vendor', '*.txt'], ['-m', 'src', '--lstrip-paths', 'src/']];
+  for (const [i, c] of cases.entries()) {
+    const name = `rec${i}`;
+    // cairn first (its link goes elsewhere), so neither run sees the other's link file.
+    const out = join(dir, `out${i}`);
+    mkdirSync(out);
+    const mine = await cairnIn(w, ['intoto', 'run', '--step', name, '--key', '../keys/k', '-d', out, '-x', ...c]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const ref = sh('in-toto-run', ['-n', name, '-k', '../keys/k', '-t', 'ed25519', '-x', ...c], { cwd: w });
+    assert.equal(ref.status, 0, ref.stderr);
+    const refLink = readdirSync(w).find((f) => f.startsWith(`${name}.`))!;
+    const refMaterials = JSON.parse(readFileSync(join(w, refLink), 'utf8')).signed.materials;
+    const myLink = JSON.parse(readFileSync(join(out, refLink), 'utf8'));
+    assert.deepEqual(myLink.signed.materials, refMaterials, c.join(' '));
+    // Same key, same content: the classic signature bytes are identical too (ed25519 is deterministic).
+    assert.deepEqual(myLink.signatures, JSON.parse(readFileSync(join(w, refLink), 'utf8')).signatures, c.join(' '));
+  }
 });
