@@ -2,7 +2,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { b64, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
+import { b64, certificateFor, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
 before(async () => {
@@ -219,4 +219,29 @@ test('retrieve and search find what was logged', async () => {
   const pem = await fetch(`${log.url}/api/v1/log/publicKey`);
   assert.equal(pem.headers.get('content-type')?.split(';')[0], 'application/x-pem-file');
   assert.match(await pem.text(), /^-----BEGIN PUBLIC KEY-----\n/);
+});
+
+test('search by certificate identity (email and URI SANs), and by the certificate', async () => {
+  const k = keyPair();
+  const pem = await certificateFor(k, [
+    { type: 'email', value: 'Alice@Example.com' },
+    { type: 'url', value: 'https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main' },
+  ]);
+  const { entry } = hashedRekord(Buffer.from('by identity'), k, pem);
+  const created = await post(`${log.url}/api/v1/log/entries`, entry);
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const [id] = Object.keys(created.json);
+  const body = JSON.parse(Buffer.from(created.json[id!].body, 'base64').toString());
+  assert.match(Buffer.from(body.spec.signature.publicKey.content, 'base64').toString(), /^-----BEGIN CERTIFICATE-----\n/);
+  for (const q of [
+    { email: 'alice@example.com' },
+    { subject: 'https://github.com/org/repo/.github/workflows/ci.yml@refs/heads/main' },
+    { publicKey: { format: 'x509', content: b64(pem) } },
+    { publicKey: { format: 'x509', content: b64(k.pem) } },
+    { email: 'ALICE@example.com', hash: createHash('sha256').update('by identity').digest('hex'), operator: 'and' },
+  ]) {
+    const r = await post(`${log.url}/api/v1/index/retrieve`, q);
+    assert.deepEqual(r.json, [id], JSON.stringify(q));
+  }
+  assert.deepEqual((await post(`${log.url}/api/v1/index/retrieve`, { email: 'bob@example.com' })).json, []);
 });

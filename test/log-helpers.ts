@@ -76,3 +76,26 @@ export async function post(url: string, body: unknown): Promise<{ status: number
   }
   return { status: r.status, headers: r.headers, json };
 }
+
+/** A leaf certificate (self-signed by a throwaway CA) with the given SANs, for identity tests. */
+export async function certificateFor(k: ReturnType<typeof keyPair>, sans: { type: 'email' | 'url'; value: string }[]): Promise<string> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  const { webcrypto } = await import('node:crypto');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const ca = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const pub = await webcrypto.subtle.importKey('spki', k.publicKey.export({ type: 'spki', format: 'der' }), alg, true, ['verify']);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0a',
+    subject: '',
+    issuer: 'CN=test ca',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 600_000),
+    publicKey: pub,
+    signingKey: ca.privateKey,
+    signingAlgorithm: alg,
+    extensions: [new x509.SubjectAlternativeNameExtension(sans, true)],
+  });
+  return cert.toString('pem') + '\n';
+}
