@@ -342,8 +342,14 @@ function engineError(e: unknown): unknown {
 }
 
 /** Runs inside the engine's batch transaction: the entry rows commit with their leaves or not at all. */
+const insertStatements = new WeakMap<Db, Statement<[number, Buffer, number, number, Buffer, Buffer]>>();
+
 function insertRows(db: Db, leaves: readonly AppendedLeaf[]): void {
-  const stmt = db.prepare('INSERT INTO ct_entries (idx, cert_hash, kind, sct_ts, sct_sig, extra) VALUES (?, ?, ?, ?, ?, ?)');
+  let stmt = insertStatements.get(db);
+  if (!stmt) {
+    stmt = db.prepare<[number, Buffer, number, number, Buffer, Buffer]>('INSERT INTO ct_entries (idx, cert_hash, kind, sct_ts, sct_sig, extra) VALUES (?, ?, ?, ?, ?, ?)');
+    insertStatements.set(db, stmt);
+  }
   for (const l of leaves) {
     const m = l.meta as EntryMeta;
     stmt.run(l.index, m.certHash, m.kind === 'precert' ? 1 : 0, m.timestamp, m.signature, m.extra);
