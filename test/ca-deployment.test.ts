@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PublicKey, fromPemAll, loadConfig, systemClock, type TrustInfo } from '@cairn/shared';
+import { children, oidToString, readOne } from '@cairn/shared/der';
 import { OID_SCT_LIST, splitCertificate, tbsExtensions, verifyEmbeddedScts } from '@cairn/shared/sct';
 import { mintDevToken } from '@cairn/oidc';
 import { main } from '../client/src/cli/main.ts';
@@ -30,7 +31,7 @@ test('cairn ca init writes an encrypted root and intermediate that the CA servic
     const passFile = join(dir, 'pass.txt');
     writeFileSync(passFile, 'correct horse battery staple\n');
     const a = io(dir);
-    assert.equal(await main(['ca', 'init', '--dir', caDir, '--passphrase-file', passFile, '--org', 'Example Corp', '--cn', 'Example Root'], a.io), 0, a.err());
+    assert.equal(await main(['ca', 'init', '--dir', caDir, '--passphrase-file', passFile, '--org', 'Example Corp', '--cn', 'Example Root', '--curve', 'p384'], a.io), 0, a.err());
     for (const f of ['root-key.pem', 'intermediate-key.pem']) {
       assert.equal(statSync(join(caDir, f)).mode & 0o777, 0o600, f);
       assert.match(readFileSync(join(caDir, f), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
@@ -63,6 +64,8 @@ test('cairn ca init writes an encrypted root and intermediate that the CA servic
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const [leaf, i2, r2] = res.body.signedCertificateEmbeddedSct.chain.certificates.map((p: string) => new X509Certificate(p));
       assert.ok(leaf.verify(inter.publicKey));
+      // A P-384 intermediate signs leaves with ecdsa-with-SHA384, as Sigstore's production CA does.
+      assert.equal(oidToString(children(readOne(children(readOne(leaf.raw))[1]!.raw))[0]!.value), '1.2.840.10045.4.3.3');
       assert.equal(i2.fingerprint256, inter.fingerprint256);
       assert.equal(r2.fingerprint256, root.fingerprint256);
       // CT off: no SCT list extension.

@@ -418,5 +418,5 @@ test('precertificate and final TBS are byte-identical apart from poison vs SCT l
     return t.tag & 0x20 ? encodeTlv(t.tag, Buffer.concat(children(t).map((c) => walk(Buffer.from(c.raw))))) : Buffer.from(t.raw);
   };
   assert.deepEqual(walk(fin), fin);
-  assert.equal(oidToString(children(readOne(children(readOne(issued.leafDer))[1]!.raw))[0]!.value), '1.2.840.10045.4.3.3');
+  assert.equal(oidToString(children(readOne(children(readOne(issued.leafDer))[1]!.raw))[0]!.value), '1.2.840.10045.4.3.2', 'the P-256 development intermediate signs with ecdsa-with-SHA256');
 });

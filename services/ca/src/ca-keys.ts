@@ -71,7 +71,7 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<CaInitResul
   if (caFilesExist(dir) || existsSync(join(dir, ROOT_KEY_FILE))) {
     throw new CaError('INVALID_CA_KEYS', `${dir} already holds CA files; refusing to overwrite them`);
   }
-  const curve = o.curve ?? 'p384';
+  const curve = o.curve ?? 'p256';
   const keyType = curve === 'p256' ? 'ecdsa-p256' : 'ecdsa-p384';
   const org = o.organization ?? 'cairn';
   const cn = o.commonName ?? 'cairn';

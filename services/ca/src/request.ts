@@ -49,6 +49,25 @@ export function checkSubjectKey(key: KeyObject): SubjectKey {
   return { key, spki: key.export({ type: 'spki', format: 'der' }), hash };
 }
 
+/**
+ * Fixed SubjectPublicKeyInfo headers of named-curve ECDSA keys with uncompressed points (RFC 5480
+ * §2): when the submitted DER is exactly one of these, it is already the canonical encoding, so
+ * the hot path skips OpenSSL's re-export and the key-details lookup.
+ */
+const EC_SPKI_HEADERS: readonly { header: Buffer; length: number; hash: string }[] = [
+  { header: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), length: 91, hash: 'sha256' },
+  { header: Buffer.from('3076301006072a8648ce3d020106052b81040022036200' + '04', 'hex'), length: 120, hash: 'sha384' },
+  { header: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600' + '04', 'hex'), length: 158, hash: 'sha512' },
+];
+
+/** Parses a DER SPKI, taking the fast path for canonical named-curve EC keys. */
+export function subjectKeyFromDer(der: Buffer): SubjectKey {
+  const fast = EC_SPKI_HEADERS.find((h) => der.length === h.length && der.subarray(0, h.header.length).equals(h.header));
+  const key = keyFromDer(der);
+  if (fast && key.asymmetricKeyType === 'ec') return { key, spki: Buffer.from(der), hash: fast.hash };
+  return checkSubjectKey(key);
+}
+
 function keyFromDer(der: Buffer): KeyObject {
   try {
     return createPublicKey({ key: der, format: 'der', type: 'spki' });
@@ -71,11 +90,11 @@ export function parsePublicKeyContent(content: string): SubjectKey {
       throw new CaError('INVALID_PUBLIC_KEY', 'the public key PEM is malformed', { cause: e });
     }
     if (blocks.length !== 1 || blocks[0]!.label !== 'PUBLIC KEY') throw new CaError('INVALID_PUBLIC_KEY', 'expected exactly one PUBLIC KEY PEM block');
-    return checkSubjectKey(keyFromDer(blocks[0]!.der));
+    return subjectKeyFromDer(blocks[0]!.der);
   }
   const compact = content.replace(/\s+/g, '');
   if (!B64_RE.test(compact) || compact.length === 0) throw new CaError('INVALID_PUBLIC_KEY', 'the public key is neither PEM nor base64 DER');
-  return checkSubjectKey(keyFromDer(Buffer.from(compact, 'base64')));
+  return subjectKeyFromDer(Buffer.from(compact, 'base64'));
 }
 
 export function decodeBase64Field(s: unknown, what: string, max: number, code: 'MALFORMED_REQUEST' | 'INVALID_PROOF_OF_POSSESSION' | 'INVALID_CSR' | 'INVALID_PUBLIC_KEY'): Buffer {
@@ -153,7 +172,7 @@ export function parseCsr(bytes: Buffer): SubjectKey {
     if (isCairnError(e) && e instanceof CaError) throw e;
     throw new CaError('INVALID_CSR', `the CSR is not a DER PKCS#10 request: ${e instanceof Error ? e.message : 'malformed'}`, { cause: e });
   }
-  const subject = checkSubjectKey(keyFromDer(spkiDer));
+  const subject = subjectKeyFromDer(spkiDer);
   const alg = CSR_ALGORITHMS[algOid];
   if (!alg || alg.keyType !== subject.key.asymmetricKeyType) throw new CaError('INVALID_CSR', `CSR signature algorithm ${algOid} does not fit the key`);
   let ok = false;

@@ -74,10 +74,24 @@ export function fieldForKey(key: string): ExtensionField | undefined {
   return EXTENSION_FIELDS.find((f) => f.key.replace(/-/g, '') === norm)?.field;
 }
 
+/** Encoded OIDs of the profile, computed once: every certificate repeats the same few. */
+const OID_CACHE = new Map<string, Buffer>();
+const MAX_OID_CACHE = 256;
+
+function cachedOid(dotted: string): Buffer {
+  let der = OID_CACHE.get(dotted);
+  if (!der) {
+    der = oid(dotted);
+    if (OID_CACHE.size < MAX_OID_CACHE) OID_CACHE.set(dotted, der);
+  }
+  return der;
+}
+
 /** RFC 5280 §4.1 Extension: SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }. */
 export function extension(dottedOid: string, critical: boolean, value: Uint8Array): Buffer {
   // DER: a DEFAULT FALSE boolean is omitted (X.690 §11.5).
-  return critical ? seq(oid(dottedOid), bool(true), octetString(value)) : seq(oid(dottedOid), octetString(value));
+  const id = cachedOid(dottedOid);
+  return critical ? seq(id, bool(true), octetString(value)) : seq(id, octetString(value));
 }
 
 /** Longest value we put in one extension; token claims are bounded well below this. */
