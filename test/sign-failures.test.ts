@@ -131,3 +131,15 @@ test('an unwritable bundle path is refused before anything is signed or logged',
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(await size(), before + 1);
 });
+
+test('--trusted-root that does not hold this log: LOG_UNTRUSTED and no bundle; an unreadable one fails before signing', async () => {
+  const prodRoot = new URL('../../shared/conformance/production_trusted_root.json', import.meta.url).pathname;
+  await expectFailure(['sign', artifact, '--bundle', 'OUT', '--url', s.url, '--identity-token', await s.token(), '--trusted-root', prodRoot], 'LOG_UNTRUSTED');
+  const size = async () => ((await (await fetch(`${s.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+  const before = await size();
+  await expectFailure(['sign', artifact, '--bundle', 'OUT', '--url', s.url, '--identity-token', await s.token(), '--trusted-root', join(s.work, 'missing.json')], 'INPUT_INVALID');
+  const notJson = join(s.work, 'root-not-json');
+  writeFileSync(notJson, 'nope');
+  await expectFailure(['attest', '--statement', artifact, '--bundle', 'OUT', '--url', s.url, '--identity-token', await s.token(), '--trusted-root', notJson], 'INPUT_INVALID');
+  assert.equal(await size(), before);
+});

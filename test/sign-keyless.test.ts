@@ -137,3 +137,11 @@ test('library: attest(statementObject) and sign(bytes) return the bundle, certif
   sigstoreVerifyBundle(s, r.bundle, content, { subjectAlternativeName: SUBJECT });
   await assert.rejects(sign(content, { identityToken: token, fulcioUrl: s.url }), (e: any) => e.code === 'URL_MISSING');
 });
+
+test('--trusted-root: the log answer is verified before the bundle is written', async () => {
+  const out = join(s.work, 'checked.sigstore.json');
+  const r = await cli(['sign', artifact, '--bundle', out, '--url', s.url, '--identity-token', await s.token(), '--trusted-root', s.trustedRootPath]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Log entry verified with the trusted root: SET, inclusion in tree size \d+, checkpoint by /);
+  sigstoreVerifyBundle(s, readJson(out), content, { subjectAlternativeName: SUBJECT });
+});

@@ -6,12 +6,14 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LocalSigner, privateKeyFromPem, type Signer } from '@cairn/shared';
+import { loadCachedTrustedRoot } from '../trust/index.ts';
 import { SignError } from './errors.ts';
 import { clientCredentialsToken, MAX_SECRET_BYTES, MAX_TOKEN_BYTES } from './oidc.ts';
 import type { HttpOptions } from './http.ts';
 
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
 export const MAX_PASSPHRASE_BYTES = 4 * 1024;
+export const MAX_TRUSTED_ROOT_BYTES = 5 * 1024 * 1024;
 
 type Env = Record<string, string | undefined>;
 
@@ -134,4 +136,17 @@ export function writeFileAtomic(path: string, contents: string, cwd: string): st
     throw new SignError('INPUT_INVALID', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return p;
+}
+
+/** The trusted root from a file or from the TUF cache written by 'cairn trust init'. */
+export function loadTrustedRootJson(v: { 'trusted-root'?: string; 'tuf-cache'?: string }, io: { cwd: string; env: Env }): unknown {
+  if (v['trusted-root'] !== undefined && v['tuf-cache'] !== undefined) throw new SignError('INPUT_INVALID', 'give --trusted-root or --tuf-cache, not both');
+  if (v['tuf-cache'] !== undefined) return loadCachedTrustedRoot(resolve(io.cwd, v['tuf-cache']), { env: io.env });
+  if (v['trusted-root'] === undefined) return undefined;
+  const text = readSmallFile(v['trusted-root'], MAX_TRUSTED_ROOT_BYTES, 'trusted root', io.cwd).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new SignError('INPUT_INVALID', `${v['trusted-root']} is not JSON`);
+  }
 }

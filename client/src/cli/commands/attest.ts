@@ -4,9 +4,9 @@ import { CliError, parseFlags, type Command } from '../command.ts';
 import { attest, MAX_ARTIFACT_BYTES, MAX_STATEMENT_BYTES } from '../../sign/sign.ts';
 import { serializeBundle } from '../../sign/bundle.ts';
 import { SignError } from '../../sign/errors.ts';
-import { checkWritable, readSmallFile, writeFileAtomic } from '../../sign/inputs.ts';
+import { checkWritable, loadTrustedRootJson, readSmallFile, writeFileAtomic } from '../../sign/inputs.ts';
 import { buildStatement, resolvePredicateType, PREDICATE_TYPE_ALIASES, STATEMENT_TYPE_V1 } from '../../sign/statement.ts';
-import { IDENTITY_FLAGS, IDENTITY_USAGE, readArtifact, report, signOptionsFromFlags } from './sign.ts';
+import { checkLogAnswer, IDENTITY_FLAGS, IDENTITY_USAGE, readArtifact, report, signOptionsFromFlags } from './sign.ts';
 
 /** Largest predicate file read. */
 export const MAX_PREDICATE_BYTES = 8 * 1024 * 1024;
@@ -84,8 +84,10 @@ Exit codes: 0 signed, 1 failed (the error code is printed), 2 usage error.`,
       payload = Buffer.from(JSON.stringify(statement), 'utf8');
       what = `a statement about ${file}`;
     }
+    const trust = loadTrustedRootJson(values, io);
     const options = await signOptionsFromFlags(values, io);
     const result = await attest(payload, { ...options, tlogKind: kind });
+    checkLogAnswer(result, trust, io);
     const out = writeFileAtomic(values.bundle, serializeBundle(result.bundle), io.cwd);
     report(result, what, out, io);
     return 0;

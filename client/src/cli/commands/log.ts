@@ -1,75 +1,18 @@
 import { X509Certificate } from 'node:crypto';
-import { fromBase64, isRecord, PublicKey } from '@cairn/shared';
+import { isRecord, PublicKey } from '@cairn/shared';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { SignError } from '../../sign/errors.ts';
-import { readSmallFile } from '../../sign/inputs.ts';
+import { loadTrustedRootJson } from '../../sign/inputs.ts';
 import { verifyLogEntry, type EntryVerification } from '../../sign/log-proof.ts';
+import { pinnedLogKey, trustedRootLogKeys, type LogKeySource } from '../../sign/log-keys.ts';
 import { RekorClient, type LogEntry, type SearchQuery } from '../../sign/rekor.ts';
 
-export const MAX_TRUSTED_ROOT_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_MAX_RESULTS = 50;
 export const MAX_RESULTS = 1000;
 const MAX_QUERY_LENGTH = 1024;
 
-/** Where the log key came from: the operator's trust root, or the log itself (weaker). */
-interface KeySource {
-  keyFor(entry: LogEntry): PublicKey;
-  note: string;
-}
-
-/** Log keys from a trusted_root.json `tlogs` list, chosen by log ID and validFor (reference §6.1). */
-export function trustedRootKeys(json: unknown): KeySource {
-  if (!isRecord(json) || !Array.isArray(json.tlogs)) throw new SignError('INPUT_INVALID', 'the trusted root has no tlogs list');
-  const logs: { id: string; key: PublicKey; start?: number; end?: number }[] = [];
-  for (const t of json.tlogs) {
-    if (!isRecord(t) || !isRecord(t.logId) || !isRecord(t.publicKey) || typeof t.logId.keyId !== 'string' || typeof t.publicKey.rawBytes !== 'string') {
-      throw new SignError('INPUT_INVALID', 'a trusted root tlog lacks logId.keyId or publicKey.rawBytes');
-    }
-    const vf = t.publicKey.validFor;
-    const time = (v: unknown): number | undefined => {
-      if (v === undefined) return undefined;
-      const ms = typeof v === 'string' ? Date.parse(v) : NaN;
-      if (Number.isNaN(ms)) throw new SignError('INPUT_INVALID', 'a trusted root tlog validFor time is not RFC 3339');
-      return ms / 1000;
-    };
-    let key: PublicKey;
-    try {
-      key = PublicKey.fromSpki(fromBase64(t.publicKey.rawBytes, 'tlog public key'));
-    } catch {
-      // Rekor v2 Ed25519 logs and the like: not usable for v1 SETs, skipped.
-      continue;
-    }
-    logs.push({
-      id: fromBase64(t.logId.keyId, 'tlog logId').toString('hex'),
-      key,
-      start: isRecord(vf) ? time(vf.start) : undefined,
-      end: isRecord(vf) ? time(vf.end) : undefined,
-    });
-  }
-  return {
-    note: 'log key from the trusted root',
-    keyFor(entry) {
-      const log = logs.find((l) => l.id === entry.logID);
-      if (log === undefined) throw new SignError('LOG_UNTRUSTED', `log ${entry.logID} is not in the trusted root`);
-      if ((log.start !== undefined && entry.integratedTime < log.start) || (log.end !== undefined && entry.integratedTime > log.end)) {
-        throw new SignError('LOG_UNTRUSTED', `the entry time lies outside the trusted root's validity window of log ${entry.logID}`);
-      }
-      return log.key;
-    },
-  };
-}
-
-async function keySource(client: RekorClient, trustedRoot: string | undefined, io: CliIO): Promise<KeySource> {
-  if (trustedRoot !== undefined) {
-    const text = readSmallFile(trustedRoot, MAX_TRUSTED_ROOT_BYTES, 'trusted root', io.cwd).toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text) as unknown;
-    } catch {
-      throw new SignError('INPUT_INVALID', `${trustedRoot} is not JSON`);
-    }
-    return trustedRootKeys(json);
-  }
+async function keySource(client: RekorClient, trustedRoot: unknown, _io: CliIO): Promise<LogKeySource> {
+  if (trustedRoot !== undefined) return trustedRootLogKeys(trustedRoot);
   let key: PublicKey;
   try {
     key = PublicKey.fromPem(await client.publicKeyPem());
@@ -77,7 +20,7 @@ async function keySource(client: RekorClient, trustedRoot: string | undefined, i
     if (e instanceof SignError) throw e;
     throw new SignError('TLOG_ERROR', 'the log public key is not a PEM public key', { cause: e });
   }
-  return { note: 'key fetched from the log, not from a trust root', keyFor: () => key };
+  return pinnedLogKey(key, 'key fetched from the log, not from a trust root');
 }
 
 /** Best-effort description of a canonical body: kind, what was signed, and by whom. */
@@ -146,7 +89,7 @@ function printEntry(e: LogEntry, v: EntryVerification | SignError, note: string,
   io.stdout(lines.join('\n') + '\n');
 }
 
-function check(e: LogEntry, keys: KeySource): EntryVerification | SignError {
+function check(e: LogEntry, keys: LogKeySource): EntryVerification | SignError {
   try {
     return verifyLogEntry(e, keys.keyFor(e));
   } catch (err) {
@@ -156,7 +99,8 @@ function check(e: LogEntry, keys: KeySource): EntryVerification | SignError {
 }
 
 /** Prints every entry with its checks; exit 1 if any entry failed verification. */
-async function show(client: RekorClient, entries: (() => Promise<LogEntry>)[], trustedRoot: string | undefined, json: boolean, io: CliIO): Promise<number> {
+async function show(client: RekorClient, entries: (() => Promise<LogEntry>)[], trust: { 'trusted-root'?: string; 'tuf-cache'?: string }, json: boolean, io: CliIO): Promise<number> {
+  const trustedRoot = loadTrustedRootJson(trust, io);
   const keys = await keySource(client, trustedRoot, io);
   if (!json && trustedRoot === undefined) io.stderr('warning: key fetched from the log, not from a trust root (pass --trusted-root to pin it)\n');
   let failed = 0;
@@ -177,6 +121,7 @@ const COMMON = {
   url: { type: 'string' },
   'rekor-url': { type: 'string' },
   'trusted-root': { type: 'string' },
+  'tuf-cache': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -218,7 +163,7 @@ async function search(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (uuids.length > max) io.stderr(`${uuids.length} entries match; showing the first ${max} (--max)\n`);
-  return show(client, uuids.slice(0, max).map((u) => () => client.getEntry(u)), values['trusted-root'], values.json === true, io);
+  return show(client, uuids.slice(0, max).map((u) => () => client.getEntry(u)), values, values.json === true, io);
 }
 
 async function get(args: string[], io: CliIO): Promise<number> {
@@ -236,7 +181,7 @@ async function get(args: string[], io: CliIO): Promise<number> {
     if (!/^(?:[0-9a-f]{16})?[0-9a-f]{64}$/.test(uuid)) throw new CliError('USAGE', 'a UUID is 64 hex characters (80 with the tree ID)');
     fetchOne = () => client.getEntry(uuid);
   }
-  return show(client, [fetchOne], values['trusted-root'], values.json === true, io);
+  return show(client, [fetchOne], values, values.json === true, io);
 }
 
 export const command: Command = {
@@ -250,12 +195,13 @@ entry by UUID (64 hex, or 80 with the tree ID) or by log index.
 
 Every entry printed is verified: its UUID is the leaf hash of its body, the signed entry
 timestamp verifies with the log key, the inclusion proof leads to the checkpoint's root, and the
-checkpoint signature verifies with the log key. The key comes from --trusted-root; without it the
-key is fetched from the log itself, and the output says so.
+checkpoint signature verifies with the log key. The key comes from --trusted-root or --tuf-cache;
+without them the key is fetched from the log itself, and the output says so.
 
 Options:
   --url BASE            the deployment (else CAIRN_URL); --rekor-url URL overrides it
   --trusted-root F      trusted_root.json holding the log key (recommended)
+  --tuf-cache DIR       or the trusted root cached by 'cairn trust init' (re-checked offline)
   --max N               search: at most N entries (default ${DEFAULT_MAX_RESULTS}, at most ${MAX_RESULTS})
   --json                machine-readable output
 

@@ -4,8 +4,10 @@ import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { sign, MAX_ARTIFACT_BYTES, type SignOptions, type SignResult } from '../../sign/sign.ts';
 import { serializeBundle } from '../../sign/bundle.ts';
 import { SignError } from '../../sign/errors.ts';
-import { checkWritable, identityToken, loadSigningKey, readSmallFile, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
+import { checkWritable, identityToken, loadSigningKey, loadTrustedRootJson, readSmallFile, serviceUrls, writeFileAtomic } from '../../sign/inputs.ts';
 import { urlsFromSigningConfig } from '../../sign/signing-config.ts';
+import { verifyLogEntry } from '../../sign/log-proof.ts';
+import { trustedRootLogKeys } from '../../sign/log-keys.ts';
 
 export const MAX_SIGNING_CONFIG_BYTES = 1024 * 1024;
 
@@ -24,6 +26,8 @@ export const IDENTITY_FLAGS = {
   'key-passphrase-file': { type: 'string' },
   'no-tlog-upload': { type: 'boolean' },
   timeout: { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'tuf-cache': { type: 'string' },
 } as const;
 
 export const IDENTITY_USAGE = `Identity (keyless, the default):
@@ -42,7 +46,10 @@ Services:
   --rekor-url URL              the transparency log (Rekor v1 API), overrides --url
   --signing-config F           take the CA and log URLs from a signing_config v0.2 (caUrls and
                                rekorTlogUrls with majorApiVersion 1, current, newest start)
-  --timeout SECONDS            per-request timeout (default 15)`;
+  --timeout SECONDS            per-request timeout (default 15)
+Checking the log's answer before the bundle is written (optional):
+  --trusted-root F             verify the entry's SET, inclusion proof and checkpoint with the log
+  --tuf-cache DIR              key from this trusted_root.json, or from the 'cairn trust init' cache`;
 
 export type IdentityValues = { [K in keyof typeof IDENTITY_FLAGS]?: (typeof IDENTITY_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -99,6 +106,16 @@ export function readArtifact(path: string, max: number, cwd: string): Buffer {
   }
 }
 
+/**
+ * With a trust root at hand, the log's answer is checked (SET, inclusion proof, checkpoint) before
+ * any bundle is written: a log that does not include what it acknowledged is caught at signing.
+ */
+export function checkLogAnswer(r: SignResult, root: unknown, io: CliIO): void {
+  if (r.logEntry === undefined || root === undefined) return;
+  const checked = verifyLogEntry(r.logEntry, trustedRootLogKeys(root).keyFor(r.logEntry));
+  io.stderr(`Log entry verified with the trusted root: SET, inclusion in tree size ${checked.inclusion.treeSize}, checkpoint by ${checked.checkpoint.signer}\n`);
+}
+
 /** What `cairn sign`/`attest` print once the bundle is on disk. */
 export function report(r: SignResult, what: string, out: string, io: CliIO): void {
   if (r.subject !== undefined) io.stderr(`Signed ${what} as ${r.subject} (certificate from the CA)\n`);
@@ -127,8 +144,11 @@ Exit codes: 0 signed, 1 failed (the error code is printed), 2 usage error.`,
     checkWritable(values.bundle, io.cwd);
     const file = positionals[0]!;
     const artifact = readArtifact(file, MAX_ARTIFACT_BYTES, io.cwd);
+    // Read before signing: a bad trust root must not cost a certificate and a log entry.
+    const trust = loadTrustedRootJson(values, io);
     const options = await signOptionsFromFlags(values, io);
     const result = await sign(artifact, options);
+    checkLogAnswer(result, trust, io);
     const out = writeFileAtomic(values.bundle, serializeBundle(result.bundle), io.cwd);
     report(result, file, out, io);
     return 0;
