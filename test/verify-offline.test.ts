@@ -97,13 +97,35 @@ test('verification passes with fetch replaced by a throwing function', async () 
   }
 });
 
-test('--offline makes any fetch fail with NETWORK_FORBIDDEN', async () => {
-  const original = Object.getOwnPropertyDescriptor(globalThis, 'fetch')!;
+test('--offline makes any fetch fail with NETWORK_FORBIDDEN until the command ends', async () => {
+  const original = globalThis.fetch;
+  const { forbidNetwork } = await import('../client/src/verify/offline.ts');
+  const restore = forbidNetwork();
   try {
-    const { forbidNetwork } = await import('../client/src/verify/offline.ts');
-    forbidNetwork();
     await assert.rejects(() => fetch('http://127.0.0.1:9/'), (e: unknown) => (e as { code?: string }).code === 'NETWORK_FORBIDDEN');
   } finally {
-    Object.defineProperty(globalThis, 'fetch', original);
+    restore();
   }
+  assert.equal(globalThis.fetch, original);
+});
+
+test('cairn verify --offline: fetch fails with NETWORK_FORBIDDEN during the whole run', async () => {
+  // The command blocks fetch while it runs: prove it by observing fetch from inside the run.
+  const { main } = await import('../client/src/cli/main.ts');
+  const c = loadCase('happy-path-v0.3');
+  let seen: unknown;
+  const io = {
+    stdout: () => {
+      seen = globalThis.fetch('http://127.0.0.1:9/').catch((e: unknown) => (e as { code?: string }).code);
+    },
+    stderr: () => undefined,
+    env: {},
+    cwd: process.cwd(),
+  };
+  const code = await main(
+    ['verify', c.artifactPath, '--bundle', join(REPO, '..', 'shared', 'conformance', 'bundle-verify', c.name, 'bundle.sigstore.json'), '--certificate-identity', c.identity, '--certificate-oidc-issuer', c.issuer, '--trusted-root', join(REPO, '..', 'shared', 'conformance', 'production_trusted_root.json'), '--offline'],
+    io,
+  );
+  assert.equal(code, 0);
+  assert.equal(await seen, 'NETWORK_FORBIDDEN');
 });

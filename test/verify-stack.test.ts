@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as sigstore from 'sigstore';
 import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
@@ -98,4 +98,48 @@ test('sigstore.attest() of an in-toto statement -> cairn verify-attestation', as
   const no = await cli([...base, '--condition', 'buildDefinition.externalParameters.repository=glob:other-org/*']);
   assert.equal(no.code, 1);
   assert.match(no.stderr, /\[CONDITION_FAILED\]/);
+});
+
+test('cairn sign / cairn attest (keyless and key-based) -> cairn verify', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const artifact = join(s.work, 'cairn-signed.txt');
+  writeFileSync(artifact, `cairn signed ${Date.now()}\n`);
+  const keyless = join(s.work, 'cairn-signed.keyless.json');
+  const signed = await cli(['sign', artifact, '--url', s.url, '--bundle', keyless, '--identity-token', await s.token()]);
+  assert.equal(signed.code, 0, signed.stderr);
+  const idArgs = ['--certificate-identity', SUBJECT, '--certificate-oidc-issuer', s.issuer, '--trusted-root', s.trustedRootPath, '--offline'];
+  const v1 = await cli(['verify', artifact, '--bundle', keyless, ...idArgs]);
+  assert.equal(v1.code, 0, v1.stderr);
+
+  // Key-based: P-256 and RSA keys, bundles naming the key by hint.
+  for (const [type, opts] of [['ec', { namedCurve: 'P-256' }], ['rsa', { modulusLength: 2048 }]] as const) {
+    const pair = generateKeyPairSync(type as 'ec', opts as { namedCurve: string });
+    const keyPath = join(s.work, `signer-${type}.pem`);
+    const pubPath = join(s.work, `signer-${type}.pub.pem`);
+    writeFileSync(keyPath, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(pubPath, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+    const out = join(s.work, `cairn-signed.${type}.json`);
+    const k = await cli(['sign', artifact, '--url', s.url, '--bundle', out, '--key', keyPath]);
+    assert.equal(k.code, 0, k.stderr);
+    const kv = await cli(['verify', artifact, '--bundle', out, '--key', pubPath, '--trusted-root', s.trustedRootPath, '--offline']);
+    assert.equal(kv.code, 0, `${type}: ${kv.stderr}`);
+    const kvDigest = await cli(['verify', `sha256:${createHash('sha256').update(readFileSync(artifact)).digest('hex')}`, '--bundle', out, '--key', pubPath, '--trusted-root', s.trustedRootPath]);
+    assert.equal(kvDigest.code, 0, `${type} by digest: ${kvDigest.stderr}`);
+    const wrong = await cli(['verify', artifact, '--bundle', out, '--key', join(s.work, type === 'ec' ? 'signer-rsa.pub.pem' : 'signer-ec.pub.pem'), '--trusted-root', s.trustedRootPath]);
+    if (type === 'rsa') {
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /\[KEY_MISMATCH\]/);
+    }
+  }
+
+  // Attestations with both log kinds.
+  const predicate = join(s.work, 'predicate.json');
+  writeFileSync(predicate, JSON.stringify({ buildDefinition: { buildType: 'https://example.com/b/v1', externalParameters: { repository: 'your-org/app' } }, runDetails: { builder: { id: 'https://ci.example.internal' } } }));
+  for (const kind of ['dsse', 'intoto']) {
+    const out = join(s.work, `cairn-attested.${kind}.json`);
+    const a = await cli(['attest', artifact, '--predicate', predicate, '--type', 'slsaprovenance', '--tlog-kind', kind, '--url', s.url, '--bundle', out, '--identity-token', await s.token()]);
+    assert.equal(a.code, 0, a.stderr);
+    const va = await cli(['verify-attestation', artifact, '--bundle', out, ...idArgs, '--type', 'slsaprovenance', '--condition', 'buildDefinition.externalParameters.repository=glob:your-org/*']);
+    assert.equal(va.code, 0, `${kind}: ${va.stderr}`);
+  }
 });

@@ -170,10 +170,20 @@ function describe(result: VerificationResult): string {
 }
 
 export async function runVerify(args: string[], io: CliIO, attestation: boolean): Promise<number> {
+  const { values } = parseFlags(args, attestation ? ATTESTATION_OPTIONS : COMMON_OPTIONS);
+  // --offline: no network for the whole run of the command, whatever it loads.
+  const restore = values.offline === true ? forbidNetwork() : undefined;
+  try {
+    return await verifyCommand(args, io, attestation);
+  } finally {
+    restore?.();
+  }
+}
+
+async function verifyCommand(args: string[], io: CliIO, attestation: boolean): Promise<number> {
   const { values, positionals } = parseFlags(args, attestation ? ATTESTATION_OPTIONS : COMMON_OPTIONS);
   const flags = values as Record<string, string | boolean | string[] | undefined>;
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? flags[k] : undefined);
-  if (flags.offline === true) forbidNetwork();
   if (positionals.length !== 1) throw new CliError('USAGE', `cairn ${attestation ? 'verify-attestation' : 'verify'} takes exactly one FILE or sha256:DIGEST`);
   const bundlePath = str('bundle');
   if (bundlePath === undefined) throw new CliError('USAGE', '--bundle is required');
