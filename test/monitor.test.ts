@@ -458,3 +458,18 @@ test('entry parsing reads every supported kind and rejects the rest', () => {
     assert.throws(() => parseEntry(Buffer.from(body)), EntryParseError, body.slice(0, 60));
   }
 });
+
+test('the Kubernetes CronJob runs a valid monitor command with a policy that parses', async () => {
+  const { parseAllDocuments } = await import('yaml');
+  const { command } = await import('../client/src/cli/commands/monitor.ts');
+  const docs = parseAllDocuments(readFileSync(new URL('../deploy/kubernetes/monitor-cronjob.yaml', import.meta.url), 'utf8')).map((d) => d.toJS());
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'cairn-monitor-policy');
+  const policy = parsePolicy(cm.data['policy.yaml']);
+  assert.equal(policy.identities.length, 2);
+  const cron = docs.find((d) => d.kind === 'CronJob');
+  assert.equal(cron.spec.concurrencyPolicy, 'Forbid');
+  const args: string[] = cron.spec.jobTemplate.spec.template.spec.containers[0].args;
+  assert.equal(args[0], 'monitor');
+  for (const flag of args.filter((a) => a.startsWith('--'))) assert.ok(command.usage.includes(`  ${flag} `), `${flag} is a documented monitor flag`);
+  for (const required of ['--log', '--state', '--policy']) assert.ok(args.includes(required));
+});
