@@ -35,7 +35,7 @@ function stats(xs: number[]): { median: number; p90: number } {
   return { median: at(0.5), p90: at(0.9) };
 }
 
-async function measure(name: string, fn: (i: number) => Promise<unknown> | unknown): Promise<{ name: string; median: number; p90: number }> {
+async function measure(name: string, fn: (i: number) => unknown): Promise<{ name: string; median: number; p90: number }> {
   for (let i = 0; i < WARMUP; i++) await fn(-1 - i);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
