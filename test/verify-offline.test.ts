@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { REPO, HAPPY_CASES, loadCase } from './verify-fixtures.ts';
 
@@ -114,9 +116,21 @@ test('cairn verify --offline: fetch fails with NETWORK_FORBIDDEN during the whol
   const { main } = await import('../client/src/cli/main.ts');
   const c = loadCase('happy-path-v0.3');
   let seen: unknown;
+  let socket: unknown;
+  let lookup: unknown;
   const io = {
     stdout: () => {
       seen = globalThis.fetch('http://127.0.0.1:9/').catch((e: unknown) => (e as { code?: string }).code);
+      try {
+        net.connect(9, '127.0.0.1');
+      } catch (e) {
+        socket = (e as { code?: string }).code;
+      }
+      try {
+        dns.lookup('example.com', () => undefined);
+      } catch (e) {
+        lookup = (e as { code?: string }).code;
+      }
     },
     stderr: () => undefined,
     env: {},
@@ -128,4 +142,12 @@ test('cairn verify --offline: fetch fails with NETWORK_FORBIDDEN during the whol
   );
   assert.equal(code, 0);
   assert.equal(await seen, 'NETWORK_FORBIDDEN');
+  assert.equal(socket, 'NETWORK_FORBIDDEN');
+  assert.equal(lookup, 'NETWORK_FORBIDDEN');
+  // Restored after the command: a socket can connect again (to a local server).
+  const server = net.createServer((c) => c.end()).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve, reject) => net.connect(port, '127.0.0.1', resolve).once('error', reject));
+  server.close();
 });

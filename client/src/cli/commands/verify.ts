@@ -4,6 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import dns from 'node:dns';
+import { syncBuiltinESMExports } from 'node:module';
+import net from 'node:net';
 import { resolve } from 'node:path';
 import {
   checkAttestation,
@@ -169,14 +172,34 @@ function describe(result: VerificationResult): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Below fetch: every TCP connection (http, https, undici, net) goes through
+ * net.Socket.prototype.connect, and every name lookup through dns; both refuse while blocked.
+ */
+function forbidSockets(): () => void {
+  const connect = Object.getOwnPropertyDescriptor(net.Socket.prototype, 'connect')!;
+  const lookup = Object.getOwnPropertyDescriptor(dns, 'lookup')!;
+  const forbidden = (): never => {
+    throw new VerifyError('NETWORK_FORBIDDEN', 'network access attempted while running with --offline');
+  };
+  Object.defineProperty(net.Socket.prototype, 'connect', { ...connect, value: forbidden });
+  Object.defineProperty(dns, 'lookup', { ...lookup, value: forbidden });
+  syncBuiltinESMExports();
+  return () => {
+    Object.defineProperty(net.Socket.prototype, 'connect', connect);
+    Object.defineProperty(dns, 'lookup', lookup);
+    syncBuiltinESMExports();
+  };
+}
+
 export async function runVerify(args: string[], io: CliIO, attestation: boolean): Promise<number> {
   const { values } = parseFlags(args, attestation ? ATTESTATION_OPTIONS : COMMON_OPTIONS);
-  // --offline: no network for the whole run of the command, whatever it loads.
-  const restore = values.offline === true ? forbidNetwork() : undefined;
+  // --offline: no network for the whole run of the command, whatever it loads (fetch, sockets, DNS).
+  const restores = values.offline === true ? [forbidNetwork(), forbidSockets()] : [];
   try {
     return await verifyCommand(args, io, attestation);
   } finally {
-    restore?.();
+    for (const r of restores.reverse()) r();
   }
 }
 
