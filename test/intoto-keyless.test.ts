@@ -73,14 +73,15 @@ test('keyless link: certificate from the CA, DSSE entry in the log, bundle verif
   assert.equal(entry.kindVersion.kind, 'dsse');
   const got = await fetch(`${up.url}/api/v1/log/entries?logIndex=${entry.logIndex}`);
   assert.equal(got.status, 200);
-  const body = JSON.parse(Buffer.from((Object.values(await got.json())[0] as { body: string }).body, 'base64').toString());
+  const logged = (await got.json()) as Record<string, { body: string }>;
+  const body = JSON.parse(Buffer.from(Object.values(logged)[0]!.body, 'base64').toString());
   assert.equal(body.kind, 'dsse');
 
   // The real sigstore client verifies the bundle through Cairn's TUF mirror; a changed payload does not.
   const ok = sigstoreVerify(bundlePath);
   assert.equal(ok.status, 0, ok.stderr + ok.stdout);
   const payload = Buffer.from(bundle.dsseEnvelope.payload, 'base64');
-  payload[payload.length - 3] ^= 0x01;
+  payload[payload.length - 3]! ^= 0x01;
   bundle.dsseEnvelope.payload = payload.toString('base64');
   const tampered = join(work, 'tampered.sigstore.json');
   writeFileSync(tampered, JSON.stringify(bundle));

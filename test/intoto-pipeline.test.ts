@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cairnIn, failureCode, type CliResult } from './intoto-cli.ts';
@@ -174,4 +174,30 @@ test('a scan report with a CRITICAL finding fails the inspection; a clean-lookin
   assert.equal(failureCode(f), 'RULE_VIOLATION');
   assert.match(f.stderr, /item: verify-no-critical-cves\n/);
   assert.match(f.stderr, /artifacts: \["scan-report.json"\]/);
+});
+
+test('the same chain in DSSE envelopes (links and layout) verifies; a DSSE link with a changed payload does not', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cairn-intoto-dsse-'));
+  mkdirSync(join(root, 'keys'));
+  for (const [n, t] of [['owner', 'ecdsa'], ['build', 'rsa'], ['scan', 'ed25519'], ['sign', 'ecdsa']] as const) await ok(cairnIn(root, ['intoto', 'keygen', '-t', t, '-b', '2048', `keys/${n}`]));
+  writeFileSync(join(root, 'layout.yaml'), LAYOUT.replace(/\n {2}- name: verify-no-critical-cves[\s\S]*$/, '\n').replace('inspect:\n', ''));
+  await ok(cairnIn(root, ['intoto', 'layout', 'layout.yaml', '--out', 'root.layout']));
+  await ok(cairnIn(root, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner', '--dsse']));
+  const w = join(root, 'w');
+  mkdirSync(w);
+  writeFileSync(join(w, 'Dockerfile'), 'FROM scratch\n');
+  writeFileSync(join(w, 'requirements.txt'), 'flask\n');
+  await ok(cairnIn(w, ['intoto', 'run', '--dsse', '--step', 'build', '--key', '../keys/build', '-m', 'Dockerfile', 'requirements.txt', '-p', 'image.tar', '--', 'tar', '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-cf', 'image.tar', 'Dockerfile', 'requirements.txt']));
+  await ok(cairnIn(w, ['intoto', 'run', '--dsse', '--step', 'scan', '--key', '../keys/scan', '-m', 'image.tar', '-p', 'scan-report.json', '--', 'sh', '-c', SCAN_CMD]));
+  await ok(cairnIn(w, ['intoto', 'run', '--dsse', '--step', 'sign', '--key', '../keys/sign', '-m', 'image.tar', 'scan-report.json', '-p', 'image.tar.sha256', '--', 'sh', '-c', 'sha256sum image.tar > image.tar.sha256']));
+  const linkFile = readdirSync(w).find((n) => n.startsWith('scan.'))!;
+  const env = JSON.parse(readFileSync(join(w, linkFile), 'utf8'));
+  assert.equal(env.payloadType, 'application/vnd.in-toto+json');
+  const r = await cairnIn(w, ['intoto', 'verify', '--layout', '../root.layout', '--layout-key', '../keys/owner.pub']);
+  assert.equal(r.code, 0, r.stderr);
+  const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString());
+  payload.products['scan-report.json'].sha256 = '0'.repeat(64);
+  writeFileSync(join(w, linkFile), JSON.stringify({ ...env, payload: Buffer.from(JSON.stringify(payload)).toString('base64') }));
+  const bad = await cairnIn(w, ['intoto', 'verify', '--layout', '../root.layout', '--layout-key', '../keys/owner.pub']);
+  assert.equal(failureCode(bad), 'LINK_SIGNATURE_INVALID');
 });

@@ -15,11 +15,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { generateKey, isRecord, LocalSigner, toBase64 } from '@cairn/shared';
 import { IntotoError } from './errors.ts';
-import { INTOTO_PAYLOAD_TYPE, pae } from './metadata.ts';
+import { dssePayloadOf, INTOTO_PAYLOAD_TYPE, pae } from './metadata.ts';
 import { pythonJsonDumps } from './python-json.ts';
 import { publicKeyFromKeyObject } from './keys.ts';
 import { linkToSignable, type Link } from './models.ts';
-import { canonicalizeOlpc } from '@cairn/shared';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 export const MAX_TOKEN_BYTES = 16 * 1024;
@@ -144,7 +143,7 @@ export async function signLinkKeyless(link: Link, opts: KeylessOptions): Promise
     throw new IntotoError('CA_REQUEST_FAILED', 'CA certified a different public key');
   }
 
-  const payload = Buffer.from(canonicalizeOlpc(linkToSignable(link)), 'utf8');
+  const payload = dssePayloadOf(linkToSignable(link));
   const sig = await signer.sign(pae(INTOTO_PAYLOAD_TYPE, payload));
   const payloadB64 = payload.toString('base64');
   const sigB64 = sig.toString('base64');

@@ -184,6 +184,15 @@ export function signableOf(obj: Link | Layout): Record<string, unknown> {
 }
 
 /**
+ * The DSSE payload for a link or layout: JSON with sorted keys, as in-toto 2.x writes it
+ * (`json.dumps(signed, sort_keys=True)`). Not OLPC canonical JSON: that leaves newlines inside
+ * PEM strings raw, which no JSON parser reading the payload would accept.
+ */
+export function dssePayloadOf(signable: Record<string, unknown>): Buffer {
+  return Buffer.from(pythonJsonDumps(signable, { sortKeys: true }), 'utf8');
+}
+
+/**
  * Signs a link or layout. Classic: appends (or, with `replace`, sets) a hex signature next to
  * `signed`. DSSE: payload = canonical JSON of the model, base64 signature over PAE.
  */
@@ -193,14 +202,14 @@ export async function signMetadata(
   opts: { dsse?: boolean; existing?: Signature[] } = {},
 ): Promise<SignedFile> {
   const signable = signableOf(obj);
-  const canonical = Buffer.from(canonicalizeOlpc(signable), 'utf8');
   if (opts.dsse) {
-    const sig = await key.signer.sign(pae(INTOTO_PAYLOAD_TYPE, canonical));
+    const payload = dssePayloadOf(signable);
+    const sig = await key.signer.sign(pae(INTOTO_PAYLOAD_TYPE, payload));
     const signature = { keyid: key.publicKey.keyid, sig: sig.toString('base64') };
-    const env = { payload: canonical.toString('base64'), payloadType: INTOTO_PAYLOAD_TYPE, signatures: [...(opts.existing ?? []), signature] };
+    const env = { payload: payload.toString('base64'), payloadType: INTOTO_PAYLOAD_TYPE, signatures: [...(opts.existing ?? []), signature] };
     return { text: pythonJsonDumps(env, { indent: 1, sortKeys: true }), signature };
   }
-  const sig = await key.signer.sign(canonical);
+  const sig = await key.signer.sign(Buffer.from(canonicalizeOlpc(signable), 'utf8'));
   const signature = { keyid: key.publicKey.keyid, sig: sig.toString('hex') };
   const others = (opts.existing ?? []).filter((s) => s.keyid !== key.publicKey.keyid);
   const doc = { signatures: [...others, signature], signed: signable };
