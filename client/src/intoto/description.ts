@@ -44,7 +44,8 @@ export function shlexSplit(s: string): string[] {
       else cur += c;
     } else if (quote === '"') {
       if (c === '"') quote = undefined;
-      else if (c === '\\' && i + 1 < s.length && '\\"$`\n'.includes(s[i + 1]!)) cur += s[++i];
+      // Python's shlex (not the POSIX shell): inside "..." a backslash escapes only " and \\.
+      else if (c === '\\' && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === '\\')) cur += s[++i];
       else cur += c;
     } else if (c === "'" || c === '"') {
       quote = c;
