@@ -50,6 +50,9 @@ function issuerJson(cfg: IssuerConfig, wildcard: boolean): Record<string, unknow
 export function caRouter(o: CaRouteOptions): Router {
   const router = Router();
   const body = jsonBody(MAX_SIGNING_REQUEST_BYTES);
+  // The CA part of every chain never changes: encode it once.
+  const caPems = pemChain([o.ca.intermediateDer, o.ca.rootDer]);
+  const chainPems = (issued: { leafDer: Buffer }): string[] => [toPem('CERTIFICATE', issued.leafDer), ...caPems];
 
   /** Token -> principal -> PoP -> certificate; nothing is logged or issued before all checks pass. */
   const issueFor = async (token: string | undefined, key: () => SubjectKey, proof: (() => Buffer) | undefined) => {
@@ -98,7 +101,7 @@ export function caRouter(o: CaRouteOptions): Router {
       issued = await issueFor(token, () => parseCsr(bytes), undefined);
     }
     // v2 answers 200 (sigstore-go treats anything else as an error).
-    res.status(200).json({ signedCertificateEmbeddedSct: { chain: { certificates: pemChain(issued.chainDer) } } });
+    res.status(200).json({ signedCertificateEmbeddedSct: { chain: { certificates: chainPems(issued) } } });
   });
 
   router.post('/api/v1/signingCert', body, async (req, res) => {
@@ -122,15 +125,15 @@ export function caRouter(o: CaRouteOptions): Router {
         () => decodeBase64Field(b.signedEmailAddress, 'signedEmailAddress', MAX_PROOF_BYTES, 'INVALID_PROOF_OF_POSSESSION'),
       );
     }
-    res.status(201).type('application/pem-certificate-chain').send(pemChain(issued.chainDer).join('').trim());
+    res.status(201).type('application/pem-certificate-chain').send(chainPems(issued).join('').trim());
   });
 
   router.get('/api/v1/rootCert', (_req, res) => {
-    res.type('application/pem-certificate-chain').send(pemChain([o.ca.intermediateDer, o.ca.rootDer]).join('').trim());
+    res.type('application/pem-certificate-chain').send(caPems.join('').trim());
   });
 
   router.get('/api/v2/trustBundle', (_req, res) => {
-    res.json({ chains: [{ certificates: pemChain([o.ca.intermediateDer, o.ca.rootDer]) }] });
+    res.json({ chains: [{ certificates: caPems }] });
   });
 
   const configuration = {
