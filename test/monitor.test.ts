@@ -473,3 +473,28 @@ test('the Kubernetes CronJob runs a valid monitor command with a policy that par
   for (const flag of args.filter((a) => a.startsWith('--'))) assert.ok(command.usage.includes(`  ${flag} `), `${flag} is a documented monitor flag`);
   for (const required of ['--log', '--state', '--policy']) assert.ok(args.includes(required));
 });
+
+test('--watch runs passes until --rounds, and stops at once on a consistency alarm', async () => {
+  const s = await setup();
+  try {
+    fill(s.log, 30);
+    await s.log.publish();
+    const base = ['monitor', '--log', s.server.url, '--state', s.statePath, '--policy', s.policyPath, '--log-key', s.keyPath, '--json', '--watch', '--interval', '1'];
+    const two = await cairn([...base, '--rounds', '2']);
+    assert.equal(two.status, 0, two.stderr);
+    const runs = two.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(runs.length, 2);
+    assert.deepEqual(runs.map((r) => r.entriesChecked), [30, 0]);
+
+    const forked = s.log.fork(10);
+    fill(forked, 40);
+    await forked.publish();
+    s.server.log = forked;
+    const alarm = await cairn([...base, '--rounds', '5']);
+    assert.equal(alarm.status, 3);
+    assert.equal(alarm.stdout.trim().split('\n').length, 1);
+    assert.equal(loadState(s.statePath)?.size, 30);
+  } finally {
+    await s.server.close();
+  }
+});
