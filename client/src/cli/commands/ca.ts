@@ -23,7 +23,7 @@ Options:
   --dir D                  where to write the files (required)
   --passphrase-file F      encrypt both private keys with the passphrase in F (first line)
   --curve p256|p384        key curve of root and intermediate (default p256; Sigstore's public CA
-                           uses P-384, which OpenSSL signs about 20 times slower)
+                           uses P-384, which OpenSSL signs about 40 times slower)
   --org O                  organization of both subjects (default cairn)
   --cn CN                  common name of the root; the intermediate gets "CN intermediate" (default cairn)
   --root-days N            root validity in days (default 3650)
