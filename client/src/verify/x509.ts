@@ -153,7 +153,7 @@ export class Certificate {
   keyUsage(bit: number): boolean | undefined {
     const e = this.extension(OID.keyUsage);
     if (!e) return undefined;
-    const bytes = guard(() => bitStringBytes(readOne(e.value, TAG.BIT_STRING)));
+    const bytes = guard(() => bitStringBytes(readOne(e.value, TAG.BIT_STRING), false));
     const byte = bytes[bit >> 3] ?? 0;
     return (byte & (0x80 >> (bit & 7))) !== 0;
   }
@@ -246,9 +246,12 @@ export function algorithmOid(t: Tlv): string {
   return oidToString(expectTag(parts[0], TAG.OID, 'algorithm').value);
 }
 
-export function bitStringBytes(t: Tlv): Buffer {
+/** BIT STRING content; `octetAligned` (signatures, keys) requires zero unused bits (X.690 §8.6). */
+export function bitStringBytes(t: Tlv, octetAligned = true): Buffer {
   expectTag(t, TAG.BIT_STRING, 'BIT STRING');
   if (t.value.length === 0) bad('empty BIT STRING');
+  const unused = t.value[0]!;
+  if (unused > 7 || (octetAligned && unused !== 0) || (t.value.length === 1 && unused !== 0)) bad('BIT STRING has invalid unused bits');
   return t.value.subarray(1);
 }
 
