@@ -14,7 +14,7 @@ test('prehashed ECDSA: real signatures verify, tampered digests, signatures and 
   for (const { curve, hash } of cases) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
     const other = generateKeyPairSync('ec', { namedCurve: curve }).publicKey;
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 8; i++) {
       const data = Buffer.from(`artifact ${curve} ${i}`);
       const digest = createHash(hash).update(data).digest();
       const sig = sign(hash, data, privateKey);

@@ -16,6 +16,7 @@ import { constants, createECDH, publicDecrypt, type ECDH, type KeyObject } from 
 import { children, readOne, readUnsignedInteger, TAG } from '@cairn/shared/der';
 import type { HashAlgorithm } from '@cairn/shared';
 import { LogError } from './errors.ts';
+import { VerifyingKey } from './key-material.ts';
 
 interface Curve {
   name: string;
@@ -126,12 +127,9 @@ function ecdhFor(c: Curve): ECDH {
   return e;
 }
 
-function verifyEcdsaPrehashed(c: Curve, key: KeyObject, digest: Buffer, signature: Uint8Array): boolean {
+function verifyEcdsaPrehashed(c: Curve, qx: bigint, qy: bigint, digest: Buffer, signature: Uint8Array): boolean {
   const sig = parseEcdsaSignature(signature, c.n);
   if (!sig) return false;
-  const jwk = key.export({ format: 'jwk' });
-  const qx = fromBytes(Buffer.from(jwk.x!, 'base64url'));
-  const qy = fromBytes(Buffer.from(jwk.y!, 'base64url'));
   // FIPS 186-5 §6.4.2: e = leftmost bits of the digest, as many as the order has.
   const nBits = c.n.toString(2).length;
   let e = fromBytes(digest);
@@ -181,12 +179,27 @@ export function checkPrehashAlgorithm(key: KeyObject, hash: HashAlgorithm): void
  * Verifies `signature` over `digest` (already hashed with `hash`). Never throws for a bad
  * signature; throws UNSUPPORTED_KEY for a key/hash pair outside the allow-list.
  */
-export function verifyPrehashed(key: KeyObject, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array): boolean {
+export function verifyPrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array): boolean {
+  if (k instanceof VerifyingKey && k.ec) {
+    // Fast path: the point was parsed (and checked to be on the curve) from the SPKI.
+    const c = CURVES[k.ec.curve.name]!;
+    if (c.hash !== hash) throw new LogError('UNSUPPORTED_KEY', `an ECDSA ${c.name} key signs ${c.hash} digests, not ${hash}`);
+    if (digest.length !== DIGEST_LENGTH[hash]) return false;
+    try {
+      return verifyEcdsaPrehashed(c, k.ec.x, k.ec.y, digest, signature);
+    } catch {
+      return false;
+    }
+  }
+  const key = k instanceof VerifyingKey ? k.key : k;
   checkPrehashAlgorithm(key, hash);
   if (digest.length !== DIGEST_LENGTH[hash]) return false;
   if (key.asymmetricKeyType === 'ec') {
     try {
-      return verifyEcdsaPrehashed(CURVES[key.asymmetricKeyDetails!.namedCurve!]!, key, digest, signature);
+      const jwk = key.export({ format: 'jwk' });
+      const qx = fromBytes(Buffer.from(jwk.x!, 'base64url'));
+      const qy = fromBytes(Buffer.from(jwk.y!, 'base64url'));
+      return verifyEcdsaPrehashed(CURVES[key.asymmetricKeyDetails!.namedCurve!]!, qx, qy, digest, signature);
     } catch {
       return false;
     }

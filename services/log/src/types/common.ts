@@ -4,9 +4,10 @@
  * public key) into a verifying key, Rekor's canonical PEM re-encoding and the identities used by
  * the search index.
  */
-import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { LocalVerifier, PublicKey, fromPemAll, isRecord, toPem, type HashAlgorithm } from '@cairn/shared';
 import { LogError } from '../errors.ts';
+import { keyFromSpki, parseCertificate, type VerifyingKey } from '../key-material.ts';
 
 /** Certificates accepted in one verifier PEM (leaf first). */
 export const MAX_CERTS_PER_VERIFIER = 10;
@@ -68,7 +69,8 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 export interface ParsedVerifier {
-  key: KeyObject;
+  /** The verifying key (curve point for ECDSA; node:crypto key on demand). */
+  vk: VerifyingKey;
   /** Rekor's canonical value: Go pem.Encode of the cert(s) or the PKIX public key. */
   canonicalPem: string;
   /** DER of the leaf certificate, when the verifier is a certificate. */
@@ -79,67 +81,15 @@ export interface ParsedVerifier {
   identities: string[];
 }
 
-/** Parses Node's `subjectAltName` text (`email:a@b, URI:"quoted, value"`) into (type, value) pairs. */
-export function parseSubjectAltName(text: string | undefined): { type: string; value: string }[] {
-  const out: { type: string; value: string }[] = [];
-  if (!text) return out;
-  let i = 0;
-  while (i < text.length) {
-    const colon = text.indexOf(':', i);
-    if (colon < 0) break;
-    const type = text.slice(i, colon);
-    let j = colon + 1;
-    let value: string;
-    if (text[j] === '"') {
-      // JSON-quoted by Node when the value contains a separator: scan to the closing quote.
-      let k = j + 1;
-      while (k < text.length && text[k] !== '"') k += text[k] === '\\' ? 2 : 1;
-      try {
-        value = JSON.parse(text.slice(j, k + 1)) as string;
-      } catch {
-        value = text.slice(j + 1, k);
-      }
-      j = k + 1;
-    } else {
-      const end = text.indexOf(', ', j);
-      value = text.slice(j, end < 0 ? text.length : end);
-      j = end < 0 ? text.length : end;
-    }
-    out.push({ type, value });
-    if (text.startsWith(', ', j)) j += 2;
-    i = j;
-  }
-  return out;
-}
-
-function certificate(der: Buffer): X509Certificate {
-  try {
-    return new X509Certificate(der);
-  } catch (e) {
-    throw new LogError('INVALID_KEY', 'certificate does not parse', { cause: e });
-  }
-}
-
-function identitiesOf(cert: X509Certificate): string[] {
-  return parseSubjectAltName(cert.subjectAltName)
-    .filter((n) => n.type === 'email' || n.type === 'URI')
-    .map((n) => n.value.toLowerCase());
-}
-
 /** From DER: a certificate (x509Certificate.rawBytes) or a SubjectPublicKeyInfo (publicKey.rawBytes). */
 export function verifierFromDer(der: Buffer, form: 'certificate' | 'spki'): ParsedVerifier {
   if (form === 'certificate') {
-    const cert = certificate(der);
-    const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-    return { key: cert.publicKey, canonicalPem: toPem('CERTIFICATE', cert.raw), certDer: cert.raw, spki, identities: identitiesOf(cert) };
+    const cert = parseCertificate(der);
+    const vk = keyFromSpki(cert.spki);
+    return { vk, canonicalPem: toPem('CERTIFICATE', cert.der), certDer: cert.der, spki: vk.spki, identities: cert.identities };
   }
-  let pk: PublicKey;
-  try {
-    pk = PublicKey.fromSpki(der);
-  } catch (e) {
-    throw new LogError('INVALID_KEY', 'public key does not parse', { cause: e });
-  }
-  return { key: pk.keyObject, canonicalPem: toPem('PUBLIC KEY', pk.spki), spki: pk.spki, identities: [] };
+  const vk = keyFromSpki(der);
+  return { vk, canonicalPem: toPem('PUBLIC KEY', vk.spki), spki: vk.spki, identities: [] };
 }
 
 /** From the base64 of a PEM text, as hashedrekord/dsse/intoto carry it. */
@@ -160,14 +110,15 @@ export function verifierFromPemB64(v: unknown, what: string): ParsedVerifier {
   if (blocks.length > MAX_CERTS_PER_VERIFIER || blocks.some((b) => b.label !== 'CERTIFICATE')) {
     throw new LogError('INVALID_KEY', `${what} must hold at most ${MAX_CERTS_PER_VERIFIER} certificates`);
   }
-  const certs = blocks.map((b) => certificate(b.der));
+  const certs = blocks.map((b) => parseCertificate(b.der));
   const leaf = certs[0]!;
+  const vk = keyFromSpki(leaf.spki);
   return {
-    key: leaf.publicKey,
-    canonicalPem: certs.map((c) => toPem('CERTIFICATE', c.raw)).join(''),
-    certDer: leaf.raw,
-    spki: leaf.publicKey.export({ type: 'spki', format: 'der' }),
-    identities: identitiesOf(leaf),
+    vk,
+    canonicalPem: certs.map((c) => toPem('CERTIFICATE', c.der)).join(''),
+    certDer: leaf.der,
+    spki: vk.spki,
+    identities: leaf.identities,
   };
 }
 

@@ -47,10 +47,10 @@ export function parseEnvelope(v: unknown, what: string): DsseEnvelope {
 }
 
 /** For each signature, the first verifier it verifies with; INVALID_SIGNATURE if one has none. */
-export function matchSignatures<V extends { key: ParsedVerifier['key'] }>(env: DsseEnvelope, verifiers: readonly V[]): V[] {
+export function matchSignatures<V extends Pick<ParsedVerifier, 'vk'>>(env: DsseEnvelope, verifiers: readonly V[]): V[] {
   const message = pae(env.payloadType, env.payload);
   return env.signatures.map((s, i) => {
-    const v = verifiers.find((cand) => verifyMessage(cand.key, message, s.sig));
+    const v = verifiers.find((cand) => verifyMessage(cand.vk.key, message, s.sig));
     if (!v) throw new LogError('INVALID_SIGNATURE', `envelope signature ${i} does not verify with any verifier`);
     return v;
   });

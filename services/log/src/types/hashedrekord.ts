@@ -27,7 +27,7 @@ export function prepareHashedRekord001(specIn: unknown): PreparedEntry {
   const pk = obj(sig.publicKey, 'spec.signature.publicKey');
   only(pk, ['content'], 'spec.signature.publicKey');
   const verifier = verifierFromPemB64(pk.content, 'spec.signature.publicKey.content');
-  if (!verifyPrehashed(verifier.key, alg.alg, digest, signature)) {
+  if (!verifyPrehashed(verifier.vk, alg.alg, digest, signature)) {
     throw new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest with the given key');
   }
   const body = {

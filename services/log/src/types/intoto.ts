@@ -39,7 +39,7 @@ export function prepareIntoto002(specIn: unknown): PreparedEntry {
     const sig = b64(b64(sigOuter, `envelope.signatures[${i}].sig`).toString('latin1'), `envelope.signatures[${i}].sig (inner)`);
     const pkB64 = str(so.publicKey, `envelope.signatures[${i}].publicKey`);
     const verifier = verifierFromPemB64(pkB64, `envelope.signatures[${i}].publicKey`);
-    if (!verifyMessage(verifier.key, message, sig)) throw new LogError('INVALID_SIGNATURE', `envelope signature ${i} does not verify`);
+    if (!verifyMessage(verifier.vk.key, message, sig)) throw new LogError('INVALID_SIGNATURE', `envelope signature ${i} does not verify`);
     indexKeys.push(...verifierIndexKeys(verifier));
     return { ...(so.keyid ? { keyid: so.keyid } : {}), publicKey: pkB64, sig: sigOuter };
   });

@@ -6,7 +6,7 @@
  * its reconstruction exactly. dsse 0.0.2 (deprecated upstream, still sent by sigstore-js 4.1) is
  * accepted too.
  */
-import type { KeyObject } from 'node:crypto';
+import type { VerifyingKey } from '../key-material.ts';
 import { canonicalizeJcs, type HashAlgorithm } from '@cairn/shared';
 import { LogError } from '../errors.ts';
 import { verifyPrehashed } from '../prehash.ts';
@@ -40,7 +40,9 @@ interface V2Verifier extends ParsedVerifier {
   json: Record<string, unknown>;
 }
 
-function keyMatches(key: KeyObject, d: KeyDetails): boolean {
+function keyMatches(vk: VerifyingKey, d: KeyDetails): boolean {
+  if (vk.ec) return d.type === 'ec' && vk.ec.curve.name === d.curve;
+  const key = vk.key;
   if (key.asymmetricKeyType !== d.type) return false;
   if (d.curve !== undefined && key.asymmetricKeyDetails?.namedCurve !== d.curve) return false;
   if (d.bits !== undefined && key.asymmetricKeyDetails?.modulusLength !== d.bits) return false;
@@ -60,8 +62,8 @@ function parseVerifier(v: unknown, what: string): V2Verifier {
   only(raw, ['rawBytes'], `${what}.${field}`);
   const der = b64(raw.rawBytes, `${what}.${field}.rawBytes`);
   const parsed = verifierFromDer(der, hasCert ? 'certificate' : 'spki');
-  if (!keyMatches(parsed.key, details)) throw new LogError('UNSUPPORTED_KEY', `the key does not match keyDetails ${o.keyDetails}`);
-  return { ...parsed, details, json: { [field]: { rawBytes: der.toString('base64') }, keyDetails: o.keyDetails } };
+  if (!keyMatches(parsed.vk, details)) throw new LogError('UNSUPPORTED_KEY', `the key does not match keyDetails ${o.keyDetails}`);
+  return { vk: parsed.vk, canonicalPem: parsed.canonicalPem, spki: parsed.spki, identities: parsed.identities, ...(parsed.certDer ? { certDer: parsed.certDer } : {}), details, json: { [field]: { rawBytes: der.toString('base64') }, keyDetails: o.keyDetails } };
 }
 
 function prepareHashedRekord002(reqIn: unknown): PreparedEntry {
@@ -75,7 +77,7 @@ function prepareHashedRekord002(reqIn: unknown): PreparedEntry {
   if (verifier.details.type === 'ed25519') throw new LogError('UNSUPPORTED_KEY', 'hashedrekord needs a prehash signature scheme; pure Ed25519 has none');
   const want = { sha256: 32, sha384: 48, sha512: 64 }[verifier.details.hash];
   if (digest.length !== want) throw new LogError('INVALID_DIGEST', `keyDetails ${String(verifier.json.keyDetails)} needs a ${want}-byte digest`);
-  if (!verifyPrehashed(verifier.key, verifier.details.hash, digest, content)) {
+  if (!verifyPrehashed(verifier.vk, verifier.details.hash, digest, content)) {
     throw new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest');
   }
   const body = {
