@@ -77,3 +77,24 @@ test('another repository, another artifact or another identity is refused', asyn
   const wrongIdentity = await cli(['verify-attestation', artifact, '--bundle', bundle, '--trusted-root', s.trustedRootPath, '--certificate-identity', 'https://ci.example.internal/pipelines/43', '--certificate-oidc-issuer', s.issuer, '--type', 'slsaprovenance']);
   assert.notEqual(wrongIdentity.code, 0);
 });
+
+test('cairn provenance prints to stdout by default, from GitHub Actions variables', async () => {
+  const r = await cli(['provenance', '--started-on', '2025-01-01T00:00:00Z'], {
+    GITHUB_ACTIONS: 'true',
+    GITHUB_REPOSITORY: 'your-org/app',
+    GITHUB_REF: 'refs/tags/v1.2.3',
+    GITHUB_SHA: 'd'.repeat(40),
+    GITHUB_WORKFLOW_REF: 'your-org/app/.github/workflows/release.yml@refs/tags/v1.2.3',
+    GITHUB_RUN_ID: '77',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  assert.equal(p.buildDefinition.buildType, 'https://actions.github.io/buildtypes/workflow/v1');
+  assert.deepEqual(p.buildDefinition.externalParameters, { repository: 'your-org/app', ref: 'refs/tags/v1.2.3', workflow: '.github/workflows/release.yml' });
+  assert.equal(p.runDetails.builder.id, 'https://github.com/your-org/app/.github/workflows/release.yml@refs/tags/v1.2.3');
+  assert.deepEqual(p.runDetails.metadata, { invocationId: 'https://github.com/your-org/app/actions/runs/77/attempts/1', startedOn: '2025-01-01T00:00:00Z' });
+  const bad = await cli(['provenance', '--started-on', 'tuesday'], { GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'a/b', GITHUB_WORKFLOW_REF: 'a/b/w.yml@x' });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /\[INPUT_INVALID\]/);
+  assert.equal(bad.stdout, '');
+});
