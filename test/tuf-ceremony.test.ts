@@ -202,3 +202,25 @@ test('library init refuses duplicate keys', () => {
     { code: 'INVALID_ARGUMENT' },
   );
 });
+
+test('rotated online keys wait in staged/online until their root is published', async () => {
+  const { repo, keys } = await initThreeKeyholders('online-rotation');
+  for (const k of [1, 2]) await must(cli(['tuf', 'sign', '--dir', repo, '--key', join(keys, `keyholder-${k}.pem`)]));
+  await must(cli(['tuf', 'publish', '--dir', repo]));
+  const current = readFileSync(join(repo, 'online', 'timestamp.pem'));
+  await must(cli(['tuf', 'root-rotate', '--dir', repo, '--rotate-online-keys']));
+  assert.deepEqual(readFileSync(join(repo, 'online', 'timestamp.pem')), current, 'the live key is untouched while v2 is staged');
+  assert.equal(statSync(join(repo, 'staged', 'online', 'timestamp.pem')).mode & 0o777, 0o600);
+  const tar = join(base, 'online-rotation', 'r.tar.gz');
+  await must(cli(['tuf', 'export', '--dir', repo, '--out', tar]));
+  const copy = join(base, 'online-rotation', 'copy');
+  await must(cli(['tuf', 'import', '--in', tar, '--dir', copy]));
+  assert.equal(existsSync(join(copy, 'staged', 'online')), false, 'staged online keys do not travel without --include-online-keys');
+  for (const k of [1, 2]) await must(cli(['tuf', 'sign', '--dir', repo, '--key', join(keys, `keyholder-${k}.pem`)]));
+  const pub = await must(cli(['tuf', 'publish', '--dir', repo]));
+  assert.match(pub.out, /signed snapshot v2 and timestamp v2/);
+  assert.notDeepEqual(readFileSync(join(repo, 'online', 'timestamp.pem')), current);
+  const state = verifyPublished(join(repo, 'repository'));
+  assert.equal(state.root.version, 2);
+  assert.equal(state.timestamp.envelope.signed.version, 2);
+});

@@ -209,15 +209,19 @@ function status(args: string[], io: CliIO): number {
 async function publish(args: string[], io: CliIO): Promise<number> {
   const { values: v } = parseFlags(args, { dir: { type: 'string' }, 'snapshot-key': { type: 'string' }, 'timestamp-key': { type: 'string' } }, false);
   const dir = abs(io, need(v.dir, '--dir'));
-  const online = loadOnlineSigners(dir, {
-    ...(v['snapshot-key'] ? { snapshot: abs(io, v['snapshot-key']) } : {}),
-    ...(v['timestamp-key'] ? { timestamp: abs(io, v['timestamp-key']) } : {}),
-  });
+  // Without flags the keys come from REPO/online after publish has moved in any staged new ones.
+  const explicit = v['snapshot-key'] !== undefined || v['timestamp-key'] !== undefined;
+  const online = explicit
+    ? loadOnlineSigners(dir, {
+        ...(v['snapshot-key'] ? { snapshot: abs(io, v['snapshot-key']) } : {}),
+        ...(v['timestamp-key'] ? { timestamp: abs(io, v['timestamp-key']) } : {}),
+      })
+    : undefined;
   const r = await publishStaged(dir, systemClock, online);
   const parts = [r.root !== undefined ? `root v${r.root}` : '', r.targets !== undefined ? `targets v${r.targets}` : ''].filter(Boolean);
   io.stdout(`published ${parts.join(' and ')} to ${join(dir, 'repository')}\n`);
   if (r.online) io.stdout(`signed snapshot v${r.online.snapshotVersion} and timestamp v${r.online.timestampVersion} with the online keys\n`);
-  else io.stdout('online keys are not here: the tuf server signs snapshot and timestamp when it loads the repository\n');
+  else io.stdout('no authorised online keys here: the tuf server signs snapshot and timestamp when it loads the repository\n');
   return 0;
 }
 

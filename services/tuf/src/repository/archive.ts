@@ -27,6 +27,11 @@ export function isSafeMemberPath(p: string): boolean {
   return segs.every((s) => SEGMENT_RE.test(s));
 }
 
+/** Online private keys, current (online/) or waiting for a staged root (staged/online/). */
+function isSecretPath(p: string): boolean {
+  return p.startsWith(`${ONLINE_DIR}/`) || p.startsWith(`${STAGED_DIR}/${ONLINE_DIR}/`);
+}
+
 function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, '0') + '\0';
 }
@@ -59,7 +64,8 @@ function header(path: string, size: number, type: '0' | '5', mode: number): Buff
   return h;
 }
 
-function walk(root: string, rel: string, out: string[]): void {
+function walk(root: string, rel: string, out: string[], skip: string | undefined): void {
+  if (rel === skip) return;
   const abs = join(root, rel);
   const st = lstatSync(abs);
   if (st.isSymbolicLink()) return;
@@ -67,7 +73,7 @@ function walk(root: string, rel: string, out: string[]): void {
     out.push(rel + '/');
     for (const n of readdirSync(abs).sort()) {
       if (n.includes('.tmp-')) continue;
-      walk(root, posix.join(rel, n), out);
+      walk(root, posix.join(rel, n), out, skip);
     }
   } else if (st.isFile()) out.push(rel);
 }
@@ -77,12 +83,12 @@ export interface ExportOptions {
   includeOnlineKeys?: boolean;
 }
 
-/** Archives a repository directory (ceremony.json, staged/, repository/ and optionally online/). */
+/** Archives a repository directory (ceremony.json, staged/, repository/; online keys only on request). */
 export function exportRepository(dir: string, options: ExportOptions = {}): Buffer {
   if (!existsSync(join(dir, CEREMONY_FILE))) throw new TufError('REPO_NOT_FOUND', `${dir} is not a Cairn TUF repository`);
   const paths: string[] = [];
   for (const top of [CEREMONY_FILE, STAGED_DIR, PUBLISHED_DIR, ...(options.includeOnlineKeys === true ? [ONLINE_DIR] : [])]) {
-    if (existsSync(join(dir, top))) walk(dir, top, paths);
+    if (existsSync(join(dir, top))) walk(dir, top, paths, options.includeOnlineKeys === true ? undefined : `${STAGED_DIR}/${ONLINE_DIR}`);
   }
   const parts: Buffer[] = [];
   let total = 0;
@@ -94,7 +100,7 @@ export function exportRepository(dir: string, options: ExportOptions = {}): Buff
     const data = readCapped(join(dir, p), MAX_MEMBER_BYTES);
     total += data.byteLength;
     if (total > MAX_ARCHIVE_BYTES) throw new TufError('ARCHIVE_TOO_LARGE', 'repository is larger than the archive limit');
-    parts.push(header(p, data.byteLength, '0', p.startsWith(ONLINE_DIR + '/') ? 0o600 : 0o644), data);
+    parts.push(header(p, data.byteLength, '0', isSecretPath(p) ? 0o600 : 0o644), data);
     const pad = (BLOCK - (data.byteLength % BLOCK)) % BLOCK;
     if (pad) parts.push(Buffer.alloc(pad));
   }
@@ -193,7 +199,7 @@ export function importRepository(gz: Uint8Array, dir: string): ImportResult {
         // An unreadable timestamp on either side: take the archive's and let the server re-sign.
       }
     }
-    writeAtomic(join(dir, m.path), m.data, m.path.startsWith(ONLINE_DIR + '/') ? 0o600 : 0o644);
+    writeAtomic(join(dir, m.path), m.data, isSecretPath(m.path) ? 0o600 : 0o644);
     written++;
   }
   return { written, kept };

@@ -9,7 +9,7 @@
  * published layout and (when the online keys are here) fresh snapshot and timestamp.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateKeyFromPem, type Clock } from '@cairn/shared';
 import { TufError } from '../errors.ts';
@@ -193,8 +193,9 @@ export function initRepository(o: InitOptions): { root: RootSigned } {
   return { root };
 }
 
-function saveOnlineKey(dir: string, role: 'snapshot' | 'timestamp', key: KeyObject): void {
-  writeAtomic(join(dir, ONLINE_DIR, `${role}.pem`), key.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+function saveOnlineKey(dir: string, role: 'snapshot' | 'timestamp', key: KeyObject, staged = false): void {
+  const folder = staged ? join(dir, STAGED_DIR, ONLINE_DIR) : join(dir, ONLINE_DIR);
+  writeAtomic(join(folder, `${role}.pem`), key.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
 }
 
 /** Loads the online keys kept in REPO/online (or explicit files); missing ones stay undefined. */
@@ -326,8 +327,10 @@ export function stageRootRotation(o: RotationOptions): RootSigned {
   const used = new Set(Object.values(next.roles).flatMap((r) => r.keyids));
   for (const id of Object.keys(next.keys)) if (!used.has(id)) delete next.keys[id];
   writeStaged(o.dir, { signed: next, signatures: [] });
-  if (o.onlinePrivateKeys?.snapshot) saveOnlineKey(o.dir, 'snapshot', o.onlinePrivateKeys.snapshot);
-  if (o.onlinePrivateKeys?.timestamp) saveOnlineKey(o.dir, 'timestamp', o.onlinePrivateKeys.timestamp);
+  // New online keys wait in staged/online until the root authorising them is published: a server
+  // sharing this directory keeps signing with the keys the current root trusts until then.
+  if (o.onlinePrivateKeys?.snapshot) saveOnlineKey(o.dir, 'snapshot', o.onlinePrivateKeys.snapshot, true);
+  if (o.onlinePrivateKeys?.timestamp) saveOnlineKey(o.dir, 'timestamp', o.onlinePrivateKeys.timestamp, true);
   return next;
 }
 
@@ -524,6 +527,12 @@ export async function publishStaged(dir: string, clock: Clock, online?: OnlineSi
     const bytes = serializeEnvelope(stagedRoot);
     writeAtomic(join(pubDir, `${stagedRoot.signed.version}.root.json`), bytes);
     writeAtomic(join(pubDir, 'root.json'), bytes);
+    for (const role of ['snapshot', 'timestamp'] as const) {
+      const staged = join(dir, STAGED_DIR, ONLINE_DIR, `${role}.pem`);
+      if (!existsSync(staged)) continue;
+      mkdirSync(join(dir, ONLINE_DIR), { recursive: true, mode: 0o700 });
+      renameSync(staged, join(dir, ONLINE_DIR, `${role}.pem`));
+    }
   }
   rmSync(join(dir, STAGED_DIR), { recursive: true, force: true });
   mkdirSync(join(dir, STAGED_DIR, TARGETS_DIR), { recursive: true });
