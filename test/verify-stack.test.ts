@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as sigstore from 'sigstore';
 import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
 import { cli, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
+import { clone } from './verify-fixtures.ts';
 
 let s: SignStack;
 
@@ -142,4 +143,34 @@ test('cairn sign / cairn attest (keyless and key-based) -> cairn verify', async 
     const va = await cli(['verify-attestation', artifact, '--bundle', out, ...idArgs, '--type', 'slsaprovenance', '--condition', 'buildDefinition.externalParameters.repository=glob:your-org/*']);
     assert.equal(va.code, 0, `${kind}: ${va.stderr}`);
   }
+});
+
+test('a Rekor v2 (hashedrekord 0.0.2, tiles checkpoint) entry from the Cairn log verifies', async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const artifact = Buffer.from(`v2 artifact ${Date.now()}`);
+  const digest = createHash('sha256').update(artifact).digest();
+  const signature = sign('sha256', artifact, pair.privateKey);
+  const verifier = { publicKey: { rawBytes: pair.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' };
+  const res = await fetch(`${s.url}/api/v2/log/entries`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ hashedRekordRequestV002: { digest: digest.toString('base64'), signature: { content: signature.toString('base64'), verifier } } }),
+  });
+  assert.equal(res.status, 201);
+  const entry = await res.json();
+  const bundle = {
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: 'v2-signer' }, tlogEntries: [entry], timestampVerificationData: { rfc3161Timestamps: [] } },
+    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: digest.toString('base64') }, signature: signature.toString('base64') },
+  };
+  const trust = parseTrustedRoot(s.trustedRoot);
+  // No SET and no TSA in this deployment: a v2 entry brings no trusted time (§3.5).
+  assert.equal(code(() => verify(bundle, artifact, { publicKey: pem }, trust)), 'TIMESTAMP_THRESHOLD');
+  const r = verify(bundle, artifact, { publicKey: pem, timestampThreshold: 0 }, trust);
+  assert.equal(r.tlogEntries, 1);
+  const tampered = clone(bundle);
+  tampered.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope = entry.inclusionProof.checkpoint.envelope.replace(/^[^\n]+/, 'other.example');
+  assert.equal(code(() => verify(tampered, artifact, { publicKey: pem, timestampThreshold: 0 }, trust)), 'CHECKPOINT_INVALID');
 });
