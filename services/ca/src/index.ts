@@ -11,7 +11,7 @@
  *   passphraseFile         file holding the CA key passphrase (or env CAIRN_CA_PASSPHRASE).
  *   clockToleranceSeconds  skew tolerated on token exp/nbf (default 10, max 300).
  *   devCurve               p256 | p384: curve of the development CA created on first start (default
- *                          p256: OpenSSL signs P-384 about 40 times slower, see scripts/bench/ca.ts).
+ *                          p256: OpenSSL signs P-384 about 40 times slower, see README.md).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

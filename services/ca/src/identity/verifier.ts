@@ -29,6 +29,8 @@ export const MAX_TOKEN_BYTES = 16 * 1024;
 const MAX_DISCOVERY_BYTES = 256 * 1024;
 const MAX_JWKS_FILE_BYTES = 256 * 1024;
 const MAX_CACHED_ISSUERS = 1000;
+/** How long a failed discovery is remembered before the next attempt. */
+export const DISCOVERY_RETRY_MS = 5000;
 const TOKEN_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface TokenVerifierOptions {
@@ -50,6 +52,9 @@ export interface VerifiedToken {
 export class TokenVerifier {
   private readonly keySets = new Map<string, JWTVerifyGetKey>();
   private readonly pending = new Map<string, Promise<JWTVerifyGetKey>>();
+  /** When discovery last failed per issuer: failures are remembered briefly so a dead issuer
+   * does not turn every request into an outbound fetch. */
+  private readonly failedAt = new Map<string, number>();
 
   constructor(
     private readonly config: IssuersConfig,
@@ -92,6 +97,10 @@ export class TokenVerifier {
   private keySetFor(cfg: IssuerConfig): Promise<JWTVerifyGetKey> {
     const known = this.keySets.get(cfg.issuerUrl);
     if (known) return Promise.resolve(known);
+    const failed = this.failedAt.get(cfg.issuerUrl);
+    if (failed !== undefined && this.o.clock.now().getTime() - failed < DISCOVERY_RETRY_MS) {
+      return Promise.reject(new CaError('ISSUER_UNREACHABLE', 'the issuer was unreachable moments ago; retry later'));
+    }
     let p = this.pending.get(cfg.issuerUrl);
     if (!p) {
       p = this.createKeySet(cfg).then(
@@ -103,6 +112,8 @@ export class TokenVerifier {
         },
         (e: unknown) => {
           this.pending.delete(cfg.issuerUrl);
+          if (this.failedAt.size >= MAX_CACHED_ISSUERS) this.failedAt.clear();
+          this.failedAt.set(cfg.issuerUrl, this.o.clock.now().getTime());
           throw e;
         },
       );
