@@ -159,7 +159,7 @@ test('a Rekor v2 (hashedrekord 0.0.2, tiles checkpoint) entry from the Cairn log
     body: JSON.stringify({ hashedRekordRequestV002: { digest: digest.toString('base64'), signature: { content: signature.toString('base64'), verifier } } }),
   });
   assert.equal(res.status, 201);
-  const entry = await res.json();
+  const entry = (await res.json()) as any;
   const bundle = {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
     verificationMaterial: { publicKey: { hint: 'v2-signer' }, tlogEntries: [entry], timestampVerificationData: { rfc3161Timestamps: [] } },
