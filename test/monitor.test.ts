@@ -298,6 +298,8 @@ test('CLI: exit codes, --json, --alert-file and --webhook', async () => {
     assert.equal(json.outcome, 'identity-alert');
     assert.equal(json.exitCode, 2);
     assert.deepEqual(json.alerts.map((a: { index: number }) => a.index), [20]);
+    assert.match(json.alerts[0].signer.fingerprint, /^[0-9a-f]{64}$/);
+    assert.equal(json.alerts[0].signer.subjects[0], 'https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main');
     const lines = readFileSync(alertFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.map((a) => a.index), [20]);
     assert.equal(received.length, 1);

@@ -41,6 +41,19 @@ export interface KeyIdentity {
 
 export type SignerIdentity = CertificateIdentity | KeyIdentity;
 
+/** OID bytes -> dotted string; certificates repeat the same few dozen OIDs (bounded cache). */
+const oidCache = new Map<string, string>();
+const MAX_OID_CACHE = 512;
+function oidOf(content: Buffer): string {
+  const k = content.toString('latin1');
+  let s = oidCache.get(k);
+  if (s === undefined) {
+    s = oidToString(content);
+    if (oidCache.size < MAX_OID_CACHE) oidCache.set(k, s);
+  }
+  return s;
+}
+
 function field(tbs: Tlv[], tag: number): Tlv | undefined {
   return tbs.find((t) => t.tag === tag);
 }
@@ -79,13 +92,13 @@ export function certificateIdentity(der: Buffer): CertificateIdentity {
       const oidTlv = parts[0];
       const valueTlv = parts[parts.length - 1];
       if (oidTlv?.tag !== TAG.OID || valueTlv?.tag !== TAG.OCTET_STRING) throw new Error('malformed extension');
-      const oid = oidToString(oidTlv.value);
+      const oid = oidOf(oidTlv.value);
       if (oid === OID_SAN) {
         for (const gn of children(readOne(valueTlv.value, TAG.SEQUENCE), MAX_SANS)) {
           if (gn.tag === 0x86 || gn.tag === 0x81) subjects.push(gn.value.toString('utf8'));
           else if (gn.tag === 0xa0) {
             const [typeId, val] = children(gn, 2);
-            if (typeId?.tag === TAG.OID && oidToString(typeId.value) === OID_OTHERNAME_USERNAME && val !== undefined) {
+            if (typeId?.tag === TAG.OID && oidOf(typeId.value) === OID_OTHERNAME_USERNAME && val !== undefined) {
               const s = children(val, 1)[0];
               if (s !== undefined) subjects.push(s.value.toString('utf8'));
             }
@@ -97,12 +110,16 @@ export function certificateIdentity(der: Buffer): CertificateIdentity {
       }
     }
   }
+  let fingerprint: string | undefined;
   return {
     kind: 'certificate',
     subjects,
     issuer: extensions[OID_ISSUER_V2] ?? extensions[OID_ISSUER_V1],
     extensions,
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    // Only alerts need it: computed on first use (an enumerable getter, so JSON output has it).
+    get fingerprint(): string {
+      return (fingerprint ??= createHash('sha256').update(der).digest('hex'));
+    },
   };
 }
 
