@@ -88,7 +88,8 @@ test('the sigstore library: sign() a blob, verify() with tufMirrorURL', async ()
     rekorURL: up.url,
     identityProvider: { getToken: () => Promise.resolve(idToken) },
   });
-  assert.equal(bundle.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+  // sigstore 4.1's top-level sign() writes v0.2 bundles (legacy compatibility); cairn reads both.
+  assert.equal(bundle.mediaType, 'application/vnd.dev.sigstore.bundle+json;version=0.2');
   await sigstore.verify(bundle, blob, {
     tufMirrorURL: `${up.url}/tuf`,
     tufRootPath: rootJson,
@@ -108,10 +109,12 @@ test('the sigstore library: sign() a blob, verify() with tufMirrorURL', async ()
   writeFileSync(artifact, blob);
   const bundlePath = join(work, 'lib-bundle.json');
   writeFileSync(bundlePath, JSON.stringify(bundle));
-  const trusted = join(work, 'trusted_root.json');
-  writeFileSync(trusted, JSON.stringify(await (await fetch(`${up.url}/api/cairn/v1/trusted-root`)).json()));
+  // Trust from the TUF mirror, as a user would: 'cairn trust init' then an offline verify.
+  const cache = join(home.HOME, 'cairn-trust');
+  const ti = cairn(['trust', 'init', '--mirror', `${up.url}/tuf`, '--root', rootJson, '--cache', cache]);
+  assert.equal(ti.status, 0, ti.stderr + ti.stdout);
   const cv = cairn([
-    'verify', artifact, '--bundle', bundlePath, '--trusted-root', trusted,
+    'verify', artifact, '--bundle', bundlePath, '--tuf-cache', cache, '--offline',
     '--certificate-identity', SUBJECT, '--certificate-oidc-issuer', `${up.url}/oidc`,
   ]);
   assert.equal(cv.status, 0, cv.stderr + cv.stdout);
