@@ -5,6 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { generateKey, privateKeyToPem } from '@cairn/shared';
 import { cli, errorCode, startSignStack, type SignStack } from './sign-fixtures.ts';
@@ -142,4 +144,21 @@ test('--trusted-root that does not hold this log: LOG_UNTRUSTED and no bundle; a
   writeFileSync(notJson, 'nope');
   await expectFailure(['attest', '--statement', artifact, '--bundle', 'OUT', '--url', s.url, '--identity-token', await s.token(), '--trusted-root', notJson], 'INPUT_INVALID');
   assert.equal(await size(), before);
+});
+
+test('--timeout bounds a CA that never answers: CA_ERROR quickly', async () => {
+  const silent = createServer(() => {
+    /* accepts the request and never answers */
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  try {
+    const t0 = performance.now();
+    await expectFailure(['sign', artifact, '--bundle', 'OUT', '--fulcio-url', url, '--rekor-url', s.url, '--identity-token', await s.token(), '--timeout', '0.3'], 'CA_ERROR');
+    assert.ok(performance.now() - t0 < 5000);
+    await expectFailure(['sign', artifact, '--bundle', 'OUT', '--url', s.url, '--timeout', 'soon'], 'USAGE');
+  } finally {
+    silent.closeAllConnections();
+    silent.close();
+  }
 });
