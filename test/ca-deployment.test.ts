@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PublicKey, fromPemAll, loadConfig, systemClock, type TrustInfo } from '@cairn/shared';
+import { FixedClock, PublicKey, fromPemAll, loadConfig, systemClock, type TrustInfo } from '@cairn/shared';
 import { children, oidToString, readOne } from '@cairn/shared/der';
 import { OID_SCT_LIST, splitCertificate, tbsExtensions, verifyEmbeddedScts } from '@cairn/shared/sct';
 import { mintDevToken } from '@cairn/oidc';
@@ -134,6 +134,33 @@ test('CT log unreachable: 503 CT_UNAVAILABLE and no certificate', async () => {
     const bad = loadConfig({ overrides: { port: 0, dataDir: join(dir, 'b'), logLevel: 'silent' } });
     bad.sections.ca = { ctEnabled: 'true' };
     await assert.rejects(startStack(bad, { components: ['ca'] }), (e: any) => e.code === 'INVALID_CONFIG');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a leaf never outlives its issuer: past the intermediate validity the CA answers CA_UNAVAILABLE', async () => {
+  const dir = tempDir();
+  try {
+    const a = io(dir);
+    assert.equal(await main(['ca', 'init', '--dir', join(dir, 'ca'), '--root-days', '2', '--intermediate-days', '1'], a.io), 0, a.err());
+    // 36 hours later (the root still valid, the one-day intermediate not): every request is refused.
+    const later = new FixedClock(Date.now() + 36 * 3600 * 1000);
+    const config = loadConfig({ overrides: { port: 0, dataDir: dir, logLevel: 'silent', dev: true } });
+    config.sections.ca = { ctEnabled: 'false' };
+    const stack = await startStack(config, { components: ['oidc', 'ca'], clock: later });
+    try {
+      const token = await mintDevToken(join(dir, 'oidc'), { subject: SUBJECT }, later);
+      const res = await requestCert(stack.url, token, ecKey(), SUBJECT);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.body.code, 'CA_UNAVAILABLE');
+      // At the intermediate's start the same request succeeds (the clock is the only difference).
+      later.set(Date.now() + 60_000);
+      const ok = await requestCert(stack.url, await mintDevToken(join(dir, 'oidc'), { subject: SUBJECT }, later), ecKey(), SUBJECT);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    } finally {
+      await stack.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
