@@ -178,3 +178,41 @@ test('artifact recording matches in-toto-run: directory walk, default excludes, 
     assert.deepEqual(myLink.signatures, JSON.parse(readFileSync(join(w, refLink), 'utf8')).signatures, c.join(' '));
   }
 });
+
+test('two-phase recording: in-toto-record start + cairn record stop, and cairn start + in-toto-record stop', { skip: SKIP, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-record2-'));
+  mkdirSync(join(dir, 'keys'));
+  assert.equal((await cairnIn(dir, ['intoto', 'keygen', '-t', 'ecdsa', 'keys/k'])).code, 0);
+  const w = join(dir, 'w');
+  mkdirSync(w);
+  writeFileSync(join(w, 'in.txt'), 'input');
+  const check = (step: string): Record<string, unknown> => {
+    const f = readdirSync(w).find((n) => n.startsWith(`${step}.`) && n.endsWith('.link'))!;
+    assert.ok(f, `${step} link written`);
+    assert.equal(readdirSync(w).some((n) => n.endsWith('.link-unfinished')), false, 'preliminary link removed');
+    return JSON.parse(readFileSync(join(w, f), 'utf8')).signed;
+  };
+  // reference start, cairn stop
+  assert.equal(sh('in-toto-record', ['start', '-n', 'one', '-k', '../keys/k', '-t', 'ecdsa', '-m', 'in.txt'], { cwd: w }).status, 0);
+  writeFileSync(join(w, 'out1.txt'), 'one');
+  const stop = await cairnIn(w, ['intoto', 'record', 'stop', '--step', 'one', '--key', '../keys/k', '-p', 'out1.txt']);
+  assert.equal(stop.code, 0, stop.stderr);
+  const one = check('one');
+  assert.deepEqual(Object.keys(one.materials as object), ['in.txt']);
+  assert.deepEqual(Object.keys(one.products as object), ['out1.txt']);
+  // cairn start, reference stop
+  assert.equal((await cairnIn(w, ['intoto', 'record', 'start', '--step', 'two', '--key', '../keys/k', '-m', 'in.txt'])).code, 0);
+  writeFileSync(join(w, 'out2.txt'), 'two');
+  const refStop = sh('in-toto-record', ['stop', '-n', 'two', '-k', '../keys/k', '-t', 'ecdsa', '-p', 'out2.txt'], { cwd: w });
+  assert.equal(refStop.status, 0, refStop.stderr);
+  const two = check('two');
+  assert.deepEqual(Object.keys(two.products as object), ['out2.txt']);
+  // Stopping with another key than the one that started: refused, nothing written.
+  assert.equal((await cairnIn(dir, ['intoto', 'keygen', '-t', 'ed25519', 'keys/other'])).code, 0);
+  assert.equal((await cairnIn(w, ['intoto', 'record', 'start', '--step', 'three', '--key', '../keys/k', '-m', 'in.txt'])).code, 0);
+  const unfinished = readdirSync(w).find((n) => n.startsWith('.three.'))!;
+  cpSync(join(w, unfinished), join(w, unfinished.replace(/\.three\.[0-9a-f]{8}\./, `.three.${JSON.parse(readFileSync(join(dir, 'keys/other'), 'utf8')).keyid.slice(0, 8)}.`)));
+  const wrong = await cairnIn(w, ['intoto', 'record', 'stop', '--step', 'three', '--key', '../keys/other', '-p', 'in.txt']);
+  assert.equal(failureCode(wrong), 'LINK_SIGNATURE_INVALID');
+  assert.equal(readdirSync(w).some((n) => n.startsWith('three.')), false);
+});

@@ -34,6 +34,7 @@ export {
 export { unpackRule, verifyItemRules, type Rule, type ArtifactMap, type HashDict } from './rules.ts';
 export { recordArtifacts, normpath, hashFile, type RecordOptions } from './artifacts.ts';
 export { runStep, executeCommand, type RunOptions } from './run.ts';
+export { recordStart, recordStop, unfinishedFileName, type RecordStartOptions, type RecordStopOptions } from './record.ts';
 export { verifyLayout, type VerifyOptions, type VerifyResult, type LayoutMetadata } from './verify.ts';
 export { layoutFromDescription, loadDescription, shlexSplit } from './description.ts';
 export { signLinkKeyless, tokenSubject, type KeylessOptions, type KeylessResult } from './keyless.ts';

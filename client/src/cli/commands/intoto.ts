@@ -14,6 +14,8 @@ import {
   loadMetadata,
   loadPublicKey,
   loadSigningKey,
+  recordStart,
+  recordStop,
   runStep,
   signLinkKeyless,
   signMetadata,
@@ -29,6 +31,7 @@ const USAGE = `Usage: cairn intoto <subcommand> [options]
 Subcommands:
   keygen   generate a functionary key in in-toto-keygen's formats
   run      run a step's command and record a signed link
+  record   record a step in two phases: record start (materials), record stop (products)
   layout   build an unsigned layout from a YAML/JSON description
   sign     sign a layout (or link) with one or more keys
   verify   verify a final product against a signed layout and its links
@@ -65,6 +68,15 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
       --fulcio-url URL         CA URL (default: --url)
       --rekor-url URL          transparency log URL (default: --url)
   The command's exit status is recorded as byproducts.return-value, not judged (as the reference).
+
+cairn intoto record start --step NAME --key K [-m PATH...] [--base-path D] [--exclude P...]
+                           [--lstrip-paths P...] [--record-environment]
+cairn intoto record stop  --step NAME --key K [-p PATH...] [--base-path D] [--exclude P...]
+                           [--lstrip-paths P...] [-d DIR]
+  For steps that are not one command. start writes the signed preliminary link
+  .NAME.<keyid[:8]>.link-unfinished in the current directory; stop checks it was signed by the same
+  key, records the products, writes NAME.<keyid[:8]>.link and removes the preliminary file. The
+  files are in-toto-record's: either tool can start a step and the other stop it.
 
 cairn intoto layout DESCRIPTION [--out FILE]
   Builds an unsigned classic layout from a description (YAML or JSON):
@@ -253,6 +265,40 @@ async function run(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+async function record(args: string[], io: CliIO): Promise<number> {
+  const [phase, ...rest] = args;
+  if (phase !== 'start' && phase !== 'stop') throw new CliError('USAGE', 'cairn intoto record start|stop ...');
+  const { values, positionals } = parseNargs(rest, {
+    step: { kind: 'string', short: 'n' },
+    'step-name': { kind: 'string' },
+    key: { kind: 'string', short: 'k' },
+    materials: { kind: 'list', short: 'm' },
+    products: { kind: 'list', short: 'p' },
+    'base-path': { kind: 'string' },
+    'lstrip-paths': { kind: 'list' },
+    exclude: { kind: 'list' },
+    'record-environment': { kind: 'boolean' },
+    'metadata-directory': { kind: 'string', short: 'd' },
+  });
+  if (positionals.length > 0) throw new CliError('USAGE', `unexpected argument '${positionals[0]}'`);
+  const name = str(values.step) ?? str(values['step-name']);
+  if (!name || name.includes('/') || name === '.' || name === '..') throw new CliError('USAGE', 'cairn intoto record needs --step NAME (usable as a file name)');
+  const keyPath = str(values.key);
+  if (!keyPath) throw new CliError('USAGE', 'cairn intoto record needs --key FILE');
+  if (phase === 'start' && values.products !== undefined) throw new CliError('USAGE', 'products are recorded by record stop');
+  if (phase === 'stop' && values.materials !== undefined) throw new CliError('USAGE', 'materials are recorded by record start');
+  const key = loadSigningKey(resolve(io.cwd, keyPath));
+  const basePath = str(values['base-path']) !== undefined ? resolve(io.cwd, str(values['base-path'])!) : io.cwd;
+  const common = { name, key, dir: io.cwd, basePath, excludePatterns: list(values.exclude), lstripPaths: list(values['lstrip-paths']) };
+  if (phase === 'start') {
+    io.stdout(`${await recordStart({ ...common, materials: list(values.materials), recordEnvironment: values['record-environment'] === true, cwd: io.cwd })}\n`);
+  } else {
+    const md = str(values['metadata-directory']);
+    io.stdout(`${await recordStop({ ...common, products: list(values.products), metadataDirectory: md !== undefined ? resolve(io.cwd, md) : undefined })}\n`);
+  }
+  return 0;
+}
+
 function layout(args: string[], io: CliIO): Promise<number> {
   return Promise.resolve().then(() => layoutSync(args, io));
 }
@@ -354,10 +400,10 @@ function verifySync(args: string[], io: CliIO): number {
   }
 }
 
-const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = { keygen, run, layout, sign, verify };
+const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => Promise<number>> = { keygen, run, record, layout, sign, verify };
 
 export const command: Command = {
-  summary: 'in-toto: keygen, run, layout, sign, verify',
+  summary: 'in-toto: keygen, run, record, layout, sign, verify',
   usage: USAGE,
   async run(args, io) {
     const [sub, ...rest] = args;
