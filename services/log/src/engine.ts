@@ -212,11 +212,12 @@ class SequencedLogEngine implements LogEngine {
     const dirty = new Map<number, Buffer>();
     const leaves: StoredLeaf[] = [];
     const appended: AppendedLeaf[] = [];
-    const seen = new Map<string, number>();
+    // Duplicates already in the log (one query per chunk), then inside this batch.
+    const seen = this.store.findLeafHashes(items.map((i) => i.leafHash));
     const results: { item: Pending; index: number; duplicate: boolean }[] = [];
     for (const item of items) {
       const key = item.leafHash.toString('latin1');
-      const dup = seen.get(key) ?? this.store.indexOfLeafHash(item.leafHash);
+      const dup = seen.get(key);
       if (dup !== undefined) {
         results.push({ item, index: dup, duplicate: true });
         continue;

@@ -110,6 +110,8 @@ export interface BatchWrite {
 }
 
 const DEFAULT_TILE_CACHE = 512;
+/** Leaf hashes looked up per duplicate-detection query. */
+const LOOKUP_CHUNK = 128;
 
 /** SQLite-backed leaves + tiles + tree heads. Synchronous; the engine serialises writes. */
 export class SqliteLogStore implements NodeReader {
@@ -123,6 +125,7 @@ export class SqliteLogStore implements NodeReader {
     getLeaf: Statement<[number], { leaf_hash: Buffer; data: Buffer; ts_ms: number }>;
     leafRange: Statement<[number, number], { data: Buffer }>;
     byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
+    byHashKeys: Statement<number[], { idx: number; leaf_hash: Buffer }>;
     putHead: Statement<[number, Buffer, number, string]>;
     latestHead: Statement<[], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
     headAt: Statement<[number], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
@@ -154,6 +157,7 @@ export class SqliteLogStore implements NodeReader {
       getLeaf: this.db.prepare('SELECT leaf_hash, data, ts_ms FROM leaves WHERE idx = ?'),
       leafRange: this.db.prepare('SELECT data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx'),
       byHashKey: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE hkey = ?'),
+      byHashKeys: this.db.prepare(`SELECT idx, leaf_hash FROM leaves WHERE hkey IN (${Array(LOOKUP_CHUNK).fill('?').join(',')})`),
       putHead: this.db.prepare('INSERT OR REPLACE INTO tree_heads (size, root, ts_ms, signatures) VALUES (?, ?, ?, ?)'),
       latestHead: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads ORDER BY size DESC LIMIT 1'),
       headAt: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads WHERE size = ?'),
@@ -273,6 +277,26 @@ export class SqliteLogStore implements NodeReader {
   leafData(start: number, end: number): Buffer[] {
     this.ensureOpen();
     return this.stmts.leafRange.all(start, end).map((r) => r.data);
+  }
+
+  /**
+   * Indexes of those `hashes` already stored (key: latin1 string of the hash). One query per
+   * LOOKUP_CHUNK hashes instead of one per leaf: duplicate detection is on the append hot path.
+   */
+  findLeafHashes(hashes: readonly Buffer[]): Map<string, number> {
+    this.ensureOpen();
+    const found = new Map<string, number>();
+    for (let i = 0; i < hashes.length; i += LOOKUP_CHUNK) {
+      const part = hashes.slice(i, i + LOOKUP_CHUNK);
+      const keys = part.map(hashKey);
+      while (keys.length < LOOKUP_CHUNK) keys.push(-1);
+      const wanted = new Set(part.map((h) => h.toString('latin1')));
+      for (const r of this.stmts.byHashKeys.all(...keys)) {
+        const k = r.leaf_hash.toString('latin1');
+        if (wanted.has(k)) found.set(k, r.idx);
+      }
+    }
+    return found;
   }
 
   indexOfLeafHash(hash: Uint8Array): number | undefined {
