@@ -9,6 +9,7 @@ import { canonicalizeJcs, fromPemAll, isRecord, PublicKey, LocalVerifier, toBase
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import type { TransparencyLogEntry } from '../bundle/index.ts';
+import { decodeBase64 } from '../bundle/json-fields.ts';
 import { fail } from './errors.ts';
 import { memoEnabled, verifySignature } from './memo.ts';
 import { within, type TransparencyLogAuthority } from './trusted-root.ts';
@@ -36,6 +37,8 @@ export interface VerifiedEntry {
 }
 
 const MAX_BODY_DEPTH = 16;
+/** A log body field (signature, key, certificate, digest) is never larger than this. */
+const MAX_BODY_FIELD_BYTES = 256 * 1024;
 
 export function findLog(logs: readonly TransparencyLogAuthority[], logId: Buffer): TransparencyLogAuthority | undefined {
   return logs.find((l) => l.logId.equals(logId));
@@ -166,10 +169,7 @@ function str(v: unknown, what: string): string {
 }
 
 function b64(v: unknown, what: string): Buffer {
-  const s = str(v, what);
-  const b = Buffer.from(s, 'base64');
-  if (b.toString('base64') !== s) mismatch(`${what} is not base64`);
-  return b;
+  return decodeBase64(str(v, what), what, MAX_BODY_FIELD_BYTES, (m) => mismatch(m));
 }
 
 function parseBody(entry: TransparencyLogEntry): Record<string, unknown> {

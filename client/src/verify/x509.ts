@@ -66,6 +66,8 @@ export class Certificate {
   readonly extensions: Extension[];
   readonly signature: Buffer;
   private keyCache: KeyObject | undefined;
+  /** Derived extension values, decoded on first use (trust-root certificates are reused). */
+  private readonly derived = new Map<string, unknown>();
 
   private constructor(der: Buffer) {
     this.der = der;
@@ -132,20 +134,29 @@ export class Certificate {
     return this.extensions.find((e) => e.oid === oid);
   }
 
+  private once<T>(key: string, compute: () => T): T {
+    if (this.derived.has(key)) return this.derived.get(key) as T;
+    const v = compute();
+    this.derived.set(key, v);
+    return v;
+  }
+
   /** RFC 5280 §4.2.1.9. */
   get basicConstraints(): { ca: boolean; pathLen: number | undefined } {
-    const e = this.extension(OID.basicConstraints);
-    if (!e) return { ca: false, pathLen: undefined };
-    return guard(() => {
-      const items = children(readOne(e.value, TAG.SEQUENCE), 2);
-      let ca = false;
-      let pathLen: number | undefined;
-      for (const it of items) {
-        if (it.tag === TAG.BOOLEAN) ca = it.value.length === 1 && it.value[0] === 0xff;
-        else if (it.tag === TAG.INTEGER) pathLen = Number(readUnsignedInteger(it));
-        else bad('basicConstraints holds an unexpected field');
-      }
-      return { ca, pathLen };
+    return this.once('bc', () => {
+      const e = this.extension(OID.basicConstraints);
+      if (!e) return { ca: false, pathLen: undefined };
+      return guard(() => {
+        const items = children(readOne(e.value, TAG.SEQUENCE), 2);
+        let ca = false;
+        let pathLen: number | undefined;
+        for (const it of items) {
+          if (it.tag === TAG.BOOLEAN) ca = it.value.length === 1 && it.value[0] === 0xff;
+          else if (it.tag === TAG.INTEGER) pathLen = Number(readUnsignedInteger(it));
+          else bad('basicConstraints holds an unexpected field');
+        }
+        return { ca, pathLen };
+      });
     });
   }
 
@@ -159,9 +170,11 @@ export class Certificate {
   }
 
   get extKeyUsage(): string[] | undefined {
-    const e = this.extension(OID.extKeyUsage);
-    if (!e) return undefined;
-    return guard(() => children(readOne(e.value, TAG.SEQUENCE), 32).map((t) => oidToString(expectTag(t, TAG.OID, 'keyPurposeId').value)));
+    return this.once('eku', () => {
+      const e = this.extension(OID.extKeyUsage);
+      if (!e) return undefined;
+      return guard(() => children(readOne(e.value, TAG.SEQUENCE), 32).map((t) => oidToString(expectTag(t, TAG.OID, 'keyPurposeId').value)));
+    });
   }
 
   /** A CA certificate: basicConstraints cA and, when KeyUsage is present, keyCertSign. */
@@ -172,43 +185,51 @@ export class Certificate {
   }
 
   get subjectAltNames(): SubjectAltNames {
-    const out: SubjectAltNames = { uris: [], emails: [], otherNames: [] };
-    const e = this.extension(OID.subjectAltName);
-    if (!e) return out;
-    guard(() => {
-      for (const gn of children(readOne(e.value, TAG.SEQUENCE), 32)) {
-        if (gn.tag === 0x86) out.uris.push(gn.value.toString('utf8'));
-        else if (gn.tag === 0x81) out.emails.push(gn.value.toString('utf8'));
-        else if (gn.tag === 0xa0) {
-          // otherName: type-id OID, [0] EXPLICIT value (Fulcio username identities, 57264.1.7).
-          const [typeId, val] = children(gn, 2);
-          if (typeId && val && typeId.tag === TAG.OID && oidToString(typeId.value) === OID.fulcioOtherNameSan) {
-            const s = children(val, 1)[0];
-            if (s && s.tag === TAG.UTF8_STRING) out.otherNames.push(s.value.toString('utf8'));
+    return this.once('san', () => {
+      const out: SubjectAltNames = { uris: [], emails: [], otherNames: [] };
+      const e = this.extension(OID.subjectAltName);
+      if (!e) return out;
+      guard(() => {
+        for (const gn of children(readOne(e.value, TAG.SEQUENCE), 32)) {
+          if (gn.tag === 0x86) out.uris.push(gn.value.toString('utf8'));
+          else if (gn.tag === 0x81) out.emails.push(gn.value.toString('utf8'));
+          else if (gn.tag === 0xa0) {
+            // otherName: type-id OID, [0] EXPLICIT value (Fulcio username identities, 57264.1.7).
+            const [typeId, val] = children(gn, 2);
+            if (typeId && val && typeId.tag === TAG.OID && oidToString(typeId.value) === OID.fulcioOtherNameSan) {
+              const s = children(val, 1)[0];
+              if (s && s.tag === TAG.UTF8_STRING) out.otherNames.push(s.value.toString('utf8'));
+            }
           }
         }
-      }
+      });
+      return out;
     });
-    return out;
   }
 
   /** The Fulcio OIDC issuer: 57264.1.8 (DER UTF8String) first, then deprecated 1.1 (raw bytes). */
   get fulcioIssuer(): string | undefined {
-    const v2 = this.extension(OID.fulcioIssuerV2);
-    if (v2) return guard(() => readOne(v2.value, TAG.UTF8_STRING).value.toString('utf8'));
-    const v1 = this.extension(OID.fulcioIssuerV1);
-    return v1 ? v1.value.toString('utf8') : undefined;
+    return this.once('iss', () => {
+      const v2 = this.extension(OID.fulcioIssuerV2);
+      if (v2) return guard(() => readOne(v2.value, TAG.UTF8_STRING).value.toString('utf8'));
+      const v1 = this.extension(OID.fulcioIssuerV1);
+      return v1 ? v1.value.toString('utf8') : undefined;
+    });
   }
 
   get subjectKeyId(): Buffer | undefined {
-    const e = this.extension(OID.subjectKeyIdentifier);
-    return e ? guard(() => readOne(e.value, TAG.OCTET_STRING).value) : undefined;
+    return this.once('ski', () => {
+      const e = this.extension(OID.subjectKeyIdentifier);
+      return e ? guard(() => readOne(e.value, TAG.OCTET_STRING).value) : undefined;
+    });
   }
 
   get authorityKeyId(): Buffer | undefined {
-    const e = this.extension(OID.authorityKeyIdentifier);
-    if (!e) return undefined;
-    return guard(() => children(readOne(e.value, TAG.SEQUENCE), 3).find((t) => t.tag === 0x80)?.value);
+    return this.once('aki', () => {
+      const e = this.extension(OID.authorityKeyIdentifier);
+      if (!e) return undefined;
+      return guard(() => children(readOne(e.value, TAG.SEQUENCE), 3).find((t) => t.tag === 0x80)?.value);
+    });
   }
 
   validAt(t: Date): boolean {
