@@ -47,9 +47,12 @@ function context(dir: string, clock: FixedClock): ServiceContext {
 }
 
 type Refreshable = ReturnType<typeof createTufService> & { refresh(): Promise<void> };
+const ctxMetrics = new WeakMap<Refreshable, MetricsRegistry>();
 
 async function start(dir: string, clock: FixedClock): Promise<{ svc: Refreshable; app: express.Express }> {
-  const svc = createTufService(context(dir, clock)) as Refreshable;
+  const ctx = context(dir, clock);
+  const svc = createTufService(ctx) as Refreshable;
+  ctxMetrics.set(svc, ctx.metrics);
   await svc.refresh();
   const app = express();
   app.use(svc.router);
@@ -98,6 +101,7 @@ test('re-signs timestamp and snapshot with the online keys before they expire', 
     assert.equal(await version('timestamp.json'), 3);
     assert.equal(await version('2.snapshot.json'), 2);
     assert.deepEqual(svc.ready(), { ok: true });
+    assert.match(ctxMetrics.get(svc)!.render(), /cairn_tuf_expires_in_seconds\{role="timestamp"\} 8639\d\n/);
   } finally {
     await svc.close();
     rmSync(dir, { recursive: true, force: true });

@@ -57,6 +57,14 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
     signers = next;
   };
   const resigned = ctx.metrics.counter('cairn_tuf_resign_total', 'online TUF roles re-signed');
+  // Seconds until each served role expires: the alert that matters for a TUF repository.
+  const expiry = ctx.metrics.gauge('cairn_tuf_expires_in_seconds', 'seconds until the served TUF metadata of each role expires');
+  const secondsLeft = (role: 'root' | 'timestamp' | 'snapshot' | 'targets') => (): number => {
+    if (!state) return 0;
+    const signed = role === 'root' ? state.root : state[role].envelope.signed;
+    return Math.round((new Date(signed.expires).getTime() - ctx.clock.now().getTime()) / 1000);
+  };
+  for (const role of ['root', 'timestamp', 'snapshot', 'targets'] as const) expiry.set(secondsLeft(role), { role });
   let busy = false;
 
   /** Re-signs online roles if due, then re-reads and re-verifies what is served. */
