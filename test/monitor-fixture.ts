@@ -198,6 +198,10 @@ export interface TilesServer {
   /** Serve these bytes instead of entry bundle N (a log lying about entries). */
   bundleOverride: Map<number, Buffer>;
   requests: string[];
+  /** Serve partial tiles (`.p/W`)? A log may delete them once the full tile exists. */
+  partials: boolean;
+  /** Tree size the tiles are served for (default: the published checkpoint's). */
+  tileSize: number | undefined;
   close(): Promise<void>;
 }
 
@@ -209,6 +213,8 @@ export async function serveTiles(log: FixtureLog, entryBody?: (index: number) =>
     bundleDelayMs: 0,
     bundleOverride: new Map(),
     requests: [],
+    partials: true,
+    tileSize: undefined,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   const server: Server = createServer((req, res) => {
@@ -234,8 +240,8 @@ export async function serveTiles(log: FixtureLog, entryBody?: (index: number) =>
       send(404, 'not found', 'text/plain');
       return;
     }
-    const available = tileWidthAt(t.kind === 'entries' ? 0 : t.level, t.index, l.publishedSize);
-    if (available < t.width) {
+    const available = tileWidthAt(t.kind === 'entries' ? 0 : t.level, t.index, state.tileSize ?? l.publishedSize);
+    if (available < t.width || (!state.partials && t.width < TILE_WIDTH)) {
       send(404, 'no such tile', 'text/plain');
       return;
     }

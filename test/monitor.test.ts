@@ -500,3 +500,28 @@ test('--watch runs passes until --rounds, and stops at once on a consistency ala
     await s.server.close();
   }
 });
+
+test('a partial tile that is gone is read from the full tile (tlog-tiles allows deleting partials)', async () => {
+  const s = await setup();
+  try {
+    fill(s.log, 300);
+    await s.log.publish();
+    fill(s.log, 300); // the log moved on; its checkpoint (as cached) still says 300
+    s.server.tileSize = 600;
+    s.server.partials = false;
+    const r = await runOnce(s.opts());
+    assert.equal(r.outcome, 'ok');
+    assert.equal(r.entriesChecked, 300);
+    assert.ok(s.server.requests.includes('/tile/entries/001.p/44'));
+    assert.ok(s.server.requests.includes('/tile/entries/001'));
+    await s.log.publish();
+    s.server.tileSize = undefined;
+    s.server.partials = true;
+    const r2 = await runOnce(s.opts());
+    assert.equal(r2.outcome, 'ok');
+    assert.ok(s.server.requests.some((p) => p.startsWith('/tile/0/')), 'consistency proof read from hash tiles');
+    assert.equal(r2.entriesChecked, 300);
+  } finally {
+    await s.server.close();
+  }
+});
