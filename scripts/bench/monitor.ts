@@ -79,9 +79,8 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   // The real command through its entry point, reporting this process's peak RSS on exit.
   const code = `import { register } from 'tsx/esm/api'; register();
 const { main } = await import(${JSON.stringify(join(ROOT, 'client/src/cli/main.ts'))});
-const code = await main(${JSON.stringify(args)});
-process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n');
-process.exit(code);`;
+process.on('exit', () => process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n'));
+process.exitCode = await main(${JSON.stringify(args)});`;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
