@@ -124,3 +124,30 @@ test('config precedence: defaults < file < environment < flags', () => {
   assert.equal(fromFlags.sections.log?.batchMaxSize, '256');
   assert.equal(fromFlags.host, '0.0.0.0');
 });
+
+test('SIGTERM-style close drains in-flight requests: an accepted log entry is answered 201', async () => {
+  const { generateKeyPairSync, sign, createHash } = await import('node:crypto');
+  const config = loadConfig({ overrides: { port: 0, dataDir: tempDir(), logLevel: 'silent' }, flags: { set: ['log.batchMaxDelayMs=400', 'log.batchMaxSize=1000'] } });
+  const stack = await startStack(config, { components: ['log'] });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const artifact = Buffer.from('drain me');
+  const body = {
+    apiVersion: '0.0.1',
+    kind: 'hashedrekord',
+    spec: {
+      data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(artifact).digest('hex') } },
+      signature: {
+        content: sign('sha256', artifact, privateKey).toString('base64'),
+        publicKey: { content: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') },
+      },
+    },
+  };
+  const inflight = fetch(`${stack.url}/api/v1/log/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // The entry waits for its batch (400 ms); close while it is in flight.
+  await new Promise((r) => setTimeout(r, 150));
+  const closed = stack.close();
+  const res = await inflight;
+  assert.equal(res.status, 201);
+  await closed;
+  await assert.rejects(fetch(`${stack.url}/healthz`));
+});

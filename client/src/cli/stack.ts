@@ -32,6 +32,9 @@ const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
   tuf: async () => ((await import('@cairn/tuf')) as { createService: ServiceFactory }).createService,
 };
 
+/** How long a shutdown waits for in-flight requests before cutting connections. */
+const DRAIN_DEADLINE_MS = 10_000;
+
 /** Start order: later components may use earlier ones in-process (the CA uses the CT log). */
 const ORDER: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tuf'];
 
@@ -129,8 +132,19 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Stop accepting, then keep closing connections as they go idle (a keep-alive connection
+      // whose request just finished would otherwise hold close() for keepAliveTimeout). After
+      // DRAIN_DEADLINE_MS whatever is left is cut.
       await new Promise<void>((r) => {
-        server.close(() => r());
+        const started = Date.now();
+        const sweep = setInterval(() => {
+          if (Date.now() - started > DRAIN_DEADLINE_MS) server.closeAllConnections();
+          else server.closeIdleConnections();
+        }, 25);
+        server.close(() => {
+          clearInterval(sweep);
+          r();
+        });
         server.closeIdleConnections();
       });
       for (const s of [...services].reverse()) await s.close();
