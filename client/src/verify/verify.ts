@@ -227,6 +227,7 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
 
   // 5. Certificate: path to a trusted CA valid at every trusted time, SCTs, identity.
   let scts = 0;
+  let signer: VerificationResult['signer'] = { type: 'key', spki };
   if (leaf) {
     if (times.length === 0) fail('TIMESTAMP_THRESHOLD', 'a certificate can only be checked at a trusted signing time, and the bundle has none');
     const path = verifyCertificatePath(leaf, trust.certificateAuthorities, times.map((t) => t.time));
@@ -235,18 +236,11 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
       if (scts < ctlogThreshold) fail('SCT_THRESHOLD', `the certificate has ${scts} verified SCTs, ${ctlogThreshold} required`);
     }
     const who = checkIdentity(leaf, identityPolicy);
-    return {
-      bundleVersion: bundle.version,
-      signer: { type: 'certificate', identity: who.identity, issuer: who.issuer, certificate: leaf.der },
-      timestamps: times,
-      tlogEntries: tlogCount,
-      scts,
-      ...(content.type === 'dsseEnvelope' ? { payloadType: content.payloadType, statement } : {}),
-    };
+    signer = { type: 'certificate', identity: who.identity, issuer: who.issuer, certificate: leaf.der };
   }
   return {
     bundleVersion: bundle.version,
-    signer: { type: 'key', spki },
+    signer,
     timestamps: times,
     tlogEntries: tlogCount,
     scts,
