@@ -14,7 +14,7 @@ import { LocalSigner, PublicKey, generateKey, sha256 } from '@cairn/shared';
 import { leafHash } from '@cairn/shared/merkle';
 import { dsseBundle, messageSignatureBundle, serializeBundle, type TransparencyLogEntryJson } from './bundle.ts';
 import { envelopeJson, pae } from './dsse.ts';
-import { dsseEntry, hashedRekordEntry, intotoEntry, parseLogEntryMap, toTransparencyLogEntry, type LogEntry } from './rekor.ts';
+import { checkEntryMatches, dsseEntry, hashedRekordEntry, intotoEntry, parseLogEntryMap, toTransparencyLogEntry, type LogEntry } from './rekor.ts';
 import { setPayload, verifyLogEntry } from './log-proof.ts';
 
 const require = createRequire(import.meta.url);
@@ -183,4 +183,26 @@ test('PAE and signature match the DSSE specification test vector', () => {
 test('SET payload is the JCS of exactly body, integratedTime, logID, logIndex (reference §2.6)', () => {
   const e: LogEntry = { uuid: 'u', body: 'eA==', integratedTime: 2, logID: 'ab', logIndex: 1, verification: { signedEntryTimestamp: 'AA==' } };
   assert.equal(setPayload(e).toString(), '{"body":"eA==","integratedTime":2,"logID":"ab","logIndex":1}');
+});
+
+test('checkEntryMatches: real hashedrekord and dsse entries match their bundles; another signature does not', () => {
+  const b = happy as unknown as { messageSignature: { signature: string; messageDigest: { digest: string } } };
+  const sig = Buffer.from(b.messageSignature.signature, 'base64');
+  const digest = Buffer.from(b.messageSignature.messageDigest.digest, 'base64');
+  assert.doesNotThrow(() => checkEntryMatches(realEntry, { kind: 'hashedrekord', signature: sig, digest }));
+  assert.equal(code(() => checkEntryMatches(realEntry, { kind: 'hashedrekord', signature: Buffer.from('other'), digest })), 'TLOG_ERROR');
+  assert.equal(code(() => checkEntryMatches(realEntry, { kind: 'hashedrekord', signature: sig, digest: sha256('x') })), 'TLOG_ERROR');
+  assert.equal(code(() => checkEntryMatches(realEntry, { kind: 'dsse', signature: sig, digest })), 'TLOG_ERROR');
+  assert.equal(code(() => checkEntryMatches({ ...realEntry, uuid: 'ab'.repeat(32) }, { kind: 'hashedrekord', signature: sig, digest })), 'TLOG_ERROR');
+
+  const d = JSON.parse(readFileSync(`${CONFORMANCE}/bundle-verify/happy-path-intoto-in-dsse-v3/bundle.sigstore.json`, 'utf8')) as {
+    dsseEnvelope: { payload: string; signatures: { sig: string }[] };
+    verificationMaterial: { tlogEntries: TransparencyLogEntryJson[] };
+  };
+  const t = d.verificationMaterial.tlogEntries[0]!;
+  const body = Buffer.from(t.canonicalizedBody, 'base64');
+  const dsseLogEntry: LogEntry = { uuid: leafHash(body).toString('hex'), body: t.canonicalizedBody, integratedTime: 0, logID: '00'.repeat(32), logIndex: 0 };
+  const expect = { kind: 'dsse' as const, signature: Buffer.from(d.dsseEnvelope.signatures[0]!.sig, 'base64'), digest: sha256(Buffer.from(d.dsseEnvelope.payload, 'base64')) };
+  assert.doesNotThrow(() => checkEntryMatches(dsseLogEntry, expect));
+  assert.equal(code(() => checkEntryMatches(dsseLogEntry, { ...expect, digest: sha256('other payload') })), 'TLOG_ERROR');
 });

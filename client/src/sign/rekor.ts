@@ -213,6 +213,45 @@ export function toTransparencyLogEntry(e: LogEntry): TransparencyLogEntryJson {
   };
 }
 
+/** What the entry the log returns must record: our signature over our digest (or payload hash). */
+export interface EntryExpectation {
+  kind: 'hashedrekord' | 'dsse' | 'intoto';
+  signature: Buffer;
+  /** hashedrekord: the artifact SHA-256; dsse/intoto: SHA-256 of the DSSE payload. */
+  digest: Buffer;
+}
+
+/**
+ * The log answers with a canonical body; it must be an entry for what was submitted (the same
+ * checks a verifier makes, reference §2.3), and its UUID must be that body's leaf hash (§2.4).
+ * A log, or a 409 Location, pointing at some other entry is caught here, not by a verifier later.
+ */
+export function checkEntryMatches(e: LogEntry, x: EntryExpectation): void {
+  const body = Buffer.from(e.body, 'base64');
+  if (sha256Hex(Buffer.concat([Buffer.from([0]), body])) !== e.uuid.slice(-64)) throw new SignError('TLOG_ERROR', 'the log answered with an entry whose UUID is not the leaf hash of its body');
+  let j: unknown;
+  try {
+    j = JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    bad('body is not JSON');
+  }
+  const get = (o: unknown, ...path: (string | number)[]): unknown =>
+    path.reduce<unknown>((v, k) => (typeof k === 'number' ? (Array.isArray(v) ? (v as unknown[])[k] : undefined) : isRecord(v) ? v[k] : undefined), o);
+  const sigB64 = x.signature.toString('base64');
+  const hex = x.digest.toString('hex');
+  let ok: boolean;
+  if (x.kind === 'hashedrekord') {
+    ok = get(j, 'kind') === 'hashedrekord' && get(j, 'spec', 'signature', 'content') === sigB64 && get(j, 'spec', 'data', 'hash', 'value') === hex;
+  } else if (x.kind === 'dsse') {
+    const sigs = get(j, 'spec', 'signatures');
+    ok = get(j, 'kind') === 'dsse' && Array.isArray(sigs) && sigs.length === 1 && get(sigs, 0, 'signature') === sigB64 && get(j, 'spec', 'payloadHash', 'value') === hex;
+  } else {
+    const sig = get(j, 'spec', 'content', 'envelope', 'signatures', 0, 'sig');
+    ok = get(j, 'kind') === 'intoto' && typeof sig === 'string' && Buffer.from(sig, 'base64').toString('utf8') === sigB64 && get(j, 'spec', 'content', 'payloadHash', 'value') === hex;
+  }
+  if (!ok) throw new SignError('TLOG_ERROR', `the log answered with a ${String(get(j, 'kind'))} entry that does not record this signature`);
+}
+
 export interface SearchQuery {
   /** `sha256:<hex>` */
   hash?: string;

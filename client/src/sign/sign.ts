@@ -10,7 +10,17 @@ import { SignError } from './errors.ts';
 import { FulcioClient } from './fulcio.ts';
 import type { HttpOptions } from './http.ts';
 import { challengeSubject, checkTokenFresh, decodeTokenClaims } from './oidc.ts';
-import { dsseEntry, hashedRekordEntry, intotoEntry, RekorClient, toTransparencyLogEntry, type LogEntry, type ProposedEntry } from './rekor.ts';
+import {
+  checkEntryMatches,
+  dsseEntry,
+  hashedRekordEntry,
+  intotoEntry,
+  RekorClient,
+  toTransparencyLogEntry,
+  type EntryExpectation,
+  type LogEntry,
+  type ProposedEntry,
+} from './rekor.ts';
 
 /** Largest artifact or statement signed in memory. */
 export const MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024;
@@ -82,10 +92,11 @@ async function identityFor(o: SignOptions): Promise<Identity> {
   return { signer, material: { kind: 'certificate', leafDer: cert.leaf }, logPem: toPem('CERTIFICATE', cert.leaf), certificate: cert.leaf, subject };
 }
 
-async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry): Promise<{ entries: TransparencyLogEntryJson[]; entry?: LogEntry }> {
+async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry, expect: EntryExpectation): Promise<{ entries: TransparencyLogEntryJson[]; entry?: LogEntry }> {
   if (o.tlogUpload === false) return { entries: [] };
   if (o.rekorUrl === undefined) throw new SignError('URL_MISSING', 'uploading to the transparency log needs its URL (or disable the upload)');
   const entry = await new RekorClient(o.rekorUrl, o.http).createEntry(proposed());
+  checkEntryMatches(entry, expect);
   return { entries: [toTransparencyLogEntry(entry)], entry };
 }
 
@@ -106,7 +117,7 @@ export async function sign(artifact: Uint8Array, o: SignOptions): Promise<SignRe
   const id = await identityFor(o);
   const digest = sha256(artifact);
   const signature = await id.signer.sign(artifact);
-  const { entries, entry } = await logEntryFor(o, () => hashedRekordEntry(digest.toString('hex'), signature, id.logPem));
+  const { entries, entry } = await logEntryFor(o, () => hashedRekordEntry(digest.toString('hex'), signature, id.logPem), { kind: 'hashedrekord', signature, digest });
   return {
     bundle: messageSignatureBundle(id.material, digest, signature, entries),
     ...(id.certificate !== undefined ? { certificate: id.certificate, subject: id.subject } : {}),
@@ -128,7 +139,11 @@ export async function attest(statement: Uint8Array | Record<string, unknown>, o:
   // sigstore-js sets keyid to the key hint for key-based envelopes, empty (omitted) for keyless.
   const envelope = envelopeJson(payloadType, payload, signature, id.material.kind === 'publicKey' ? id.material.hint : '');
   const kind = o.tlogKind ?? 'dsse';
-  const { entries, entry } = await logEntryFor(o, () => (kind === 'intoto' ? intotoEntry(envelope, id.logPem) : dsseEntry(envelope, id.logPem)));
+  const { entries, entry } = await logEntryFor(o, () => (kind === 'intoto' ? intotoEntry(envelope, id.logPem) : dsseEntry(envelope, id.logPem)), {
+    kind,
+    signature,
+    digest: sha256(payload),
+  });
   return {
     bundle: dsseBundle(id.material, envelope, entries),
     ...(id.certificate !== undefined ? { certificate: id.certificate, subject: id.subject } : {}),
