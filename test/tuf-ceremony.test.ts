@@ -224,3 +224,25 @@ test('rotated online keys wait in staged/online until their root is published', 
   assert.equal(state.root.version, 2);
   assert.equal(state.timestamp.envelope.signed.version, 2);
 });
+
+test('passphrase-protected keyholder keys and extra targets', async () => {
+  const dir = join(base, 'pass');
+  const env = { KEY_PASS: 'correct horse battery staple', WRONG: 'nope' };
+  const key = join(dir, 'keys', 'holder.pem');
+  await must(cli(['tuf', 'keygen', '--out', key, '--passphrase-env', 'KEY_PASS'], env));
+  assert.match(readFileSync(key, 'utf8'), /ENCRYPTED PRIVATE KEY/);
+  assert.equal(statSync(key).mode & 0o777, 0o600);
+  const repo = join(dir, 'repo');
+  await must(cli(['tuf', 'init', '--dir', repo, '--root-key', `${key}.pub`]));
+  const extra = join(dir, 'notes.txt');
+  writeFileSync(extra, 'hello\n');
+  assert.match((await must(cli(['tuf', 'add-target', '--dir', repo, '--file', extra]))).out, /staged target notes.txt/);
+  assert.match((await must(cli(['tuf', 'add-target', '--dir', repo, '--file', extra]))).out, /unchanged/);
+  assert.equal(errorCode(await cli(['tuf', 'add-target', '--dir', repo, '--file', extra, '--name', '../evil'])), 'INVALID_ARGUMENT');
+  assert.equal(errorCode(await cli(['tuf', 'sign', '--dir', repo, '--key', key, '--passphrase-env', 'WRONG'], env)), 'INVALID_KEY');
+  assert.equal(errorCode(await cli(['tuf', 'sign', '--dir', repo, '--key', key, '--passphrase-env', 'UNSET'], env)), 'USAGE');
+  await must(cli(['tuf', 'sign', '--dir', repo, '--key', key, '--passphrase-env', 'KEY_PASS'], env));
+  await must(cli(['tuf', 'publish', '--dir', repo]));
+  const state = verifyPublished(join(repo, 'repository'));
+  assert.equal(state.targets.envelope.signed.targets['notes.txt']?.length, 6);
+});
