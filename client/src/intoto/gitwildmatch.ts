@@ -19,45 +19,40 @@ type Segment = { kind: 'globstar' } | { kind: 'glob'; pattern: CompiledPattern }
 interface WildPattern {
   include: boolean;
   segments: Segment[];
-  /** Trailing slash (or trailing `/**`): matches only paths strictly below a match. */
+  /** Ends in `/**` (or `/`): matches only paths strictly below a match. */
   dirOnly: boolean;
+  /** A lone `**` matches every path; `**` plus a trailing slash every path below the root. */
+  special?: 'all' | 'below-root';
 }
 
+/** Normalisation steps of pathspec 0.11 `GitWildMatchPattern.pattern_to_regex`, in its order. */
 function compileOne(raw: string): WildPattern | undefined {
-  let p = raw;
-  if (p === '' || p.startsWith('#')) return undefined;
+  let p = raw.trim();
+  if (p === '' || p.startsWith('#') || p === '/') return undefined;
   let include = false;
   if (p.startsWith('!')) {
     include = true;
     p = p.slice(1);
   }
   if (p.startsWith('\\')) p = p.slice(1); // "\#" and "\!" escapes
-  if (p === '/' || p === '') return undefined;
-  let parts = p.split('/');
-  let anchored = false;
-  if (parts[0] === '') {
-    anchored = true;
-    parts = parts.slice(1);
+  let segs = p.split('/');
+  // Runs of '**' segments collapse to one.
+  segs = segs.filter((seg, k) => !(seg === '**' && k > 0 && segs[k - 1] === '**'));
+  if (segs.length === 2 && segs[0] === '**' && segs[1] === '') return { include, segments: [], dirOnly: false, special: 'below-root' };
+  if (segs[0] === '') segs = segs.slice(1); // leading slash: anchored at the root
+  else if (segs.length === 1 || (segs.length === 2 && segs[1] === '')) {
+    // A lone name (or name/) matches at any depth, as if written **/name.
+    if (segs[0] !== '**') segs = ['**', ...segs];
   }
+  if (segs.length === 0) return undefined;
+  if (segs.length > 1 && segs[segs.length - 1] === '') segs[segs.length - 1] = '**';
+  if (segs.length === 1 && segs[0] === '**') return { include, segments: [], dirOnly: false, special: 'all' };
   let dirOnly = false;
-  if (parts.length > 1 && parts[parts.length - 1] === '') {
+  if (segs.length > 1 && segs[segs.length - 1] === '**') {
     dirOnly = true;
-    parts = parts.slice(0, -1);
+    segs = segs.slice(0, -1);
   }
-  if (parts.length > 1 && parts[parts.length - 1] === '**') {
-    dirOnly = true;
-    parts = parts.slice(0, -1);
-  }
-  if (parts.length > 1) anchored = true;
-  const segments: Segment[] = [];
-  if (!anchored && parts[0] !== '**') segments.push({ kind: 'globstar' });
-  for (const part of parts) {
-    if (part === '**') {
-      if (segments.length === 0 || segments[segments.length - 1]!.kind !== 'globstar') segments.push({ kind: 'globstar' });
-    } else {
-      segments.push({ kind: 'glob', pattern: compilePattern(part) });
-    }
-  }
+  const segments: Segment[] = segs.map((seg) => (seg === '**' ? { kind: 'globstar' } : { kind: 'glob', pattern: compilePattern(seg) }));
   return { include, segments, dirOnly };
 }
 
@@ -86,6 +81,8 @@ function matchSegments(segs: Segment[], path: string[], end: number): boolean {
 }
 
 function patternMatches(p: WildPattern, parts: string[]): boolean {
+  if (p.special === 'all') return true;
+  if (p.special === 'below-root') return parts.length > 1;
   // The pattern may match the path itself or any ancestor directory of it.
   const maxEnd = p.dirOnly ? parts.length - 1 : parts.length;
   for (let end = 1; end <= maxEnd; end++) if (matchSegments(p.segments, parts, end)) return true;
