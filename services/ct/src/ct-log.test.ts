@@ -143,3 +143,27 @@ test('log keys outside the allow-list are refused; P-384 is announced as such', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('beyond maxPending waiting submissions new ones get LOG_BUSY and store nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+  const log = await EngineCtLog.open({ dataDir: dir, clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), maxPending: 3, batchMaxDelayMs: 50 });
+  try {
+    const root = makeRoot();
+    const int = makeIntermediate(root);
+    log.addRoot(root.der);
+    const chains = Array.from({ length: 8 }, () => [precertWithFinal(int).precert, int.der, root.der]);
+    const results = await Promise.allSettled(chains.map((c) => log.addPreChain(c)));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    const busy = results.filter((r) => r.status === 'rejected' && isCode('LOG_BUSY')(r.reason)).length;
+    assert.equal(ok, 3);
+    assert.equal(busy, 5);
+    assert.equal(log.size, 3);
+    // Once the queue drained, a refused chain goes through.
+    const last = results.findIndex((r) => r.status === 'rejected');
+    await log.addPreChain(chains[last]!);
+    assert.equal(log.size, 4);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -31,6 +31,8 @@ import { RootStore, type AcceptedRoot } from './roots.ts';
 
 /** RFC 6962 §4.6 lets a log return fewer entries than asked; this is the most per request. */
 export const MAX_GET_ENTRIES = 256;
+/** Submissions waiting for their batch at once; beyond it new ones get 503 LOG_BUSY (bounded memory). */
+export const DEFAULT_MAX_PENDING = 4096;
 const KEY_FILE = 'ct-key.pem';
 const DB_FILE = 'ct.sqlite';
 
@@ -126,6 +128,8 @@ export interface EngineCtLogOptions {
   rootsFile?: string;
   batchMaxSize?: number;
   batchMaxDelayMs?: number;
+  /** Default DEFAULT_MAX_PENDING. */
+  maxPending?: number;
 }
 
 export class EngineCtLog implements LocalCtLog {
@@ -142,6 +146,7 @@ export class EngineCtLog implements LocalCtLog {
   private readonly byIndex: Statement<[number], { extra: Buffer }>;
   private readonly submitted: Counter;
   private closed = false;
+  private maxPending = DEFAULT_MAX_PENDING;
 
   private constructor(
     private readonly engine: LogEngine,
@@ -185,7 +190,9 @@ export class EngineCtLog implements LocalCtLog {
       validFrom = o.clock.now().toISOString();
       engine.setMeta(metaKey, validFrom);
     }
-    return new EngineCtLog(engine, signer, o.clock, roots, new Date(validFrom), o.metrics);
+    const log = new EngineCtLog(engine, signer, o.clock, roots, new Date(validFrom), o.metrics);
+    if (o.maxPending !== undefined) log.maxPending = o.maxPending;
+    return log;
   }
 
   addPreChain(chainDer: Buffer[]): Promise<Sct> {
@@ -232,6 +239,7 @@ export class EngineCtLog implements LocalCtLog {
     // Two identical submissions racing share one leaf and one SCT.
     const pending = this.inFlight.get(key);
     if (pending) return pending;
+    if (this.inFlight.size >= this.maxPending) return Promise.reject(new CtError('LOG_BUSY', 'too many submissions are waiting; retry shortly'));
     const p = this.integrate(chain.kind, chain.leaf.der, chain.leaf.tbs, chain.issuer, chain.certs, certHash).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;

@@ -18,6 +18,7 @@ export type CtErrorCode =
   | 'INVALID_PARAMETER' // 400 a query parameter is missing, malformed or out of range
   | 'ENTRY_NOT_FOUND' // 404 get-proof-by-hash: no leaf with that hash within the tree size
   | 'INVALID_ROOT' // 400 a root offered to addRoot / the roots file is not a self-signed CA certificate
+  | 'LOG_BUSY' // 503 too many submissions waiting for their batch; nothing stored, retry
   | 'STORE_CLOSED' // 503 the log is shutting down
   | 'SIGNING_FAILED'; // 503 the CT key could not sign; nothing was stored
 
@@ -35,6 +36,7 @@ const STATUS: Record<CtErrorCode, number> = {
   INVALID_PARAMETER: 400,
   ENTRY_NOT_FOUND: 404,
   INVALID_ROOT: 400,
+  LOG_BUSY: 503,
   STORE_CLOSED: 503,
   SIGNING_FAILED: 503,
 };

@@ -6,7 +6,7 @@
  * engine's leaves/tiles/tree heads plus this log's `ct_entries`), `roots/*.pem` (accepted roots).
  *
  * Config section `ct`: rootsFile (PEM bundle of extra accepted roots), batchMaxSize,
- * batchMaxDelayMs (the engine's batching bounds).
+ * batchMaxDelayMs (the engine's batching bounds), maxPending (submissions waiting at once).
  *
  * Accepted roots: a chain must end at (or directly below) a self-signed CA certificate listed in
  * `<dataDir>/roots/*.pem` or `ct.rootsFile`. The in-process CA registers its root with
@@ -28,11 +28,11 @@ import {
   type TrustInfo,
 } from '@cairn/shared';
 import type { Router } from 'express';
-import { EngineCtLog, type LocalCtLog } from './ct-log.ts';
+import { DEFAULT_MAX_PENDING, EngineCtLog, type LocalCtLog } from './ct-log.ts';
 import { ctRouter } from './routes.ts';
 
 export { CtError, type CtErrorCode } from './errors.ts';
-export { EngineCtLog, MAX_GET_ENTRIES, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
+export { EngineCtLog, MAX_GET_ENTRIES, DEFAULT_MAX_PENDING, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
 export { HttpCtLog, HttpCtError, sctFromJson, MAX_SCT_RESPONSE_BYTES, type HttpCtErrorCode, type HttpCtLogOptions } from './http-ct-log.ts';
 export { sctToJson, type SctJson } from './routes.ts';
 export { MAX_CHAIN_LENGTH, MAX_CERT_BYTES, MAX_SUBMISSION_BYTES } from './chain.ts';
@@ -101,6 +101,7 @@ export const createService: ServiceFactory = async (ctx) => {
   const batchMaxSize = sectionNumber(s, 'batchMaxSize', 64, 1, 65_536);
   const batchMaxDelayMs = sectionNumber(s, 'batchMaxDelayMs', 5, 0, 5_000);
   const rootsFile = sectionString(s, 'rootsFile');
+  const maxPending = sectionNumber(s, 'maxPending', DEFAULT_MAX_PENDING, 1, 1_000_000);
   const log = await EngineCtLog.open({
     dataDir: ctx.dataDir,
     clock: ctx.clock,
@@ -108,6 +109,7 @@ export const createService: ServiceFactory = async (ctx) => {
     metrics: ctx.metrics,
     batchMaxSize,
     batchMaxDelayMs,
+    maxPending,
     ...(rootsFile !== undefined ? { rootsFile } : {}),
   });
   return new CtComponent(log, ctx.baseUrl);
