@@ -29,3 +29,31 @@ test('two PEM blocks, empty and oversized key content fail cleanly', () => {
   assert.throws(() => parsePublicKeyContent(''), (e: any) => e.code === 'INVALID_PUBLIC_KEY');
   assert.throws(() => parsePublicKeyContent('x'.repeat(9000)), (e: any) => e.code === 'INVALID_PUBLIC_KEY');
 });
+
+test('arbitrary bytes as a CSR or key only ever fail with a CaError code (fast-check)', async () => {
+  const fc = (await import('fast-check')).default;
+  const { CaError } = await import('./errors.ts');
+  const { parseCsr } = await import('./request.ts');
+  const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' });
+  const ok = (fn: () => unknown): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      return e instanceof CaError;
+    }
+  };
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => ok(() => parseCsr(Buffer.from(bytes))) && ok(() => parsePublicKeyContent(Buffer.from(bytes).toString('base64')))),
+    { numRuns: 300 },
+  );
+  // Single-byte mutations of a valid SPKI: accepted as a key, or refused with a code.
+  fc.assert(
+    fc.property(fc.nat(pub.length - 1), fc.integer({ min: 1, max: 255 }), (i, x) => {
+      const m = Buffer.from(pub);
+      m[i]! ^= x;
+      return ok(() => subjectKeyFromDer(m));
+    }),
+    { numRuns: 300 },
+  );
+});
