@@ -525,3 +525,26 @@ test('a partial tile that is gone is read from the full tile (tlog-tiles allows 
     await s.server.close();
   }
 });
+
+test('CLI witness flags: Ed25519 only, name required; a refused cosignature is exit 1 after the state advanced', async () => {
+  const s = await setup();
+  try {
+    fill(s.log, 12);
+    await s.log.publish();
+    const { generateKey, privateKeyToPem } = await import('@cairn/shared');
+    const ed = join(s.dir, 'witness.pem');
+    const ec = join(s.dir, 'ec.pem');
+    writeFileSync(ed, privateKeyToPem(generateKey('ed25519')));
+    writeFileSync(ec, privateKeyToPem(generateKey('ecdsa-p256')));
+    const base = ['monitor', '--log', s.server.url, '--state', s.statePath, '--policy', s.policyPath, '--log-key', s.keyPath];
+    assert.equal((await cairn([...base, '--witness-key', ed])).status, 64);
+    assert.equal((await cairn([...base, '--witness-key', ec, '--witness-name', 'w.test'])).status, 64);
+    // The fixture server takes no cosignatures (404): the checks passed, so the state advanced.
+    const r = await cairn([...base, '--witness-key', ed, '--witness-name', 'w.test']);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /witness: FAILED/);
+    assert.equal(loadState(s.statePath)?.size, 12);
+  } finally {
+    await s.server.close();
+  }
+});
