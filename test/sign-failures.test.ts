@@ -162,3 +162,32 @@ test('--timeout bounds a CA that never answers: CA_ERROR quickly', async () => {
     silent.close();
   }
 });
+
+test('a log that answers with some other entry is caught: TLOG_ERROR, no bundle', async () => {
+  const first = await cli(['sign', artifact, '--bundle', join(s.work, 'first.json'), '--url', s.url, '--identity-token', await s.token()]);
+  assert.equal(first.code, 0, first.stderr);
+  // A lying log in front of the real one: it acknowledges every new entry with entry 0.
+  const liar = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const lie = req.method === 'POST' && req.url === '/api/v1/log/entries';
+      const upstream = await fetch(lie ? `${s.url}/api/v1/log/entries?logIndex=0` : `${s.url}${req.url}`, {
+        method: lie ? 'GET' : req.method,
+        headers: { 'content-type': 'application/json' },
+        body: !lie && req.method === 'POST' ? Buffer.concat(chunks) : undefined,
+      });
+      res.writeHead(lie ? 201 : upstream.status, { 'content-type': 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+    })();
+  });
+  await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+  try {
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+    await expectFailure(['sign', artifact, '--bundle', 'OUT', '--fulcio-url', s.url, '--rekor-url', url, '--identity-token', await s.token()], 'TLOG_ERROR');
+    const pred = join(s.work, 'p.json');
+    writeFileSync(pred, '{}');
+    await expectFailure(['attest', artifact, '--predicate', pred, '--type', 'custom', '--bundle', 'OUT', '--fulcio-url', s.url, '--rekor-url', url, '--identity-token', await s.token()], 'TLOG_ERROR');
+  } finally {
+    liar.close();
+  }
+});
