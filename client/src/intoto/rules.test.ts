@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { IntotoError } from './errors.ts';
 import { unpackRule, verifyItemRules, type RuleLink } from './rules.ts';
 
@@ -75,4 +76,23 @@ test('hash objects compare whole: sha256+sha512 against sha256 alone does not MA
     ['b', { materials: { f: { sha256: '1'.repeat(64) } }, products: {} }],
   ]);
   assert.equal(codeOf(() => verifyItemRules('b', 'materials', [['MATCH', 'f', 'WITH', 'PRODUCTS', 'FROM', 'a'], ['DISALLOW', '*']], links)), 'RULE_VIOLATION');
+});
+
+test('rule verification agrees with python-in-toto verify_item_rules on random links and rules', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('../../../test/fixtures/intoto/rule-vectors.json', import.meta.url), 'utf8')) as {
+    cases: { links: Record<string, RuleLink>; rules: string[][]; source: 'materials' | 'products'; fails: string | null }[];
+  };
+  assert.ok(cases.length >= 800);
+  const wrong: unknown[] = [];
+  for (const c of cases) {
+    let got: string | null = null;
+    try {
+      verifyItemRules('two', c.source, c.rules, new Map(Object.entries(c.links)));
+    } catch (e) {
+      if (!(e instanceof IntotoError) || e.code !== 'RULE_VIOLATION') throw e;
+      got = String(e.details?.rule);
+    }
+    if (got !== c.fails) wrong.push({ ...c, got });
+  }
+  assert.deepEqual(wrong.slice(0, 3), []);
 });
