@@ -201,3 +201,16 @@ test('the same chain in DSSE envelopes (links and layout) verifies; a DSSE link 
   const bad = await cairnIn(w, ['intoto', 'verify', '--layout', '../root.layout', '--layout-key', '../keys/owner.pub']);
   assert.equal(failureCode(bad), 'LINK_SIGNATURE_INVALID');
 });
+
+test('--base-path records relative to a directory while the command runs in the current one (as in-toto-run)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cairn-intoto-base-'));
+  mkdirSync(join(root, 'keys'));
+  mkdirSync(join(root, 'tree'));
+  writeFileSync(join(root, 'tree/in.txt'), 'x');
+  await ok(cairnIn(root, ['intoto', 'keygen', '-t', 'ed25519', 'keys/k']));
+  const r = await ok(cairnIn(root, ['intoto', 'run', '--step', 's', '--key', 'keys/k', '--base-path', 'tree', '-m', 'in.txt', '-p', 'out.txt', '--', 'sh', '-c', 'pwd > tree/out.txt']));
+  const link = JSON.parse(readFileSync(r.stdout.trim(), 'utf8')).signed;
+  assert.deepEqual(Object.keys(link.materials), ['in.txt']);
+  assert.deepEqual(Object.keys(link.products), ['out.txt']);
+  assert.equal(readFileSync(join(root, 'tree/out.txt'), 'utf8').trim(), root);
+});

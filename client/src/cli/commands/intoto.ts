@@ -52,7 +52,8 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
   -s, --record-streams         record stdout and stderr in the byproducts (the default)
       --no-record-streams      record empty stdout/stderr (the reference's default)
   -x, --no-command             record materials and products only, run nothing
-      --base-path DIR          record paths relative to DIR (the command also runs there)
+      --base-path DIR          record paths relative to DIR (the command still runs in the
+                               current directory, as with in-toto-run)
       --lstrip-paths P...      strip these prefixes from recorded paths
       --exclude PATTERN...     gitwildmatch exclude patterns (replace the default
                                '*.link*' '.git' '*.pyc' '*~')
@@ -62,7 +63,10 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
       --dsse                   write a DSSE envelope instead of the classic envelope
       --keyless                sign with a short-lived certificate from Cairn's CA and record the
                                link in the transparency log (dsse 0.0.1); writes the DSSE link and
-                               NAME.<keyid[:8]>.link.sigstore.json (a Sigstore bundle) next to it
+                               NAME.<keyid[:8]>.link.sigstore.json (a Sigstore bundle) next to it.
+                               The bundle verifies with 'sigstore verify BUNDLE' (its payload is the
+                               link itself, not an in-toto Statement). Layouts name functionary
+                               keys, so 'cairn intoto verify' does not count keyless links.
       --identity-token JWT     OIDC token for --keyless (default: $SIGSTORE_ID_TOKEN)
       --url URL                Cairn base URL for --keyless (default: $CAIRN_URL)
       --fulcio-url URL         CA URL (default: --url)
@@ -236,7 +240,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     products: list(values.products),
     command,
     basePath,
-    cwd: basePath,
+    cwd: io.cwd,
     excludePatterns: list(values.exclude),
     lstripPaths: list(values['lstrip-paths']),
     recordStreams: values['no-record-streams'] !== true,
