@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,14 @@ function peakRssMb(pid: number): number {
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd) here.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -147,6 +155,8 @@ async function httpBench(): Promise<string[]> {
     for (let i = 0; i < 200; i++) await postEntry(agent, server.url, entryBody(signers[0]!, -i - 1));
     console.log(`log bench: ${CLIENTS} clients for ${seconds}s against ${server.url.href}`);
     const latencies: number[] = [];
+    const cpu0 = cpuSeconds(server.pid);
+    const load0 = loadavg()[0]!;
     let next = 0;
     let failed = 0;
     const start = performance.now();
@@ -163,6 +173,8 @@ async function httpBench(): Promise<string[]> {
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
+    const serverCpu = cpuSeconds(server.pid) - cpu0;
+    const load1 = loadavg()[0]!;
     latencies.sort((a, b) => a - b);
     const peak = peakRssMb(server.pid);
     const ok = latencies.length - failed;
@@ -173,6 +185,8 @@ async function httpBench(): Promise<string[]> {
       `| latency p50 / p99 | ${percentile(latencies, 0.5).toFixed(1)} ms / ${percentile(latencies, 0.99).toFixed(1)} ms |`,
       `| entries written / failed | ${ok} / ${failed} |`,
       `| server peak RSS | ${peak} MB |`,
+      `| server CPU per entry | ${((serverCpu / ok) * 1e6).toFixed(0)} µs (= ${Math.round(ok / serverCpu)} entries per server CPU-second) |`,
+      `| machine load average (1 min) before / after | ${load0.toFixed(1)} / ${load1.toFixed(1)} on ${cpus().length} cores |`,
     ];
   } finally {
     agent.destroy();
@@ -207,6 +221,7 @@ async function engineChild(): Promise<void> {
       return b;
     };
     const chunk = 8192;
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < total; i += chunk) {
       const ps: Promise<unknown>[] = [];
@@ -215,27 +230,47 @@ async function engineChild(): Promise<void> {
       if ((i / chunk) % 25 === 0) process.stderr.write(`  engine: ${i + chunk} leaves\r`);
     }
     const appendSeconds = (performance.now() - t0) / 1000;
+    const c1 = process.cpuUsage(c0);
+    const appendCpu = (c1.user + c1.system) / 1e6;
     const rssAfterAppend = rssMb(process.pid);
     const n = engine.size;
     const root = engine.checkpoint().rootHash;
     const proofs = 20_000;
     let t = performance.now();
+    let cp = process.cpuUsage();
     for (let k = 0; k < proofs; k++) {
       const i = Math.floor(Math.random() * n);
       const p = engine.inclusionProof(i, n);
       if (k % 1000 === 0 && !verifyInclusion(leafHash(leaf(i)), i, n, p, root)) throw new Error('inclusion proof failed');
     }
     const inclusionPerSec = proofs / ((performance.now() - t) / 1000);
+    let cu = process.cpuUsage(cp);
+    const inclusionPerCpu = proofs / ((cu.user + cu.system) / 1e6);
     t = performance.now();
+    cp = process.cpuUsage();
     for (let k = 0; k < proofs; k++) {
       const m = 1 + Math.floor(Math.random() * (n - 1));
       const p = engine.consistencyProof(m, n);
       if (k % 1000 === 0 && !verifyConsistency(m, n, p, engine.rootAt(m), root)) throw new Error('consistency proof failed');
     }
     const consistencyPerSec = proofs / ((performance.now() - t) / 1000);
+    cu = process.cpuUsage(cp);
+    const consistencyPerCpu = proofs / ((cu.user + cu.system) / 1e6);
     await engine.close();
     process.stdout.write(
-      JSON.stringify({ total: n, leavesPerSec: n / appendSeconds, appendSeconds, inclusionPerSec, consistencyPerSec, rssAfterAppend, peakRss: peakRssMb(process.pid) }) + '\n',
+      JSON.stringify({
+        total: n,
+        leavesPerSec: n / appendSeconds,
+        leavesPerCpu: n / appendCpu,
+        appendSeconds,
+        inclusionPerSec,
+        inclusionPerCpu,
+        consistencyPerSec,
+        consistencyPerCpu,
+        rssAfterAppend,
+        peakRss: peakRssMb(process.pid),
+        load: loadavg()[0],
+      }) + '\n',
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -254,10 +289,11 @@ async function engineBench(): Promise<string[]> {
     '',
     `| engine (${r.total} leaves of 300 B, batches of 4096, one signed checkpoint per batch) | value |`,
     '|---|---|',
-    `| append | ${Math.round(r.leavesPerSec!)} leaves/s (${r.appendSeconds!.toFixed(1)} s) |`,
-    `| inclusion proofs at ${r.total} | ${Math.round(r.inclusionPerSec!)} /s |`,
-    `| consistency proofs at ${r.total} | ${Math.round(r.consistencyPerSec!)} /s |`,
+    `| append | ${Math.round(r.leavesPerSec!)} leaves/s wall (${r.appendSeconds!.toFixed(1)} s); ${Math.round(r.leavesPerCpu!)} leaves per CPU-second |`,
+    `| inclusion proofs at ${r.total} | ${Math.round(r.inclusionPerSec!)} /s wall; ${Math.round(r.inclusionPerCpu!)} per CPU-second |`,
+    `| consistency proofs at ${r.total} | ${Math.round(r.consistencyPerSec!)} /s wall; ${Math.round(r.consistencyPerCpu!)} per CPU-second |`,
     `| RSS after append / peak | ${r.rssAfterAppend} MB / ${r.peakRss} MB |`,
+    `| machine load average (1 min) at the end | ${Number(r.load).toFixed(1)} on ${cpus().length} cores |`,
   ];
 }
 
