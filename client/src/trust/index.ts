@@ -32,6 +32,6 @@ export {
   type ValidFor,
 } from './trusted-root.ts';
 export { loadCachedTrustedRoot, initTrustCache, refreshTrustCache, type LoadCachedOptions, type InitTrustOptions, type InitTrustResult } from './cache.ts';
-export { CairnTufClient, defaultCacheDir, MAX_ROOT_ROTATIONS, type TufClientOptions } from './tuf-client.ts';
+export { CairnTufClient, defaultCacheDir, fetchCapped, MAX_ROOT_ROTATIONS, type TufClientOptions } from './tuf-client.ts';
 export { runDevelopmentCeremony, DEV_KEY_DIR, type DevCeremonyOptions, type DevCeremonyResult } from './dev-ceremony.ts';
 export { TrustError, type TrustErrorCode } from './errors.ts';

@@ -6,7 +6,7 @@
  * Cache layout (same file names tuf-js uses): root.json timestamp.json snapshot.json
  * targets.json targets/<name>.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '@cairn/shared';
@@ -25,6 +25,7 @@ import {
   type TargetsSigned,
   type TimestampSigned,
 } from '@cairn/tuf/metadata';
+import { writeAtomic } from '@cairn/tuf/ceremony';
 import { TrustError } from './errors.ts';
 
 /** TUF §5.3.3 bound on root rotations followed in one refresh (tuf-js maxRootRotations). */
@@ -38,14 +39,8 @@ export function defaultCacheDir(mirror: string, env: Record<string, string | und
   return join(base, encodeURIComponent(u.host + u.pathname.replace(/\/+$/, '')));
 }
 
-function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes, { mode: 0o644 });
-  renameSync(tmp, path);
-}
-
 /** GET with a byte cap and a timeout; undefined on 403/404 (TUF §5.3.3 end of the root chain). */
-async function fetchCapped(
+export async function fetchCapped(
   url: string,
   max: number,
   timeoutMs: number,

@@ -8,14 +8,14 @@
  * refreshIntervalSeconds (default 10: how often the published directory is re-read and the online
  * roles checked).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import { section, sectionNumber, sectionString, type Peers, type ReadyStatus, type Service, type ServiceContext } from '@cairn/shared';
 import { TufError } from './errors.ts';
 import { DEFAULT_EXPIRY, ONLINE_DIR, PUBLISHED_DIR, parseDuration, readCeremonyConfig, type Expiry } from './repository/layout.ts';
 import { expiredRoles, refreshOnlineRoles, verifyPublished, type OnlineSigners, type PublishedState } from './repository/published.ts';
-import { readSigner } from './repository/ceremony.ts';
+import { loadOnlineSigners } from './repository/ceremony.ts';
 
 const MAX_PATH_CHARS = 300;
 
@@ -48,13 +48,20 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
   let state: PublishedState | undefined;
   let problem: string | undefined = 'repository not loaded yet';
   let signers: OnlineSigners = {};
+  let signerStamp = '';
+  /** Re-reads the online key files only when they changed (a rotation moved new ones in). */
   const loadSigners = (): void => {
-    const next: OnlineSigners = {};
-    for (const role of ['snapshot', 'timestamp'] as const) {
-      const p = join(options.onlineKeyDir, `${role}.pem`);
-      if (existsSync(p)) next[role] = readSigner(p);
-    }
-    signers = next;
+    const files = { snapshot: join(options.onlineKeyDir, 'snapshot.pem'), timestamp: join(options.onlineKeyDir, 'timestamp.pem') };
+    const stamp = Object.values(files)
+      .map((f) => {
+        if (!existsSync(f)) return '-';
+        const st = statSync(f);
+        return `${st.ino}:${st.mtimeMs}`;
+      })
+      .join('/');
+    if (stamp === signerStamp) return;
+    signers = loadOnlineSigners(options.onlineKeyDir, files);
+    signerStamp = stamp;
   };
   const resigned = ctx.metrics.counter('cairn_tuf_resign_total', 'online TUF roles re-signed');
   // Seconds until each served role expires: the alert that matters for a TUF repository.

@@ -14,6 +14,7 @@ import {
   buildSigningConfig,
   buildTrustedRoot,
   defaultCacheDir,
+  fetchCapped,
   initTrustCache,
   loadCachedTrustedRoot,
   mergeTrustedRoot,
@@ -43,19 +44,12 @@ function readFile(path: string, max: number): Buffer {
   return b;
 }
 
-/** `GET <url>/api/cairn/v1/trust-info`, capped. */
+/** `GET <url>/api/cairn/v1/trust-info`, read with a byte cap. */
 async function fetchTrustInfo(base: string): Promise<TrustInfo[]> {
   const url = `${base.replace(/\/+$/, '')}/api/cairn/v1/trust-info`;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  } catch (e) {
-    throw new TrustError('FETCH_FAILED', `cannot fetch ${url}`, { cause: e });
-  }
-  if (res.status !== 200) throw new TrustError('FETCH_FAILED', `${url} answered HTTP ${res.status}`);
-  const text = await res.text();
-  if (Buffer.byteLength(text) > MAX_TRUST_INFO_BYTES) throw new TrustError('INVALID_TRUST_INFO', `${url} answered more than ${MAX_TRUST_INFO_BYTES} bytes`);
-  return parseTrustInfos(parseJson(text, 'trust info'));
+  const body = await fetchCapped(url, MAX_TRUST_INFO_BYTES, FETCH_TIMEOUT_MS);
+  if (!body) throw new TrustError('FETCH_FAILED', `${url} answered 404`);
+  return parseTrustInfos(parseJson(body.toString('utf8'), 'trust info'));
 }
 
 const pretty = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';

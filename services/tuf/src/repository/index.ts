@@ -29,6 +29,7 @@ export {
   DEFAULT_EXPIRY,
   parseDuration,
   readCeremonyConfig,
+  writeAtomic,
   type Expiry,
   type CeremonyConfig,
 } from './layout.ts';
