@@ -22,6 +22,8 @@ const DURATION_MS = Number(process.env.BENCH_CA_DURATION_MS ?? 8000);
 const WARMUP_MS = 1500;
 const CONCURRENCY = 32;
 const RATE = 300;
+/** A rate a shared or small machine sustains, to show latency below saturation too. */
+const LOW_RATE = Number(process.env.BENCH_CA_LOW_RATE ?? 50);
 const KEYS = 128;
 const SUBJECT = 'https://ci.example.internal/pipelines/42';
 
@@ -88,7 +90,7 @@ interface Measured extends LoadResult {
   cpuMsPerCert: number;
 }
 
-async function load(dir: string, url: string, bodies: string[], mode: 'closed' | 'open', durationMs: number): Promise<Measured> {
+async function load(dir: string, url: string, bodies: string[], mode: 'closed' | 'open', durationMs: number, rate = RATE): Promise<Measured> {
   const script = join(dir, 'loadgen.cjs');
   writeFileSync(script, LOADGEN);
   const cpu0 = process.cpuUsage();
@@ -99,7 +101,7 @@ async function load(dir: string, url: string, bodies: string[], mode: 'closed' |
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load generator exited with ${code}`));
     });
-    child.send({ url, bodies, mode, concurrency: CONCURRENCY, durationMs, rate: RATE });
+    child.send({ url, bodies, mode, concurrency: CONCURRENCY, durationMs, rate });
   });
   const cpu = process.cpuUsage(cpu0);
   return { ...r, cpuMsPerCert: (cpu.user + cpu.system) / 1000 / Math.max(1, r.latencies.length) };
@@ -111,7 +113,7 @@ const pct = (xs: number[], p: number): number => {
 };
 const ms = (x: number): string => `${x.toFixed(1)} ms`;
 
-async function scenario(ct: boolean): Promise<{ closed: Measured; open?: Measured }> {
+async function scenario(ct: boolean): Promise<{ closed: Measured; open?: Measured; low?: Measured }> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-ca-'));
   const config = loadConfig({ overrides: { port: 0, dataDir: dir, logLevel: 'warn', dev: true } });
   if (!ct) config.sections.ca = { ctEnabled: 'false' };
@@ -133,11 +135,14 @@ async function scenario(ct: boolean): Promise<{ closed: Measured; open?: Measure
     console.log(`  ${ct ? 'CT on' : 'CT off'}: ${CONCURRENCY} concurrent clients for ${DURATION_MS} ms`);
     const closed = await load(dir, stack.url, bodies, 'closed', DURATION_MS);
     let open: Measured | undefined;
+    let low: Measured | undefined;
     if (ct) {
       console.log(`  CT on: open loop at ${RATE}/s for ${DURATION_MS} ms`);
       open = await load(dir, stack.url, bodies, 'open', DURATION_MS);
+      console.log(`  CT on: open loop at ${LOW_RATE}/s for ${DURATION_MS} ms`);
+      low = await load(dir, stack.url, bodies, 'open', DURATION_MS, LOW_RATE);
     }
-    return { closed, open };
+    return { closed, open, low };
   } finally {
     await stack.close();
     rmSync(dir, { recursive: true, force: true });
@@ -156,10 +161,11 @@ export async function run(): Promise<string> {
     '|---|---|---|---|---|---|---|',
     row(`${CONCURRENCY} concurrent clients, SCT embedded (in-process CT, durable)`, withCt.closed),
     row(`fixed ${RATE}/s open loop, SCT embedded`, withCt.open!),
+    row(`fixed ${LOW_RATE}/s open loop, SCT embedded`, withCt.low!),
     row(`${CONCURRENCY} concurrent clients, CT off (no precert, one signature)`, noCt.closed),
   ];
   lines.push('', `Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores (other work on the machine lowers certs/s; CPU/cert does not depend on it).`);
-  const errs = [withCt.closed, withCt.open!, noCt.closed].map((r) => r.firstError).filter(Boolean);
+  const errs = [withCt.closed, withCt.open!, withCt.low!, noCt.closed].map((r) => r.firstError).filter(Boolean);
   if (errs.length > 0) lines.push('', `first error: ${errs[0]}`);
   return lines.join('\n');
 }
