@@ -160,15 +160,17 @@ test('artifact recording matches in-toto-run: directory walk, default excludes, 
   symlinkSync('nowhere', join(w, 'src/dangling'));
   mkdirSync(join(dir, 'keys'));
   assert.equal((await cairnIn(dir, ['intoto', 'keygen', '-t', 'ed25519', 'keys/k'])).code, 0);
-  const cases: string[][] = [['-m', '.'], ['-m', 'src', 'top.txt', './other/'], ['-m', '.', '--exclude', 'vendor', '*.txt'], ['-m', 'src', '--lstrip-paths', 'src/']];
+  const cases: string[][] = [['-m', '.'], ['-m', 'src', 'top.txt', './other/'], ['-m', '.', '--exclude', 'vendor', '*.txt'], ['-m', 'src', '--lstrip-paths', 'src/'], ['-m', '.']];
+  // The last case takes its exclude patterns from in-toto's environment setting.
+  const envOf = (i: number): Record<string, string | undefined> => (i === cases.length - 1 ? { IN_TOTO_ARTIFACT_EXCLUDE_PATTERNS: 'vendor:*.c:.git' } : {});
   for (const [i, c] of cases.entries()) {
     const name = `rec${i}`;
     // cairn first (its link goes elsewhere), so neither run sees the other's link file.
     const out = join(dir, `out${i}`);
     mkdirSync(out);
-    const mine = await cairnIn(w, ['intoto', 'run', '--step', name, '--key', '../keys/k', '-d', out, '-x', ...c]);
+    const mine = await cairnIn(w, ['intoto', 'run', '--step', name, '--key', '../keys/k', '-d', out, '-x', ...c], { ...process.env, ...envOf(i) });
     assert.equal(mine.code, 0, mine.stderr);
-    const ref = sh('in-toto-run', ['-n', name, '-k', '../keys/k', '-t', 'ed25519', '-x', ...c], { cwd: w });
+    const ref = sh('in-toto-run', ['-n', name, '-k', '../keys/k', '-t', 'ed25519', '-x', ...c], { cwd: w, env: envOf(i) });
     assert.equal(ref.status, 0, ref.stderr);
     const refLink = readdirSync(w).find((f) => f.startsWith(`${name}.`))!;
     const refMaterials = JSON.parse(readFileSync(join(w, refLink), 'utf8')).signed.materials;

@@ -25,6 +25,7 @@ import {
   type Link,
 } from '../../intoto/index.ts';
 import { writeText } from '../../intoto/metadata.ts';
+import { MAX_EXCLUDE_PATTERNS } from '../../intoto/gitwildmatch.ts';
 
 const USAGE = `Usage: cairn intoto <subcommand> [options]
 
@@ -53,10 +54,11 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
       --no-record-streams      record empty stdout/stderr (the reference's default)
   -x, --no-command             record materials and products only, run nothing
       --base-path DIR          record paths relative to DIR (the command still runs in the
-                               current directory, as with in-toto-run)
+                               current directory, as with in-toto-run)  [IN_TOTO_ARTIFACT_BASE_PATH]
       --lstrip-paths P...      strip these prefixes from recorded paths
       --exclude PATTERN...     gitwildmatch exclude patterns (replace the default
-                               '*.link*' '.git' '*.pyc' '*~')
+                               '*.link*' '.git' '*.pyc' '*~')   [IN_TOTO_ARTIFACT_EXCLUDE_PATTERNS,
+                               colon-separated]
       --record-environment     record {"workdir": ...} in the link's environment
   -d, --metadata-directory D   where to write the link (default: the current directory)
       --timeout SECONDS        command time limit (default 600; the reference uses 10)
@@ -160,6 +162,24 @@ function parseNargs(args: string[], spec: FlagSpec): { values: Record<string, st
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
 
+/**
+ * Exclude patterns: --exclude, else $IN_TOTO_ARTIFACT_EXCLUDE_PATTERNS (colon-separated, as
+ * in-toto's user_settings reads it), else the defaults. Bounded in number.
+ */
+function excludes(v: unknown, io: CliIO): string[] {
+  const given = list(v);
+  const fromEnv = io.env.IN_TOTO_ARTIFACT_EXCLUDE_PATTERNS;
+  const patterns = given.length > 0 ? given : fromEnv ? fromEnv.split(':') : [];
+  if (patterns.length > MAX_EXCLUDE_PATTERNS) throw new CliError('USAGE', `at most ${MAX_EXCLUDE_PATTERNS} exclude patterns`);
+  return patterns;
+}
+
+/** --base-path, else $IN_TOTO_ARTIFACT_BASE_PATH, else the current directory. */
+function basePathOf(v: unknown, io: CliIO): string {
+  const p = str(v) ?? io.env.IN_TOTO_ARTIFACT_BASE_PATH;
+  return p !== undefined && p !== '' ? resolve(io.cwd, p) : io.cwd;
+}
+
 function seconds(v: unknown, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -233,7 +253,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     for (const u of [fulcio, rekor]) if (!URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol)) throw new CliError('USAGE', `not an http(s) URL: ${u}`);
     keylessConf = { token, fulcio, rekor };
   }
-  const basePath = str(values['base-path']) !== undefined ? resolve(io.cwd, str(values['base-path'])!) : io.cwd;
+  const basePath = basePathOf(values['base-path'], io);
   const link: Link = runStep({
     name,
     materials: list(values.materials),
@@ -241,7 +261,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     command,
     basePath,
     cwd: io.cwd,
-    excludePatterns: list(values.exclude),
+    excludePatterns: excludes(values.exclude, io),
     lstripPaths: list(values['lstrip-paths']),
     recordStreams: values['no-record-streams'] !== true,
     recordEnvironment: values['record-environment'] === true,
@@ -292,8 +312,7 @@ async function record(args: string[], io: CliIO): Promise<number> {
   if (phase === 'start' && values.products !== undefined) throw new CliError('USAGE', 'products are recorded by record stop');
   if (phase === 'stop' && values.materials !== undefined) throw new CliError('USAGE', 'materials are recorded by record start');
   const key = loadSigningKey(resolve(io.cwd, keyPath));
-  const basePath = str(values['base-path']) !== undefined ? resolve(io.cwd, str(values['base-path'])!) : io.cwd;
-  const common = { name, key, dir: io.cwd, basePath, excludePatterns: list(values.exclude), lstripPaths: list(values['lstrip-paths']) };
+  const common = { name, key, dir: io.cwd, basePath: basePathOf(values['base-path'], io), excludePatterns: excludes(values.exclude, io), lstripPaths: list(values['lstrip-paths']) };
   if (phase === 'start') {
     io.stdout(`${await recordStart({ ...common, materials: list(values.materials), recordEnvironment: values['record-environment'] === true, cwd: io.cwd })}\n`);
   } else {
