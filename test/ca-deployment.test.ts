@@ -55,7 +55,7 @@ test('cairn ca init writes an encrypted root and intermediate that the CA servic
 
     // Without the passphrase the service refuses to start; with it, it issues from this chain.
     const config = loadConfig({ overrides: { port: 0, dataDir: join(dir, 'data'), logLevel: 'silent', dev: true } });
-    await assert.rejects(startStack(config, { components: ['oidc', 'ca'] }), (e: any) => e.code === 'INVALID_KEY' || e.code === 'INVALID_CA_KEYS');
+    await assert.rejects(startStack(config, { components: ['oidc', 'ca'] }), (e: any) => e.code === 'INVALID_CA_KEYS');
     config.sections.ca = { passphraseFile: passFile, ctEnabled: 'false' };
     const stack = await startStack(config, { components: ['oidc', 'ca'] });
     try {
@@ -79,6 +79,29 @@ test('cairn ca init writes an encrypted root and intermediate that the CA servic
     } finally {
       await stack.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CA files that do not belong together are refused at start with INVALID_CA_KEYS', async () => {
+  const dir = tempDir();
+  try {
+    const a = io(dir);
+    assert.equal(await main(['ca', 'init', '--dir', join(dir, 'ca')], a.io), 0, a.err());
+    const other = join(dir, 'other');
+    assert.equal(await main(['ca', 'init', '--dir', other], a.io), 0, a.err());
+    const config = loadConfig({ overrides: { port: 0, dataDir: dir, logLevel: 'silent' } });
+    config.sections.ca = { ctEnabled: 'false' };
+    // The intermediate key of another CA.
+    copyFileSync(join(other, 'intermediate-key.pem'), join(dir, 'ca', 'intermediate-key.pem'));
+    await assert.rejects(startStack(config, { components: ['ca'] }), (e: any) => e.code === 'INVALID_CA_KEYS');
+    // A matching key and certificate, but issued by another root.
+    copyFileSync(join(other, 'intermediate.crt.pem'), join(dir, 'ca', 'intermediate.crt.pem'));
+    await assert.rejects(startStack(config, { components: ['ca'] }), (e: any) => e.code === 'INVALID_CA_KEYS');
+    // Not a certificate at all.
+    writeFileSync(join(dir, 'ca', 'root.crt.pem'), 'garbage');
+    await assert.rejects(startStack(config, { components: ['ca'] }), (e: any) => e.code === 'INVALID_CA_KEYS');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
