@@ -78,5 +78,7 @@ test('conditions: malformed ones are POLICY_INVALID', () => {
 
 test('predicate type aliases', () => {
   assert.equal(resolvePredicateType('slsaprovenance'), 'https://slsa.dev/provenance/v1');
+  assert.equal(resolvePredicateType('cyclonedx'), 'https://cyclonedx.org/bom');
   assert.equal(resolvePredicateType('https://in-toto.io/attestation/vulns'), 'https://in-toto.io/attestation/vulns');
+  assert.equal(resolvePredicateType('__proto__'), '__proto__');
 });

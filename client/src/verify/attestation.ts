@@ -4,13 +4,11 @@
  * by a bounded dynamic-programming matcher, never by a RegExp built from the pattern.
  */
 import { isRecord } from '@cairn/shared';
+// One alias table for signing and verifying (cosign's --type aliases; slsaprovenance = SLSA v1).
+import { PREDICATE_TYPE_ALIASES, SLSA_PROVENANCE_V1 } from '../sign/statement.ts';
 import { fail } from './errors.ts';
 
-export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
-export const PREDICATE_TYPE_ALIASES: Readonly<Record<string, string>> = {
-  slsaprovenance: SLSA_PROVENANCE_V1,
-  slsaprovenance1: SLSA_PROVENANCE_V1,
-};
+export { SLSA_PROVENANCE_V1 };
 
 export const CONDITION_LIMITS = {
   maxConditions: 32,
@@ -33,7 +31,7 @@ export interface Condition {
 const SEGMENT_RE = /^[A-Za-z0-9_@$-]{1,128}$/;
 
 export function resolvePredicateType(t: string): string {
-  return PREDICATE_TYPE_ALIASES[t.toLowerCase()] ?? t;
+  return Object.hasOwn(PREDICATE_TYPE_ALIASES, t) ? PREDICATE_TYPE_ALIASES[t]! : t;
 }
 
 /** Parses `path=[op:]value` as written on the command line. */

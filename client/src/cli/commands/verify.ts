@@ -70,7 +70,7 @@ Trust (no network is ever used to verify):
   --tuf-mirror URL                      the cache 'cairn trust init --mirror URL' wrote (under
                                         $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf
   --mirror URL                          same as --tuf-mirror
-  --offline                             hard guarantee: any network access in this process fails
+  --offline                             hard guarantee: fetch, sockets and DNS are refused for the run
 Thresholds (defaults as sigstore-js):
   --tlog-threshold N                    verified transparency-log entries required (default 1)
   --ctlog-threshold N                   verified embedded SCTs required (default 1; 0 for key bundles)
@@ -94,8 +94,9 @@ export const VERIFY_ATTESTATION_USAGE = `Usage: cairn verify-attestation FILE|sh
 
 Verifies a DSSE attestation bundle like 'cairn verify' (the file or digest must be a subject of
 the in-toto statement), then its predicate:
-  --type URI                            required predicate type; alias: slsaprovenance
-                                        (= https://slsa.dev/provenance/v1)
+  --type URI                            required predicate type, or an alias as 'cairn attest' takes
+                                        (slsaprovenance = https://slsa.dev/provenance/v1, spdxjson,
+                                        cyclonedx, link, vuln, openvex, vsa, ...)
   --condition 'PATH=VALUE'              predicate field PATH (dot-separated) equals VALUE;
   --condition 'PATH=glob:PATTERN'       glob: * (no '/'), ** (anything), ?, \\ escapes;
   --condition 'PATH=one-of:A,B,C'       one of the listed values; repeat --condition (max 32)
