@@ -10,14 +10,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256Hex } from '@cairn/shared';
+import { PublicKey, sha256Hex } from '@cairn/shared';
+import { RekorClient } from '../client/src/sign/rekor.ts';
+import { verifyConsistencyWithHead } from '../client/src/sign/log-proof.ts';
 import { cli, errorCode, readJson, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 
 let s: SignStack;
 let proxy: Server;
 let proxyUrl: string;
-let tamper: 'none' | 'proof' | 'set' | 'checkpoint' | 'body' = 'none';
-const signed: { sha: string; uuid: string; index: number }[] = [];
+let tamper: 'none' | 'proof' | 'set' | 'checkpoint' | 'body' | 'consistency' | 'head' = 'none';
+const signed: { sha: string; uuid: string; index: number; checkpoint: { size: number; rootHash: string } }[] = [];
 
 function flipHex(h: string): string {
   return (h[0] === '0' ? '1' : '0') + h.slice(1);
@@ -49,7 +51,13 @@ before(async () => {
     const r = await cli(['sign', f, '--bundle', out, '--url', s.url, '--identity-token', i === 3 ? emailToken : token]);
     assert.equal(r.code, 0, r.stderr);
     const e = readJson(out).verificationMaterial.tlogEntries[0];
-    signed.push({ sha: sha256Hex(`artifact number ${i}\n`), uuid: sha256Hex(Buffer.concat([Buffer.from([0]), Buffer.from(e.canonicalizedBody, 'base64')])), index: Number(e.logIndex) });
+    signed.push({
+      sha: sha256Hex(`artifact number ${i}\n`),
+      uuid: sha256Hex(Buffer.concat([Buffer.from([0]), Buffer.from(e.canonicalizedBody, 'base64')])),
+      index: Number(e.logIndex),
+      // The checkpoint the entry was first proven against, when the tree was smaller.
+      checkpoint: { size: Number(e.inclusionProof.treeSize), rootHash: Buffer.from(e.inclusionProof.rootHash, 'base64').toString('hex') },
+    });
   }
   proxy = createServer((req, res) => {
     void (async () => {
@@ -64,6 +72,16 @@ before(async () => {
       if (req.method === 'GET' && req.url?.startsWith('/api/v1/log/entries') && upstream.status === 200 && tamper !== 'none') {
         const json = JSON.parse(body.toString());
         alter(json);
+        body = Buffer.from(JSON.stringify(json));
+      }
+      if (req.method === 'GET' && req.url?.startsWith('/api/v1/log/proof') && tamper === 'consistency') {
+        const json = JSON.parse(body.toString());
+        json.hashes[0] = flipHex(json.hashes[0]);
+        body = Buffer.from(JSON.stringify(json));
+      }
+      if (req.method === 'GET' && req.url === '/api/v1/log' && tamper === 'head') {
+        const json = JSON.parse(body.toString());
+        json.signedTreeHead = json.signedTreeHead.replace(/\n(\d+)\n/, (_m: string, n: string) => `\n${Number(n) + 1}\n`);
         body = Buffer.from(JSON.stringify(json));
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body);
@@ -86,6 +104,8 @@ test('search by sha256 finds the entry and verifies it with the trusted-root key
   assert.match(r.stdout, /inclusion proof: leaf \d+ of tree size \d+/);
   assert.match(r.stdout, /checkpoint ".+ - \d+" size \d+ signed by/);
   assert.match(r.stdout, new RegExp(`certificate for URI:${SUBJECT}`));
+  assert.match(r.stdout, /log head: ".+" size \d+ root [0-9a-f]{64} \(signature verified\)/);
+  assert.match(r.stdout, /checkpoints of size \d+ are consistent with it/);
   assert.doesNotMatch(r.stdout, new RegExp(signed[1]!.uuid));
 });
 
@@ -160,4 +180,32 @@ test('unknown entries, untrusted logs and bad arguments have stable codes', asyn
   assert.equal(errorCode(await cli(['log', 'frobnicate'])), 'USAGE');
   assert.equal(errorCode(await cli(['log', 'get', signed[0]!.uuid])), 'URL_MISSING');
   assert.equal(errorCode(await cli(['log', 'get', signed[0]!.uuid, '--url', 'http://127.0.0.1:1'])), 'TLOG_ERROR');
+});
+
+test('checkpoints seen at signing time are proven prefixes of the current head; forged proofs and heads are caught', async () => {
+  const client = new RekorClient(s.url);
+  const key = PublicKey.fromSpki(Buffer.from(s.trustedRoot.tlogs[0]!.publicKey.rawBytes, 'base64'));
+  const early = signed.map((x) => x.checkpoint);
+  assert.ok(early[0]!.size < signed.length, 'the first entry was proven against a smaller tree');
+  const ok = await verifyConsistencyWithHead(client, key, early);
+  assert.deepEqual(ok.consistent, [...new Set(early.map((c) => c.size))].sort((a, b) => a - b));
+  assert.ok(ok.head.size >= signed.length);
+
+  const codeOf = async (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: string }) => e.code);
+  // A root the log never had for that size: no consistency proof can lead from it.
+  assert.equal(await codeOf(verifyConsistencyWithHead(client, key, [{ size: early[0]!.size, rootHash: flipHex(early[0]!.rootHash) }])), 'PROOF_INVALID');
+  assert.equal(await codeOf(verifyConsistencyWithHead(client, key, [{ size: ok.head.size + 10, rootHash: early[0]!.rootHash }])), 'PROOF_INVALID');
+  assert.equal(await codeOf(verifyConsistencyWithHead(client, key, [{ size: ok.head.size, rootHash: flipHex(ok.head.rootHash) }])), 'PROOF_INVALID');
+  try {
+    const viaProxy = new RekorClient(proxyUrl);
+    tamper = 'consistency';
+    assert.equal(await codeOf(verifyConsistencyWithHead(viaProxy, key, early)), 'PROOF_INVALID');
+    tamper = 'head';
+    assert.equal(await codeOf(verifyConsistencyWithHead(viaProxy, key, early)), 'CHECKPOINT_INVALID');
+    const r = await cli(['log', 'get', signed[0]!.uuid, '--url', proxyUrl, '--trusted-root', s.trustedRootPath]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /log head: CONSISTENCY FAILED \[CHECKPOINT_INVALID\]/);
+  } finally {
+    tamper = 'none';
+  }
 });

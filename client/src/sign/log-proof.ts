@@ -5,10 +5,10 @@
  * checkpoint's root (RFC 6962 §2.1.1), and the checkpoint is a signed note by the same key (§2.8).
  */
 import { canonicalizeJcs, fromBase64, LocalVerifier, type PublicKey } from '@cairn/shared';
-import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
+import { leafHash, verifyConsistency, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import { SignError } from './errors.ts';
-import type { LogEntry } from './rekor.ts';
+import type { LogEntry, LogInfo, RekorClient } from './rekor.ts';
 
 export interface EntryVerification {
   uuid: string;
@@ -70,4 +70,57 @@ export function verifyLogEntry(e: LogEntry, logKey: PublicKey): EntryVerificatio
     inclusion: { logIndex: proof.logIndex, treeSize: proof.treeSize, rootHash: proof.rootHash },
     checkpoint: { origin: cp.origin, size: cp.size, signer: signer.name },
   };
+}
+
+export interface HeadConsistency {
+  /** The log's current signed tree head (GET /api/v1/log), verified with the log key. */
+  head: { origin: string; size: number; rootHash: string };
+  /** Checkpoint sizes shown to be prefixes of the head (RFC 6962 §2.1.2). */
+  consistent: number[];
+}
+
+/** Opens a checkpoint signed by the log key (Rekor v1 key hint = first 4 bytes of the log ID). */
+export function openLogCheckpoint(envelope: string, logKey: PublicKey): { origin: string; size: number; rootHash: Buffer } {
+  const verifier = new LocalVerifier(logKey);
+  const hint = logKey.keyId.subarray(0, 4);
+  let note;
+  let cp;
+  try {
+    note = parseSignedNote(envelope);
+    cp = parseCheckpoint(note.text);
+  } catch (err) {
+    throw new SignError('CHECKPOINT_INVALID', 'the tree head is not a well-formed signed note', { cause: err });
+  }
+  if (!note.signatures.some((s) => s.keyHint.equals(hint) && verifyNoteSignature(note, s.name, verifier, hint))) {
+    throw new SignError('CHECKPOINT_INVALID', 'no tree head signature verifies with the log key');
+  }
+  return { origin: cp.origin, size: cp.size, rootHash: cp.rootHash };
+}
+
+/**
+ * Checks that every checkpoint the entries were proven against is a prefix of the log's current
+ * signed tree head: a consistency proof per distinct size (RFC 6962 §2.1.2). A log that showed
+ * one client a tree and later forked or shrank it fails here with PROOF_INVALID.
+ */
+export async function verifyConsistencyWithHead(client: RekorClient, logKey: PublicKey, checkpoints: readonly { size: number; rootHash: string }[]): Promise<HeadConsistency> {
+  const info: LogInfo = await client.logInfo();
+  const head = openLogCheckpoint(info.signedTreeHead, logKey);
+  if (head.size !== info.treeSize || head.rootHash.toString('hex') !== info.rootHash) {
+    throw new SignError('CHECKPOINT_INVALID', 'the signed tree head does not match the tree size and root the log reports');
+  }
+  const distinct = [...new Map(checkpoints.map((c) => [c.size, c.rootHash])).entries()].sort((a, b) => a[0] - b[0]);
+  const consistent: number[] = [];
+  for (const [size, root] of distinct) {
+    if (size > head.size) throw new SignError('PROOF_INVALID', `the log's head (size ${head.size}) is smaller than a checkpoint it signed before (size ${size})`);
+    if (size === head.size) {
+      if (root !== info.rootHash) throw new SignError('PROOF_INVALID', `two different roots signed for tree size ${size}: the log forked`);
+    } else {
+      const proof = await client.consistencyProof(size, head.size);
+      if (proof.rootHash !== info.rootHash) throw new SignError('PROOF_INVALID', 'the consistency proof names another root than the signed tree head');
+      const ok = verifyConsistency(size, head.size, proof.hashes.map((h) => Buffer.from(h, 'hex')), Buffer.from(root, 'hex'), head.rootHash);
+      if (!ok) throw new SignError('PROOF_INVALID', `tree size ${size} is not a prefix of the current tree (size ${head.size}): the log forked or rewrote history`);
+    }
+    consistent.push(size);
+  }
+  return { head: { origin: head.origin, size: head.size, rootHash: head.rootHash.toString('hex') }, consistent };
 }

@@ -348,6 +348,19 @@ export class RekorClient {
     return res.body.toString('utf8');
   }
 
+  /** `GET /api/v1/log/proof` (§2.7): RFC 6962 §2.1.2 consistency proof between two sizes. */
+  async consistencyProof(firstSize: number, lastSize: number): Promise<{ rootHash: string; hashes: string[] }> {
+    const res = await httpRequest(
+      { method: 'GET', url: `${this.baseUrl}/api/v1/log/proof?firstSize=${firstSize}&lastSize=${lastSize}`, headers: { Accept: 'application/json' } },
+      'TLOG_ERROR',
+      'the transparency log',
+      this.http,
+    );
+    const j = jsonOf(res, 'TLOG_ERROR', 'the transparency log');
+    if (!isRecord(j) || !Array.isArray(j.hashes) || j.hashes.length > MAX_PROOF_HASHES * 2) bad('the consistency proof is not a bounded list');
+    return { rootHash: hex64(j.rootHash, 'rootHash'), hashes: j.hashes.map((h, i) => hex64(h, `hashes[${i}]`)) };
+  }
+
   async logInfo(): Promise<LogInfo> {
     const res = await httpRequest({ method: 'GET', url: `${this.baseUrl}/api/v1/log`, headers: { Accept: 'application/json' } }, 'TLOG_ERROR', 'the transparency log', this.http);
     const j = jsonOf(res, 'TLOG_ERROR', 'the transparency log');

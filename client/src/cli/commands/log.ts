@@ -3,7 +3,7 @@ import { isRecord, PublicKey } from '@cairn/shared';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { SignError } from '../../sign/errors.ts';
 import { loadTrustedRootJson } from '../../sign/inputs.ts';
-import { verifyLogEntry, type EntryVerification } from '../../sign/log-proof.ts';
+import { verifyConsistencyWithHead, verifyLogEntry, type EntryVerification, type HeadConsistency } from '../../sign/log-proof.ts';
 import { pinnedLogKey, trustedRootLogKeys, type LogKeySource } from '../../sign/log-keys.ts';
 import { RekorClient, type LogEntry, type SearchQuery } from '../../sign/rekor.ts';
 
@@ -99,21 +99,53 @@ function check(e: LogEntry, keys: LogKeySource): EntryVerification | SignError {
 }
 
 /** Prints every entry with its checks; exit 1 if any entry failed verification. */
+/**
+ * After the entries: their checkpoints must all be prefixes of the log's current signed tree
+ * head (consistency proofs), so a log cannot show this client a fork. Entries of one log only.
+ */
+async function headCheck(client: RekorClient, keys: LogKeySource, verified: { e: LogEntry; v: EntryVerification }[]): Promise<HeadConsistency | SignError | undefined> {
+  const first = verified[0];
+  if (first === undefined) return undefined;
+  if (verified.some((x) => x.e.logID !== first.e.logID)) return undefined;
+  try {
+    return await verifyConsistencyWithHead(client, keys.keyFor(first.e), verified.map((x) => ({ size: x.v.inclusion.treeSize, rootHash: x.v.inclusion.rootHash })));
+  } catch (err) {
+    if (err instanceof SignError) return err;
+    throw err;
+  }
+}
+
+/** Prints every entry with its checks; exit 1 if any entry or the head consistency failed. */
 async function show(client: RekorClient, entries: (() => Promise<LogEntry>)[], trust: { 'trusted-root'?: string; 'tuf-cache'?: string }, json: boolean, io: CliIO): Promise<number> {
   const trustedRoot = loadTrustedRootJson(trust, io);
   const keys = await keySource(client, trustedRoot, io);
   if (!json && trustedRoot === undefined) io.stderr('warning: key fetched from the log, not from a trust root (pass --trusted-root to pin it)\n');
-  let failed = 0;
-  const out: unknown[] = [];
+  const results: { e: LogEntry; v: EntryVerification | SignError }[] = [];
   for (const next of entries) {
     const e = await next();
-    const v = check(e, keys);
-    if (v instanceof SignError) failed++;
-    if (json) out.push({ entry: e, verification: v instanceof SignError ? { ok: false, code: v.code, message: v.message } : { ok: true, keySource: keys.note, ...v } });
-    else printEntry(e, v, keys.note, io);
+    results.push({ e, v: check(e, keys) });
   }
-  if (json) io.stdout(JSON.stringify(out, null, 2) + '\n');
-  if (failed > 0) io.stderr(`${failed} of ${entries.length} entries FAILED verification\n`);
+  const verified = results.filter((r): r is { e: LogEntry; v: EntryVerification } => !(r.v instanceof SignError));
+  const head = await headCheck(client, keys, verified);
+  const failed = results.length - verified.length + (head instanceof SignError ? 1 : 0);
+  if (json) {
+    const out = results.map(({ e, v }) => {
+      if (v instanceof SignError) return { entry: e, verification: { ok: false, code: v.code, message: v.message } };
+      if (head instanceof SignError) return { entry: e, verification: { ok: false, code: head.code, message: head.message, ...v } };
+      return { entry: e, verification: { ok: true, keySource: keys.note, ...v, ...(head !== undefined ? { consistentWithHead: head.head } : {}) } };
+    });
+    io.stdout(JSON.stringify(out, null, 2) + '\n');
+  } else {
+    for (const { e, v } of results) printEntry(e, v, keys.note, io);
+    if (head instanceof SignError) io.stdout(`log head: CONSISTENCY FAILED [${head.code}]: ${head.message}\n`);
+    else if (head !== undefined) {
+      io.stdout(
+        `log head: "${head.head.origin}" size ${head.head.size} root ${head.head.rootHash} (signature verified)\n` +
+          `          checkpoints of size ${head.consistent.join(', ')} are consistent with it (consistency proofs verified)\n`,
+      );
+    }
+  }
+  if (failed > 0) io.stderr(`verification FAILED (${results.length - verified.length} of ${results.length} entries${head instanceof SignError ? ', log head consistency' : ''})\n`);
   return failed > 0 ? 1 : 0;
 }
 
@@ -195,7 +227,9 @@ entry by UUID (64 hex, or 80 with the tree ID) or by log index.
 
 Every entry printed is verified: its UUID is the leaf hash of its body, the signed entry
 timestamp verifies with the log key, the inclusion proof leads to the checkpoint's root, and the
-checkpoint signature verifies with the log key. The key comes from --trusted-root or --tuf-cache;
+checkpoint signature verifies with the log key. Then the log's current signed tree head is
+fetched and verified, and every checkpoint shown is proven a prefix of it (RFC 6962 consistency
+proofs), so the log cannot show you a fork. The key comes from --trusted-root or --tuf-cache;
 without them the key is fetched from the log itself, and the output says so.
 
 Options:
@@ -205,7 +239,7 @@ Options:
   --max N               search: at most N entries (default ${DEFAULT_MAX_RESULTS}, at most ${MAX_RESULTS})
   --json                machine-readable output
 
-Exit codes: 0 all entries verified, 1 an entry failed verification or the query failed, 2 usage.`,
+Exit codes: 0 all entries and the head verified, 1 a verification or the query failed, 2 usage.`,
   async run(args, io) {
     const [sub, ...rest] = args;
     if (sub === 'search') return search(rest, io);
