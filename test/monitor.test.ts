@@ -172,10 +172,11 @@ test('a rewritten history raises the consistency alarm and does not advance the 
     fill(forked, 900);
     await forked.publish();
     s.server.log = forked;
-    const r = await runOnce(s.opts());
+    const r = await runOnce(s.opts({ sinks: { webhook: 'http://127.0.0.1:1/down' } }));
     assert.equal(r.outcome, 'consistency-alarm');
     assert.equal(r.alerts[0]?.kind, 'inconsistent-tree');
     assert.equal(r.stateAdvanced, false);
+    assert.ok(r.deliveryError !== undefined, 'a failed delivery does not hide the alarm');
     assert.equal(readFileSync(s.statePath, 'utf8'), saved);
 
     // Same size, different root: a split view.

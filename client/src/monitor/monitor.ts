@@ -86,6 +86,8 @@ export interface RunResult {
   alertsDropped: number;
   stateAdvanced: boolean;
   cosigned: boolean;
+  /** Why delivering a consistency alarm failed (identity alerts that cannot be delivered fail the run). */
+  deliveryError?: string | undefined;
   /** Why cosigning or posting the cosignature failed (the run's checks still stand). */
   witnessError?: string | undefined;
   elapsedMs: number;
@@ -216,8 +218,13 @@ export async function runOnce(opts: MonitorOptions): Promise<RunResult> {
   };
   const alarm = async (a: Omit<Alert, 'log' | 'observedAt' | 'class'>): Promise<RunResult> => {
     alert({ ...a, class: 'consistency', previous, checkpoint: current });
-    await deliverAlerts(alerts, opts.sinks ?? {});
-    return result('consistency-alarm');
+    // The alarm outranks a delivery failure: it is still the result (and the exit code).
+    try {
+      await deliverAlerts(alerts, opts.sinks ?? {});
+      return result('consistency-alarm');
+    } catch (e) {
+      return result('consistency-alarm', { deliveryError: e instanceof Error ? e.message : String(e) });
+    }
   };
 
   const expectedOrigin = opts.origin ?? state?.origin;

@@ -20,6 +20,7 @@ export function formatReport(r: RunResult, exitCode: number): string {
   lines.push(`  alerts: ${total}`);
   for (const a of r.alerts.slice(0, MAX_LISTED)) lines.push(`    [${a.class}] ${a.kind}: ${a.message}`);
   if (total > MAX_LISTED) lines.push(`    ... and ${total - MAX_LISTED} more (use --json or --alert-file for all)`);
+  if (r.deliveryError !== undefined) lines.push(`  alert delivery FAILED: ${r.deliveryError}`);
   lines.push(`  state: ${r.stateAdvanced ? `advanced to ${r.checkpoint.size}` : 'unchanged'}`);
   if (r.cosigned) lines.push('  witness: checkpoint cosigned and posted to the log');
   if (r.witnessError !== undefined) lines.push(`  witness: FAILED: ${r.witnessError}`);
