@@ -209,3 +209,19 @@ test('bad layout descriptions: MALFORMED_DESCRIPTION', async () => {
     assert.equal(existsSync(join(d, 'bad.layout')), false);
   }
 });
+
+test('run: a command past its time limit fails with COMMAND_TIMEOUT and writes no link; a directory named like a link is skipped', async () => {
+  const d = fresh();
+  const before = readdirSync(d).sort();
+  const r = await cairnIn(d, ['intoto', 'run', '--step', 'slow', '--key', 'keys/alice', '--timeout', '1', '--', 'sleep', '5']);
+  assert.equal(failureCode(r), 'COMMAND_TIMEOUT');
+  assert.deepEqual(readdirSync(d).sort(), before);
+  // IN_TOTO_LINK_CMD_EXEC_TIMEOUT is honoured like the reference's setting.
+  const e = await cairnIn(d, ['intoto', 'run', '--step', 'slow', '--key', 'keys/alice', '--', 'sleep', '5'], { ...process.env, IN_TOTO_LINK_CMD_EXEC_TIMEOUT: '1' });
+  assert.equal(failureCode(e), 'COMMAND_TIMEOUT');
+  // A directory where a link file is expected is not a link (the reference skips what it cannot open).
+  const name = linkName(d);
+  rmSync(join(d, name));
+  mkdirSync(join(d, name));
+  assert.equal(failureCode(await verify(d)), 'LINK_NOT_FOUND');
+});

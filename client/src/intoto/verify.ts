@@ -115,7 +115,13 @@ function loadLinks(layout: Layout, linkDir: string): Map<string, Map<string, Met
       if (perKey.has(keyid)) continue;
       const name = linkFileName(step.name, keyid);
       if (!present.has(name)) continue;
-      perKey.set(keyid, loadMetadata(join(linkDir, name), 'link'));
+      try {
+        perKey.set(keyid, loadMetadata(join(linkDir, name), 'link'));
+      } catch (e) {
+        // The reference skips what it cannot open (IOError), e.g. a directory of that name.
+        if (e instanceof IntotoError && e.code === 'IO_ERROR') continue;
+        throw e;
+      }
     }
     if (perKey.size < step.threshold) {
       // Links for this step stored under keyids the layout does not authorise are worth naming.

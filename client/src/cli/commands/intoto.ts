@@ -61,7 +61,8 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
                                colon-separated]
       --record-environment     record {"workdir": ...} in the link's environment
   -d, --metadata-directory D   where to write the link (default: the current directory)
-      --timeout SECONDS        command time limit (default 600; the reference uses 10)
+      --timeout SECONDS        command time limit (default 600; the reference's default is 10)
+                               [IN_TOTO_LINK_CMD_EXEC_TIMEOUT]
       --dsse                   write a DSSE envelope instead of the classic envelope
       --keyless                sign with a short-lived certificate from Cairn's CA and record the
                                link in the transparency log (dsse 0.0.1); writes the DSSE link and
@@ -265,7 +266,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     lstripPaths: list(values['lstrip-paths']),
     recordStreams: values['no-record-streams'] !== true,
     recordEnvironment: values['record-environment'] === true,
-    timeoutMs: seconds(values.timeout, '--timeout', 600),
+    timeoutMs: seconds(values.timeout ?? io.env.IN_TOTO_LINK_CMD_EXEC_TIMEOUT, '--timeout', 600),
     env: io.env,
     onOutput: (o, e) => {
       if (o) io.stdout(o);
