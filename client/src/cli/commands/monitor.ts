@@ -43,9 +43,18 @@ Options:
 
 Progress on long catch-ups (entries/s) goes to stderr.
 
+Policy (YAML or JSON); a signer passes if it matches any identity or key:
+  log: { origin: log.example.com, publicKey: "<PEM>" }     # optional
+  identities:
+    - issuer: https://token.actions.githubusercontent.com     # string = exact match
+      subject: { glob: "https://github.com/acme/*" }          # or { regex: "..." } (anchored)
+      extensions: { 1.3.6.1.4.1.57264.1.12: https://github.com/acme/app }
+  keys: ["<PEM public key>", "sha256:<hex of the DER SubjectPublicKeyInfo>"]
+
 Exit codes:
   0   no alert
-  1   operational error (network, malformed response, bad state, alert delivery or witness failure)
+  1   operational error (network, malformed response, bad state, witness failure, or identity
+      alerts that could not be delivered: the state stays put so the next run finds them again)
   2   identity alert: an entry whose signer the policy does not allow (or that cannot be read)
   3   consistency alarm: split view, rewritten or forked history, entries not matching the root
   64  usage error
