@@ -141,7 +141,11 @@ export function writeFileAtomic(path: string, contents: string, cwd: string): st
 /** The trusted root from a file or from the TUF cache written by 'cairn trust init'. */
 export function loadTrustedRootJson(v: { 'trusted-root'?: string; 'tuf-cache'?: string }, io: { cwd: string; env: Env }): unknown {
   if (v['trusted-root'] !== undefined && v['tuf-cache'] !== undefined) throw new SignError('INPUT_INVALID', 'give --trusted-root or --tuf-cache, not both');
-  if (v['tuf-cache'] !== undefined) return loadCachedTrustedRoot(resolve(io.cwd, v['tuf-cache']), { env: io.env });
+  if (v['tuf-cache'] !== undefined) {
+    // A mirror URL names its default cache directory; anything else is a directory path.
+    const where = /^https?:\/\//.test(v['tuf-cache']) ? v['tuf-cache'] : resolve(io.cwd, v['tuf-cache']);
+    return loadCachedTrustedRoot(where, { env: io.env });
+  }
   if (v['trusted-root'] === undefined) return undefined;
   const text = readSmallFile(v['trusted-root'], MAX_TRUSTED_ROOT_BYTES, 'trusted root', io.cwd).toString('utf8');
   try {

@@ -235,7 +235,8 @@ without them the key is fetched from the log itself, and the output says so.
 Options:
   --url BASE            the deployment (else CAIRN_URL); --rekor-url URL overrides it
   --trusted-root F      trusted_root.json holding the log key (recommended)
-  --tuf-cache DIR       or the trusted root cached by 'cairn trust init' (re-checked offline)
+  --tuf-cache DIR|URL   or the trusted root cached by 'cairn trust init' (its cache directory or
+                        the mirror URL; re-checked offline)
   --max N               search: at most N entries (default ${DEFAULT_MAX_RESULTS}, at most ${MAX_RESULTS})
   --json                machine-readable output
 

@@ -49,7 +49,7 @@ Services:
   --timeout SECONDS            per-request timeout (default 15)
 Checking the log's answer before the bundle is written (optional):
   --trusted-root F             verify the entry's SET, inclusion proof and checkpoint with the log
-  --tuf-cache DIR              key from this trusted_root.json, or from the 'cairn trust init' cache`;
+  --tuf-cache DIR|URL          key from this trusted_root.json, or from the 'cairn trust init' cache`;
 
 export type IdentityValues = { [K in keyof typeof IDENTITY_FLAGS]?: (typeof IDENTITY_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
