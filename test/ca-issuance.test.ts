@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { X509Certificate as SigstoreX509 } from '@sigstore/core';
@@ -419,4 +419,21 @@ test('precertificate and final TBS are byte-identical apart from poison vs SCT l
   };
   assert.deepEqual(walk(fin), fin);
   assert.equal(oidToString(children(readOne(children(readOne(issued.leafDer))[1]!.raw))[0]!.value), '1.2.840.10045.4.3.2', 'the P-256 development intermediate signs with ecdsa-with-SHA256');
+});
+
+test('a token from the built-in token endpoint (client credentials) is accepted by the CA', async () => {
+  const creds = JSON.parse(readFileSync(join(dir, 'data', 'oidc', 'dev-client.json'), 'utf8'));
+  const res = await fetch(`${stack.url}/oidc/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${creds.client_id}:${creds.client_secret}`).toString('base64')}` },
+    body: 'grant_type=client_credentials',
+  });
+  assert.equal(res.status, 200);
+  const { id_token: token } = (await res.json()) as { id_token: string };
+  const key = ecKey();
+  const cert = await requestCert(stack.url, token, key, creds.sub);
+  assert.equal(cert.status, 200, JSON.stringify(cert.body));
+  const chain = chainOf(cert.body);
+  const sx = await checkProfile(chain[0]!, chain, key);
+  assert.equal(sx.subjectAltName, `${stack.url}/oidc/clients/cairn-dev`);
 });
