@@ -1,0 +1,78 @@
+/**
+ * The whole stack (OIDC, CT, log, CA, TUF — bootstrapped as `cairn up` does) in-process on port 0:
+ * the real `sigstore` library signs against it, `cairn trust init` caches the trust root through
+ * the TUF mirror, and `cairn verify --offline` verifies from that cache alone (--tuf-cache and
+ * --tuf-mirror), with the network refused during verification.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as sigstore from 'sigstore';
+import { COMPONENTS, loadConfig, silentLogger, systemClock } from '@cairn/shared';
+import { mintDevToken } from '@cairn/oidc';
+import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { bootstrapTrust } from '../client/src/cli/bootstrap.ts';
+import { main } from '../client/src/cli/main.ts';
+
+const SUBJECT = 'https://ci.example.internal/pipelines/7';
+let stack: Stack;
+let dataDir: string;
+let work: string;
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env, cwd: process.cwd() });
+  return { code, out, err };
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'cairn-verify-tuf-data-'));
+  work = mkdtempSync(join(tmpdir(), 'cairn-verify-tuf-work-'));
+  const config = loadConfig({ overrides: { port: 0, dataDir, dev: true, logLevel: 'silent' } });
+  stack = await startStack(config, {
+    components: COMPONENTS,
+    logger: silentLogger,
+    beforeCreate: async (name, peers, baseUrl) => {
+      if (name === 'tuf') await bootstrapTrust({ config, peers, baseUrl, tufDir: join(dataDir, 'tuf') });
+    },
+  });
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+test('sigstore.sign() against the full stack, verified offline from the TUF cache', async () => {
+  const mirror = `${stack.url}/tuf`;
+  const root = join(dataDir, 'tuf', 'repository', '1.root.json');
+  const cacheHome = mkdtempSync(join(tmpdir(), 'cairn-verify-tuf-cache-'));
+  const env = { CAIRN_TRUST_CACHE: cacheHome };
+  const init = await cli(['trust', 'init', '--mirror', mirror, '--root', root], env);
+  assert.equal(init.code, 0, init.err);
+
+  const blob = Buffer.from(`full stack ${Date.now()}\n`);
+  const token = await mintDevToken(join(dataDir, 'oidc'), { subject: SUBJECT }, systemClock);
+  const bundle = await sigstore.sign(blob, { fulcioURL: stack.url, rekorURL: stack.url, identityProvider: { getToken: () => Promise.resolve(token) } });
+  const artifact = join(work, 'blob.txt');
+  const bundlePath = join(work, 'blob.sigstore.json');
+  writeFileSync(artifact, blob);
+  writeFileSync(bundlePath, JSON.stringify(bundle));
+  const id = ['--certificate-identity', SUBJECT, '--certificate-oidc-issuer', `${stack.url}/oidc`];
+
+  const byMirror = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--tuf-mirror', mirror, '--offline'], env);
+  assert.equal(byMirror.code, 0, byMirror.err);
+  assert.match(byMirror.out, /Verified OK/);
+  const byUrl = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--offline'], { ...env, CAIRN_URL: stack.url });
+  assert.equal(byUrl.code, 0, byUrl.err);
+
+  const wrong = await cli(['verify', artifact, '--bundle', bundlePath, '--certificate-identity', 'https://ci.example.internal/pipelines/8', '--certificate-oidc-issuer', `${stack.url}/oidc`, '--tuf-mirror', mirror, '--offline'], env);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err, /\[IDENTITY_MISMATCH\]/);
+  // A cache for another mirror does not exist: nothing is fetched, the command says so.
+  const other = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--tuf-mirror', 'http://127.0.0.1:9/tuf', '--offline'], env);
+  assert.equal(other.code, 1);
+  assert.match(other.err, /\[CACHE_NOT_INITIALISED\]/);
+});
