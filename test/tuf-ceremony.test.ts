@@ -189,9 +189,23 @@ test('the development ceremony in one call: marked DEVELOPMENT, idempotent, new 
   assert.ok(readdirSync(join(dir, 'DEVELOPMENT-keys')).every((n) => n.startsWith('DEVELOPMENT-')));
   const same = await runDevelopmentCeremony({ dir, infos, clock });
   assert.deepEqual([same.created, same.changed, same.targetsVersion], [false, false, 1]);
-  const changed = await runDevelopmentCeremony({ dir, infos: [...infos, ...(await makeTrustInfos('http://127.0.0.1:5000')).slice(0, 1)], clock });
+  const changedInfos0 = [...infos, ...(await makeTrustInfos('http://127.0.0.1:5000')).slice(0, 1)];
+  const changed = await runDevelopmentCeremony({ dir, infos: changedInfos0, clock });
   assert.deepEqual([changed.changed, changed.targetsVersion], [true, 2]);
   assert.equal(verifyPublished(join(dir, 'repository')).targets.envelope.signed.version, 2);
+  const changedInfos = changedInfos0;
+
+  // Run again 100 days later: targets (180 d) are past half-life and get re-signed; 200 days
+  // later the root (365 d) is renewed as v2, still DEVELOPMENT.
+  clock.advance(100 * 86400_000);
+  const renewed = await runDevelopmentCeremony({ dir, infos: changedInfos, clock });
+  assert.deepEqual([renewed.changed, renewed.targetsVersion], [false, 3]);
+  clock.advance(100 * 86400_000);
+  await runDevelopmentCeremony({ dir, infos: changedInfos, clock });
+  const state = verifyPublished(join(dir, 'repository'));
+  assert.equal(state.root.version, 2);
+  assert.equal(state.root['x-cairn-development'], true);
+  assert.equal(new Date(state.targets.envelope.signed.expires).getTime() > clock.now().getTime() + 90 * 86400_000, true);
 });
 
 test('library init refuses duplicate keys', () => {

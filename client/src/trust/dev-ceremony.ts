@@ -17,6 +17,8 @@ import {
   refreshOnlineRoles,
   readCeremonyConfig,
   signStaged,
+  stageRootRotation,
+  stageTargetsResign,
   verifyPublished,
   stageTarget,
   PUBLISHED_DIR,
@@ -97,16 +99,29 @@ export async function runDevelopmentCeremony(o: DevCeremonyOptions): Promise<Dev
   changed =
     stageTarget({ dir: o.dir, name: SIGNING_CONFIG_TARGET, content: Buffer.from(canonical(buildSigningConfig(o.infos, o.urls))), custom, clock: o.clock }) ||
     changed;
-  let targetsVersion: number;
-  if (changed || created) {
+  // The offline roles of a development repository are renewed here too (a production ceremony
+  // does it with its keyholders): a new version once less than half of the validity is left.
+  const cfg = readCeremonyConfig(o.dir)!;
+  let renewed = false;
+  if (!created) {
+    const published = verifyPublished(join(o.dir, PUBLISHED_DIR));
+    const halfLeft = (expires: string, seconds: number): boolean => new Date(expires).getTime() - o.clock.now().getTime() < (seconds * 1000) / 2;
+    if (halfLeft(published.root.expires, cfg.expiry.root)) {
+      stageRootRotation({ dir: o.dir, clock: o.clock });
+      renewed = true;
+    }
+    if (!changed && halfLeft(published.targets.envelope.signed.expires, cfg.expiry.targets)) {
+      stageTargetsResign(o.dir, o.clock);
+      renewed = true;
+    }
+  }
+  if (changed || created || renewed) {
     await signStaged(o.dir, signer);
-    const r = await publishStaged(o.dir, o.clock);
-    targetsVersion = r.targets ?? 0;
+    await publishStaged(o.dir, o.clock);
   } else {
     // Nothing new to sign; keep the online roles fresh for a server that is not running yet.
-    const cfg = readCeremonyConfig(o.dir)!;
     await refreshOnlineRoles(join(o.dir, PUBLISHED_DIR), loadOnlineSigners(o.dir), cfg.expiry, o.clock.now());
-    targetsVersion = verifyPublished(join(o.dir, PUBLISHED_DIR)).targets.envelope.signed.version;
   }
+  const targetsVersion = verifyPublished(join(o.dir, PUBLISHED_DIR)).targets.envelope.signed.version;
   return { created, targetsVersion, changed: changed || created, rootPath: join(o.dir, PUBLISHED_DIR, 'root.json') };
 }
