@@ -87,7 +87,16 @@ const verifiedCheckpoints = new WeakMap<TransparencyLogAuthority, Map<string, { 
 const MAX_CACHED_CHECKPOINTS = 1024;
 const verifierCache = new WeakMap<TransparencyLogAuthority, LocalVerifier>();
 
-function checkpointNames(baseUrl: string): string[] {
+const namesCache = new WeakMap<TransparencyLogAuthority, string[]>();
+
+/** The names a log may sign its checkpoints under, derived once per trusted log. */
+function checkpointNames(log: TransparencyLogAuthority): string[] {
+  let names = namesCache.get(log);
+  if (!names) namesCache.set(log, (names = deriveNames(log.baseUrl)));
+  return names;
+}
+
+function deriveNames(baseUrl: string): string[] {
   const names = [baseUrl.replace(/\/+$/, '')];
   try {
     const u = new URL(baseUrl);
@@ -118,7 +127,7 @@ function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): { si
     verifierCache.set(log, verifier);
   }
   const hint = log.logId.subarray(0, 4);
-  const names = checkpointNames(log.baseUrl);
+  const names = checkpointNames(log);
   // C2SP signed-note: a verifier is (name, key); unknown signature lines (witnesses) are ignored.
   const name = names.find((n) => note.signatures.some((s) => s.name === n && s.keyHint.equals(hint)) && verifyNoteSignature(note, n, verifier, hint));
   if (name === undefined) fail('CHECKPOINT_INVALID', `the checkpoint carries no valid signature by the log ${log.baseUrl}`);
