@@ -176,6 +176,14 @@ test('log entry for something else: TLOG_ENTRY_MISMATCH', () => {
   expectCode('TLOG_ENTRY_MISMATCH', () => verify(b2, a.artifact, policyOf(a), parseTrustedRoot(a.trust)));
 });
 
+test('a changed DSSE payload type breaks the PAE signature: SIGNATURE_INVALID', () => {
+  const c = loadCase('intoto-with-custom-trust-root');
+  const b = clone(c.bundle);
+  b.dsseEnvelope.payloadType = 'application/vnd.other+json';
+  // The PAE covers the payload type; the logged type is checked too (tlog.test.ts).
+  expectCode('SIGNATURE_INVALID', () => verify(b, c.artifact, policyOf(c), parseTrustedRoot(c.trust)));
+});
+
 test('log not in the trusted root: TLOG_UNTRUSTED; too few entries: TLOG_THRESHOLD', () => {
   const c = v03();
   const root = clone(c.trust);

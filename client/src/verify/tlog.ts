@@ -20,8 +20,9 @@ export interface EntryExpectations {
   signature: Buffer;
   /** hashedrekord: the digest the log recorded (artifact digest, or Hash(PAE) for DSSE). */
   digest: { algorithm: 'sha256' | 'sha384' | 'sha512'; value: Buffer } | undefined;
-  /** DSSE bundles: SHA-256 of the envelope payload. */
+  /** DSSE bundles: SHA-256 of the envelope payload, and its payload type. */
   payloadSha256: Buffer | undefined;
+  payloadType?: string;
   /** The signing certificate (DER), or undefined for key-based bundles. */
   certificate: Buffer | undefined;
   /** DER SPKI of the signing key (from the certificate or the operator's --key). */
@@ -288,6 +289,8 @@ export function checkBody(entry: TransparencyLogEntry, expect: EntryExpectations
       const once = b64(get(sigs[0], 'sig'), 'signatures[0].sig').toString('utf8');
       if (!b64(once, 'signatures[0].sig (inner)').equals(expect.signature)) mismatch('the envelope signature differs');
       checkPayloadHash(get(content, 'payloadHash', 'algorithm'), get(content, 'payloadHash', 'value'), expect);
+      const loggedType = get(content, 'envelope', 'payloadType');
+      if (loggedType !== undefined && loggedType !== expect.payloadType) mismatch('the logged payload type differs from the envelope');
       checkPemKey(get(sigs[0], 'publicKey'), expect, 'signatures[0].publicKey');
       return;
     }

@@ -201,6 +201,7 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
       signature,
       digest: { algorithm: h, value: createHash(h).update(pae).digest() },
       payloadSha256: createHash('sha256').update(content.payload).digest(),
+      payloadType: content.payloadType,
       certificate: leaf?.der,
       spki,
       isDsse: true,
