@@ -7,7 +7,8 @@
  * Measured for tuf-js 5 (the Updater @sigstore/tuf wraps), @sigstore/tuf getTrustedRoot, and
  * Cairn's own client; plus Cairn's offline cache load (what `cairn verify` does, no network).
  * The repository went through one root rotation (clients follow 1 -> 2). The server runs in this
- * process (one event loop shared with the client); medians and p90 over N runs after a warm-up.
+ * process (one event loop shared with the client); operations run round-robin; medians and p90
+ * over N runs after a warm-up.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -35,17 +36,30 @@ function stats(xs: number[]): { median: number; p90: number } {
   return { median: at(0.5), p90: at(0.9) };
 }
 
-async function measure(name: string, fn: (i: number) => unknown): Promise<{ name: string; median: number; p90: number }> {
-  for (let i = 0; i < WARMUP; i++) await fn(-1 - i);
-  const times: number[] = [];
+interface Op {
+  name: string;
+  fn: (i: number) => unknown;
+}
+
+/**
+ * Runs the operations round-robin (run i of every operation before run i+1 of any), so load
+ * from the rest of the machine spreads evenly over them and the comparison stays fair.
+ */
+async function measureAll(ops: Op[]): Promise<{ name: string; median: number; p90: number }[]> {
+  for (let i = 0; i < WARMUP; i++) for (const op of ops) await op.fn(-1 - i);
+  const times = ops.map(() => [] as number[]);
   for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    times.push(performance.now() - t0);
+    for (const [k, op] of ops.entries()) {
+      const t0 = performance.now();
+      await op.fn(i);
+      times[k]!.push(performance.now() - t0);
+    }
   }
-  const s = stats(times);
-  console.log(`  ${name}: median ${s.median.toFixed(2)} ms, p90 ${s.p90.toFixed(2)} ms`);
-  return { name, ...s };
+  return ops.map((op, k) => {
+    const s = stats(times[k]!);
+    console.log(`  ${op.name}: median ${s.median.toFixed(2)} ms, p90 ${s.p90.toFixed(2)} ms`);
+    return { name: op.name, ...s };
+  });
 }
 
 export async function run(): Promise<string> {
@@ -78,28 +92,33 @@ export async function run(): Promise<string> {
       await u.downloadTarget(info!, join(cache, 'targets', 'trusted_root.json'));
     };
     const fresh = (tag: string, i: number): string => join(base, `${tag}-${i}`);
-    results.push(await measure('tuf-js first-time init + trusted_root.json', (i) => tufjsInit(fresh('tufjs', i))));
     const warm = fresh('tufjs-warm', 0);
     await tufjsInit(warm);
-    results.push(
-      await measure('tuf-js no-change refresh (new Updater, cached target)', async () => {
-        const u = new Updater({ metadataBaseUrl: mirror, metadataDir: warm, targetBaseUrl: `${mirror}/targets`, targetDir: join(warm, 'targets') });
-        await u.refresh();
-        const info = await u.getTargetInfo('trusted_root.json');
-        const cached = await u.findCachedTarget(info!, join(warm, 'targets', 'trusted_root.json'));
-        if (!cached) throw new Error('tuf-js target not cached');
-      }),
-    );
-    results.push(await measure('@sigstore/tuf getTrustedRoot, fresh cache', (i) => getTrustedRoot({ mirrorURL: mirror, rootPath: root1, cachePath: fresh('sigstore', i) })));
     const sigWarm = fresh('sigstore-warm', 0);
     await getTrustedRoot({ mirrorURL: mirror, rootPath: root1, cachePath: sigWarm });
-    results.push(await measure('@sigstore/tuf getTrustedRoot, warm cache', () => getTrustedRoot({ mirrorURL: mirror, rootPath: root1, cachePath: sigWarm })));
     const rootBytes = readFileSync(root1);
-    results.push(await measure('Cairn client first-time init + trusted_root.json', (i) => initTrustCache({ mirror, rootBytes, cacheDir: fresh('cairn', i) })));
     const cairnWarm = fresh('cairn-warm', 0);
     await initTrustCache({ mirror, rootBytes, cacheDir: cairnWarm });
-    results.push(await measure('Cairn client no-change refresh', () => refreshTrustCache({ mirror, cacheDir: cairnWarm })));
-    results.push(await measure('Cairn offline cache load (cairn verify, no network)', () => loadCachedTrustedRoot(cairnWarm)));
+    results.push(
+      ...(await measureAll([
+        { name: 'tuf-js first-time init + trusted_root.json', fn: (i) => tufjsInit(fresh('tufjs', i)) },
+        {
+          name: 'tuf-js no-change refresh (new Updater, cached target)',
+          fn: async () => {
+            const u = new Updater({ metadataBaseUrl: mirror, metadataDir: warm, targetBaseUrl: `${mirror}/targets`, targetDir: join(warm, 'targets') });
+            await u.refresh();
+            const info = await u.getTargetInfo('trusted_root.json');
+            const cached = await u.findCachedTarget(info!, join(warm, 'targets', 'trusted_root.json'));
+            if (!cached) throw new Error('tuf-js target not cached');
+          },
+        },
+        { name: '@sigstore/tuf getTrustedRoot, fresh cache', fn: (i) => getTrustedRoot({ mirrorURL: mirror, rootPath: root1, cachePath: fresh('sigstore', i) }) },
+        { name: '@sigstore/tuf getTrustedRoot, warm cache', fn: () => getTrustedRoot({ mirrorURL: mirror, rootPath: root1, cachePath: sigWarm }) },
+        { name: 'Cairn client first-time init + trusted_root.json', fn: (i) => initTrustCache({ mirror, rootBytes, cacheDir: fresh('cairn', i) }) },
+        { name: 'Cairn client no-change refresh', fn: () => refreshTrustCache({ mirror, cacheDir: cairnWarm }) },
+        { name: 'Cairn offline cache load (cairn verify, no network)', fn: () => loadCachedTrustedRoot(cairnWarm) },
+      ])),
+    );
   } finally {
     await stack.close();
     rmSync(base, { recursive: true, force: true });
