@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cairnIn, failureCode, hasReference, PIPELINE_SCRIPT, ROOT, sh, shAsync } from './intoto-cli.ts';
@@ -95,7 +95,8 @@ inspect:
     expected_products: ["MATCH src/* IN unpacked WITH MATERIALS FROM build", "ALLOW *"]
 `;
 
-test('a layout, keys and links made by cairn verify with in-toto-verify; a swapped artifact fails in both', { skip: SKIP, timeout: 120_000 }, async () => {
+/** Keys, a signed layout and the three links of the build/scan/sign chain, all made by cairn. */
+async function makeChain(): Promise<{ dir: string; work: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-made-'));
   mkdirSync(join(dir, 'keys'));
   for (const [name, type] of [['owner', 'ed25519'], ['alice', 'ecdsa'], ['bob', 'rsa'], ['carol', 'ed25519']] as const) {
@@ -119,19 +120,24 @@ test('a layout, keys and links made by cairn verify with in-toto-verify; a swapp
     const r = await cairnIn(work, ['intoto', 'run', ...st]);
     assert.equal(r.code, 0, r.stderr);
   }
-  const final = join(dir, 'final');
-  const mkfinal = (): void => {
-    cpSync(work, final, { recursive: true, filter: (p) => !p.includes('/src') });
-    cpSync(join(dir, 'root.layout'), join(final, 'root.layout'));
-    cpSync(join(dir, 'keys/owner.pub'), join(final, 'owner.pub'));
-  };
-  mkfinal();
+  return { dir, work };
+}
+
+/** A fresh final-product directory: the artifacts and links, the layout and the owner key. */
+function finalDir(dir: string, work: string, name: string): string {
+  const out = join(dir, name);
+  cpSync(work, out, { recursive: true, filter: (p) => !p.includes('/src') });
+  cpSync(join(dir, 'root.layout'), join(out, 'root.layout'));
+  cpSync(join(dir, 'keys/owner.pub'), join(out, 'owner.pub'));
+  return out;
+}
+
+test('a layout, keys and links made by cairn verify with in-toto-verify; a swapped artifact fails in both', { skip: SKIP, timeout: 120_000 }, async () => {
+  const { dir, work } = await makeChain();
+  const final = finalDir(dir, work, 'final');
   const ok = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519', '-v'], { cwd: final });
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-  const fresh = join(dir, 'final2');
-  cpSync(work, fresh, { recursive: true, filter: (p) => !p.includes('/src') });
-  cpSync(join(dir, 'root.layout'), join(fresh, 'root.layout'));
-  cpSync(join(dir, 'keys/owner.pub'), join(fresh, 'owner.pub'));
+  const fresh = finalDir(dir, work, 'final2');
   const mine = await cairnIn(fresh, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
   assert.equal(mine.code, 0, mine.stderr);
 
@@ -217,4 +223,44 @@ test('two-phase recording: in-toto-record start + cairn record stop, and cairn s
   const wrong = await cairnIn(w, ['intoto', 'record', 'stop', '--step', 'three', '--key', '../keys/other', '-p', 'in.txt']);
   assert.equal(failureCode(wrong), 'LINK_SIGNATURE_INVALID');
   assert.equal(readdirSync(w).some((n) => n.startsWith('three.')), false);
+});
+
+test('mutations of a cairn-made chain: cairn and in-toto-verify agree on pass/fail and on the failure class', { skip: SKIP, timeout: 120_000 }, async () => {
+  const { dir, work } = await makeChain();
+  const link = (d: string, step: string): string => join(d, readdirSync(d).find((n) => n.startsWith(`${step}.`) && n.endsWith('.link'))!);
+  const editJson = (f: string, edit: (o: any) => void): void => {
+    const o = JSON.parse(readFileSync(f, 'utf8'));
+    edit(o);
+    writeFileSync(f, JSON.stringify(o));
+  };
+  const mutations: Record<string, (d: string) => void> = {
+    'untouched': () => undefined,
+    'extra file (allowed by the inspection)': (d) => writeFileSync(join(d, 'notes.txt'), 'hi'),
+    'image bytes appended': (d) => writeFileSync(join(d, 'image.tar'), Buffer.concat([readFileSync(join(d, 'image.tar')), Buffer.from('x')])),
+    'image replaced by the scan report': (d) => cpSync(join(d, 'scan-report.json'), join(d, 'image.tar')),
+    'link command edited': (d) => editJson(link(d, 'scan'), (o) => o.signed.command.push('-v')),
+    'link signatures removed': (d) => editJson(link(d, 'sign'), (o) => (o.signatures = [])),
+    'link byproducts edited': (d) => editJson(link(d, 'build'), (o) => (o.signed.byproducts.stdout = 'changed')),
+    'link deleted': (d) => rmSync(link(d, 'build')),
+    'layout readme edited': (d) => editJson(join(d, 'root.layout'), (o) => (o.signed.readme = 'x')),
+    'layout checked against another key': (d) => cpSync(join(dir, 'keys/carol.pub'), join(d, 'owner.pub')),
+  };
+  const refClassOf = (out: string): string | undefined => /\(in-toto-verify\) (\w+):/.exec(out)?.[1];
+  const results: string[] = [];
+  for (const [i, [label, mutate]] of Object.entries(mutations).entries()) {
+    const d = finalDir(dir, work, `m${i}`);
+    mutate(d);
+    const probe = finalDir(dir, work, `p${i}`);
+    mutate(probe);
+    // Each verifier gets its own copy: the reference leaves inspection output behind.
+    const ref = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519'], { cwd: d });
+    const mine = await cairnIn(probe, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
+    assert.equal(mine.code, ref.status, `${label}: cairn ${mine.code} (${mine.stderr.split('\n')[0]}), reference ${ref.status} (${ref.stderr.split('\n')[0]})`);
+    if (ref.status !== 0) {
+      const cls = refClassOf(ref.stderr + ref.stdout);
+      assert.ok(cls && SAME_FAILURE[cls]?.includes(failureCode(mine)!), `${label}: ${cls} vs ${failureCode(mine)}`);
+      results.push(`${label}: ${cls} / ${failureCode(mine)}`);
+    } else results.push(`${label}: pass / pass`);
+  }
+  assert.ok(results.filter((r) => r.endsWith('pass / pass')).length >= 2, results.join('\n'));
 });
