@@ -279,3 +279,14 @@ test('policy mistakes: POLICY_INVALID', () => {
   expectCode('POLICY_INVALID', () => verify(c.bundle, 'sha256:XYZ', policyOf(c), trust));
   expectCode('POLICY_INVALID', () => verify(c.bundle, c.artifact, policyOf(c, { tlogThreshold: -1 }), trust));
 });
+
+test('an entry with neither SET nor inclusion proof: TLOG_INCLUSION_MISSING', async () => {
+  // Bundle parsing already refuses this for every version; a caller handing in a parsed Bundle
+  // object is still checked.
+  const { parseBundle } = await import('../client/src/verify/index.ts');
+  const c = v01();
+  const parsed = parseBundle(c.bundle);
+  parsed.verificationMaterial.tlogEntries[0]!.signedEntryTimestamp = undefined;
+  parsed.verificationMaterial.tlogEntries[0]!.inclusionProof = undefined;
+  expectCode('TLOG_INCLUSION_MISSING', () => verify(parsed, c.artifact, policyOf(c), parseTrustedRoot(c.trust)));
+});
