@@ -155,3 +155,24 @@ test('cairn verify: trust from the TUF cache (errors when there is none)', async
   assert.equal(uninit.code, 1);
   assert.match(uninit.err, /\[CACHE_NOT_INITIALISED\]/);
 });
+
+test('cairn verify: unreadable or oversized inputs are IO_ERROR', async () => {
+  const c = loadCase('managed-key-happy-path');
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-verify-io-'));
+  const bigKey = join(dir, 'big.pem');
+  writeFileSync(bigKey, 'x'.repeat(70 * 1024));
+  const big = await run(['verify', c.artifactPath, '--bundle', join(CORPUS, c.name, 'bundle.sigstore.json'), '--key', bigKey, '--trusted-root', PRODUCTION_ROOT]);
+  assert.equal(big.code, 1);
+  assert.match(big.err, /\[IO_ERROR\]/);
+  const noBundle = await run(['verify', c.artifactPath, '--bundle', join(dir, 'missing.json'), '--key', join(CORPUS, c.name, 'key.pub'), '--trusted-root', PRODUCTION_ROOT]);
+  assert.equal(noBundle.code, 1);
+  assert.match(noBundle.err, /\[IO_ERROR\]/);
+  const noRoot = await run(['verify', c.artifactPath, '--bundle', join(CORPUS, c.name, 'bundle.sigstore.json'), '--key', join(CORPUS, c.name, 'key.pub'), '--trusted-root', join(dir, 'missing-root.json')]);
+  assert.equal(noRoot.code, 1);
+  assert.match(noRoot.err, /\[IO_ERROR\]/);
+  const notKey = join(dir, 'not-a-key.pem');
+  writeFileSync(notKey, 'hello');
+  const badKey = await run(['verify', c.artifactPath, '--bundle', join(CORPUS, c.name, 'bundle.sigstore.json'), '--key', notKey, '--trusted-root', PRODUCTION_ROOT]);
+  assert.equal(badKey.code, 1);
+  assert.match(badKey.err, /\[POLICY_INVALID\]/);
+});
