@@ -12,7 +12,6 @@ export {
   verifyRole,
   signEnvelope,
   serializeEnvelope,
-  addKey,
   type RoleName,
   type Envelope,
   type Signature,
@@ -24,7 +23,6 @@ export {
   type SnapshotSigned,
   type TargetFile,
   type TargetsSigned,
-  type AnySigned,
   type ThresholdResult,
 } from './model.ts';
 export { keyIdOf, verifierFor, tufKeyFor, localTufSigner, verifyHexSignature, type TufKeyJson, type TufSigner } from './keys.ts';

@@ -8,7 +8,8 @@
  */
 import { canonicalizeOlpc, isRecord, parseJson } from '@cairn/shared';
 import { TufError } from '../errors.ts';
-import { MAX_SIGNATURE_HEX, keyIdOf, verifierFor, verifyHexSignature, type TufKeyJson, type TufSigner } from './keys.ts';
+import { MAX_SIGNATURE_HEX, verifierFor, verifyHexSignature, type TufSigner } from './keys.ts';
+import type { TufKeyJson } from './keys.ts';
 
 export type RoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
 export const TOP_LEVEL_ROLES: readonly RoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
@@ -90,8 +91,6 @@ export interface TargetsSigned extends SignedCommon {
   _type: 'targets';
   targets: Record<string, TargetFile>;
 }
-
-export type AnySigned = RootSigned | TargetsSigned | SnapshotSigned | TimestampSigned;
 
 function bad(message: string): never {
   throw new TufError('INVALID_METADATA', message);
@@ -342,11 +341,4 @@ export async function signEnvelope<T extends SignedCommon>(envelope: Envelope<T>
 /** Serialises an envelope the way it is published (indented, stable, UTF-8). */
 export function serializeEnvelope(envelope: Envelope<SignedCommon>): Buffer {
   return Buffer.from(JSON.stringify({ signed: envelope.signed, signatures: envelope.signatures }, null, 2) + '\n', 'utf8');
-}
-
-/** Adds a key to a root's key table, returning its key ID. */
-export function addKey(root: RootSigned, key: TufKeyJson): string {
-  const id = keyIdOf(key);
-  root.keys[id] = key;
-  return id;
 }
