@@ -225,3 +225,17 @@ test('run: a command past its time limit fails with COMMAND_TIMEOUT and writes n
   mkdirSync(join(d, name));
   assert.equal(failureCode(await verify(d)), 'LINK_NOT_FOUND');
 });
+
+test('several layout keys: sign with two owners (and --append), every --layout-key given must have signed', async () => {
+  const d = fresh();
+  await ok(cairnIn(d, ['intoto', 'keygen', '-t', 'ecdsa', 'keys/owner2']));
+  await ok(cairnIn(d, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner', 'keys/owner2']));
+  assert.equal(JSON.parse(readFileSync(join(d, 'root.layout'), 'utf8')).signatures.length, 2);
+  await ok(cairnIn(d, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'keys/owner.pub', 'keys/owner2.pub']));
+  // Re-signing without --append replaces the signatures: owner2's is gone.
+  await ok(cairnIn(d, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner']));
+  const r = await cairnIn(d, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'keys/owner.pub', 'keys/owner2.pub']);
+  assert.equal(failureCode(r), 'LAYOUT_SIGNATURE_INVALID');
+  await ok(cairnIn(d, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner2', '--append']));
+  await ok(cairnIn(d, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'keys/owner.pub', 'keys/owner2.pub']));
+});
