@@ -17,7 +17,7 @@ import { verifyTlogEntry, type EntryExpectations } from './tlog.ts';
 import type { TrustMaterial } from './trusted-root.ts';
 import { Certificate } from './x509.ts';
 
-/** The artifact: its bytes, or its SHA-256 digest (`sha256:<hex>` or raw 32 bytes). */
+/** The artifact: its bytes, or its SHA-256 digest as `sha256:<64 hex>` or `{ sha256: <32 bytes> }`. */
 export type ArtifactInput = Uint8Array | string | { sha256: Buffer };
 
 export interface VerificationPolicy extends IdentityPolicy {
