@@ -214,3 +214,19 @@ test('--base-path records relative to a directory while the command runs in the 
   assert.deepEqual(Object.keys(link.products), ['out.txt']);
   assert.equal(readFileSync(join(root, 'tree/out.txt'), 'utf8').trim(), root);
 });
+
+test('links and the product in separate directories: --link-dir and --artifact-dir', async () => {
+  const { root, final } = await pipeline();
+  const links = join(root, 'links');
+  const product = join(root, 'product');
+  mkdirSync(links);
+  mkdirSync(product);
+  for (const f of readdirSync(final)) copyFileSync(join(final, f), join(f.endsWith('.link') ? links : product, f));
+  const r = await cairnIn(root, ['intoto', 'verify', '--layout', 'product/root.layout', '--layout-key', 'product/owner.pub', '--link-dir', 'links', '--artifact-dir', 'product']);
+  assert.equal(r.code, 0, r.stderr);
+  // The inspection looks at the artifact directory: a swapped image there is caught.
+  writeFileSync(join(product, 'image.tar'), 'swapped');
+  const bad = await cairnIn(root, ['intoto', 'verify', '--layout', 'product/root.layout', '--layout-key', 'product/owner.pub', '--link-dir', 'links', '--artifact-dir', 'product']);
+  assert.equal(failureCode(bad), 'RULE_VIOLATION');
+  assert.match(bad.stderr, /item: verify-no-critical-cves\n/);
+});

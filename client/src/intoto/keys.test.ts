@@ -52,7 +52,9 @@ test('unknown key types and schemes are UNKNOWN_KEY_TYPE; broken key material is
   assert.equal(code(() => publicKeyFromMetadata({ ...good, keytype: 'dsa', scheme: 'dsa-sha1' })), 'UNKNOWN_KEY_TYPE');
   assert.equal(code(() => publicKeyFromMetadata({ ...good, scheme: 'ecdsa-sha2-nistp256' })), 'UNKNOWN_KEY_TYPE');
   assert.equal(code(() => publicKeyFromMetadata({ ...good, keyval: { public: 'zz' } })), 'INVALID_KEY');
-  assert.equal(code(() => publicKeyFromMetadata({ keytype: 'ed25519' })), 'INVALID_KEY');
+  assert.equal(code(() => publicKeyFromMetadata({ keytype: 'ed25519', scheme: 'ed25519' })), 'INVALID_KEY');
+  // A GPG key as python-in-toto embeds it in layouts.
+  assert.equal(code(() => publicKeyFromMetadata({ type: 'rsa', method: 'pgp+rsa-pkcsv1.5', hashes: ['pgp+SHA2'], keyid: 'ab', keyval: { public: { e: '010001', n: 'ab' }, private: '' } })), 'UNKNOWN_KEY_TYPE');
   const alice = JSON.parse(readFileSync(join(KEYS, 'alice.pub'), 'utf8'));
   assert.equal(code(() => publicKeyFromMetadata({ ...alice, scheme: 'ecdsa-sha2-nistp384' })), 'INVALID_KEY');
   // An RSA key below 2048 bits (in-toto spec §4.2.1).

@@ -85,10 +85,12 @@ function checkTypeScheme(keytype: unknown, scheme: unknown): IntotoScheme {
 
 /** Parses key metadata (layout `keys` entry or a JSON key file) into a usable public key. */
 export function publicKeyFromMetadata(obj: unknown, what = 'key'): IntotoPublicKey {
-  if (!isRecord(obj) || !isRecord(obj.keyval) || typeof obj.keyval.public !== 'string') {
+  if (!isRecord(obj)) throw new IntotoError('INVALID_KEY', `${what} is not a securesystemslib public key object`);
+  // Type first: a GPG key (keyval.public = {e, n}) is an unknown type, not a broken key.
+  const scheme = checkTypeScheme(obj.keytype, obj.scheme);
+  if (!isRecord(obj.keyval) || typeof obj.keyval.public !== 'string') {
     throw new IntotoError('INVALID_KEY', `${what} is not a securesystemslib public key object`);
   }
-  const scheme = checkTypeScheme(obj.keytype, obj.scheme);
   const pub = obj.keyval.public;
   let keyObject: KeyObject;
   try {
