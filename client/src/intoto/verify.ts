@@ -296,6 +296,7 @@ function copyTree(src: string, dst: string): void {
     for (const name of readdirSync(s)) {
       const sp = join(s, name);
       const dp = join(d, name);
+      if (sp === dst) continue; // the copy itself, when the artifact directory holds the temp dir
       const st = lstatSync(sp);
       if (++files > MAX_INSPECTION_COPY_FILES) throw new IntotoError('INSPECTION_FAILED', `artifact directory holds more than ${MAX_INSPECTION_COPY_FILES} entries`);
       if (st.isSymbolicLink()) symlinkSync(readlinkSync(sp), dp);
