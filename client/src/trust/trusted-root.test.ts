@@ -76,3 +76,19 @@ test('malformed trust info is refused with INVALID_TRUST_INFO', () => {
   for (const b of bad) assert.throws(() => parseTrustInfos(b), { code: 'INVALID_TRUST_INFO' }, JSON.stringify(b).slice(0, 80));
   assert.throws(() => buildSigningConfig([{ kind: 'oidc', issuer: 'http://x' }]), { code: 'INVALID_TRUST_INFO' });
 });
+
+test('signing_config lists the CA from its trust info, with the intermediate end as validFor.end', () => {
+  const start = '2026-01-01T00:00:00Z';
+  const withCa: TrustInfo[] = [
+    ...infos,
+    { kind: 'ca', uri: 'http://127.0.0.1:3000', subject: { organization: 'o', commonName: 'c' }, certChain: [Buffer.from('30030201', 'hex').toString('base64')], validFrom: start, validTo: '2031-01-01T00:00:00Z' },
+  ];
+  const sc = buildSigningConfig(withCa);
+  assert.deepEqual(sc.caUrls.map((c) => [c.url, c.validFor.end]), [['http://127.0.0.1:3000', '2031-01-01T00:00:00Z']]);
+  // A rotated log at the same URL: the entry still valid (no end) wins over the retired one.
+  const tlog = infos.find((i) => i.kind === 'tlog')!;
+  const rotated = buildSigningConfig([...withCa, { ...tlog, validTo: '2026-06-01T00:00:00Z' } as TrustInfo]);
+  const rekor = rotated.rekorTlogUrls.filter((r) => r.url === (tlog as { baseUrl: string }).baseUrl);
+  assert.equal(rekor.length, 1);
+  assert.equal(rekor[0]!.validFor.end, undefined);
+});

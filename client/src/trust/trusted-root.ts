@@ -276,15 +276,31 @@ export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls =
   const checked = parseTrustInfos(infos);
   const starts = checked.flatMap((i) => ('validFrom' in i ? [i.validFrom] : [])).sort();
   const defaultStart = urls.start !== undefined ? checkTime(urls.start, 'start') : (starts[0] ?? bad('no dated trust info to take a start time from'));
-  const svc = (url: string, start: string): ServiceJson => ({ url, majorApiVersion: 1, validFor: { start }, operator: operatorOf(url) });
-  const uniq = (xs: ServiceJson[]): ServiceJson[] => [...new Map(xs.map((x) => [x.url, x])).values()];
+  // A service with an end (a retired log key, or the CA intermediate's notAfter) is listed with
+  // validFor.end: clients skip it once that time has passed (protobuf-specs Service.valid_for).
+  const svc = (url: string, start: string, end?: string): ServiceJson => ({
+    url,
+    majorApiVersion: 1,
+    validFor: end === undefined ? { start } : { start, end },
+    operator: operatorOf(url),
+  });
+  // One entry per URL: a key rotated at the same URL keeps the entry that is valid longest.
+  const lasts = (x: ServiceJson): string => x.validFor.end ?? '\uffff';
+  const uniq = (xs: ServiceJson[]): ServiceJson[] => {
+    const byUrl = new Map<string, ServiceJson>();
+    for (const x of xs) {
+      const prev = byUrl.get(x.url);
+      if (!prev || lasts(x) > lasts(prev)) byUrl.set(x.url, x);
+    }
+    return [...byUrl.values()];
+  };
   const cas = checked.filter((i) => i.kind === 'ca');
   const tlogs = checked.filter((i): i is Extract<TrustInfo, { kind: 'tlog' | 'ctlog' }> => i.kind === 'tlog');
   const oidcs = checked.filter((i) => i.kind === 'oidc');
-  const caUrls = urls.ca ? urls.ca.map((u) => svc(checkUrl(u, '--ca-url'), defaultStart)) : cas.filter((c) => c.validTo === undefined).map((c) => svc(c.uri, c.validFrom));
+  const caUrls = urls.ca ? urls.ca.map((u) => svc(checkUrl(u, '--ca-url'), defaultStart)) : cas.map((c) => svc(c.uri, c.validFrom, c.validTo));
   const rekor = urls.rekor
     ? urls.rekor.map((u) => svc(checkUrl(u, '--rekor-url'), defaultStart))
-    : tlogs.filter((t) => t.validTo === undefined).map((t) => svc(t.baseUrl, t.validFrom));
+    : tlogs.map((t) => svc(t.baseUrl, t.validFrom, t.validTo));
   const oidc = (urls.oidc ?? oidcs.map((o) => o.issuer)).map((u) => svc(checkUrl(u, 'oidc url'), defaultStart));
   const tsa = (urls.tsa ?? []).map((u) => svc(checkUrl(u, '--tsa-url'), defaultStart));
   const config: SigningConfigJson = {

@@ -12,7 +12,7 @@ export const command: Command = {
 Runs every component (OIDC issuer, CT log, transparency log, CA, TUF repository) in one process on
 one port. The first run bootstraps the data directory in a few seconds: CA root and intermediate,
 log and CT keys, the issuer's key and a development client, and a TUF repository from a
-DEVELOPMENT ceremony (keys kept in <data-dir>/tuf/ceremony, not for production) with
+DEVELOPMENT ceremony (keys kept in <data-dir>/tuf/DEVELOPMENT-keys, not for production) with
 trusted_root.json and signing_config published as targets. Later runs reuse the state and publish a
 new targets version only when the trust material changed. SIGINT/SIGTERM drain in-flight requests
 and close the stores.
