@@ -174,3 +174,14 @@ test('a Rekor v2 (hashedrekord 0.0.2, tiles checkpoint) entry from the Cairn log
   tampered.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope = entry.inclusionProof.checkpoint.envelope.replace(/^[^\n]+/, 'other.example');
   assert.equal(code(() => verify(tampered, artifact, { publicKey: pem, timestampThreshold: 0 }, trust)), 'CHECKPOINT_INVALID');
 });
+
+test('an email identity (rfc822Name SAN) verifies by exact email and by pattern', async () => {
+  const blob = Buffer.from(`email signed ${Date.now()}\n`);
+  const idToken = await s.token({ email: 'release-bot@example.internal' });
+  const bundle = await sigstore.sign(blob, { fulcioURL: s.url, rekorURL: s.url, identityProvider: { getToken: () => Promise.resolve(idToken) } });
+  const trust = parseTrustedRoot(s.trustedRoot);
+  const r = verify(bundle, blob, { identity: 'release-bot@example.internal', issuer: s.issuer }, trust);
+  assert.equal(r.signer.type === 'certificate' && r.signer.identity, 'release-bot@example.internal');
+  verify(bundle, blob, { identityRegExp: '^[a-z-]+@example\\.internal$', issuer: s.issuer }, trust);
+  assert.equal(code(() => verify(bundle, blob, { identity: 'someone@example.internal', issuer: s.issuer }, trust)), 'IDENTITY_MISMATCH');
+});
