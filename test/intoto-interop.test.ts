@@ -264,3 +264,69 @@ test('mutations of a cairn-made chain: cairn and in-toto-verify agree on pass/fa
   }
   assert.ok(results.filter((r) => r.endsWith('pass / pass')).length >= 2, results.join('\n'));
 });
+
+/** Builds, with the reference's Python API and in-toto-run, a root layout whose one step is a sublayout. */
+const SUBLAYOUT_SCRIPT = String.raw`set -e
+W=$1; mkdir -p $W/keys $W/final; cd $W
+in-toto-keygen -t ed25519 keys/owner >/dev/null; in-toto-keygen -t ed25519 keys/team >/dev/null; in-toto-keygen -t ed25519 keys/dev >/dev/null
+/usr/bin/python3 - "$W" <<'PY'
+import sys, securesystemslib.interface as I
+from in_toto.models.layout import Layout, Step
+from in_toto.models.metadata import Metablock
+W=sys.argv[1]
+team=I.import_ed25519_publickey_from_file(W+'/keys/team.pub'); dev=I.import_ed25519_publickey_from_file(W+'/keys/dev.pub')
+sub=Layout(keys={dev['keyid']: dev}, steps=[
+  Step(name='one', pubkeys=[dev['keyid']], expected_command=['cp','a.txt','b.txt'], expected_materials=[['ALLOW','a.txt'],['DISALLOW','*']], expected_products=[['CREATE','b.txt'],['ALLOW','a.txt'],['DISALLOW','*']]),
+  Step(name='two', pubkeys=[dev['keyid']], expected_command=['cp','b.txt','c.txt'], expected_materials=[['MATCH','*','WITH','PRODUCTS','FROM','one'],['DISALLOW','*']], expected_products=[['CREATE','c.txt'],['MATCH','*','WITH','PRODUCTS','FROM','one'],['DISALLOW','*']])])
+m=Metablock(signed=sub); m.sign(I.import_ed25519_privatekey_from_file(W+'/keys/team'))
+m.dump(W+'/final/package.%s.link' % team['keyid'][:8])
+root=Layout(keys={team['keyid']: team}, steps=[Step(name='package', pubkeys=[team['keyid']], expected_command=['cp','b.txt','c.txt'], expected_materials=[['ALLOW','a.txt'],['DISALLOW','*']], expected_products=[['CREATE','b.txt'],['CREATE','c.txt'],['ALLOW','a.txt'],['DISALLOW','*']])])
+r=Metablock(signed=root); r.sign(I.import_ed25519_privatekey_from_file(W+'/keys/owner')); r.dump(W+'/final/root.layout')
+open(W+'/team8','w').write(team['keyid'][:8])
+PY
+T=$(cat team8); mkdir -p work final/package.$T; cd work; echo a > a.txt
+in-toto-run -n one -k ../keys/dev -t ed25519 -m a.txt -p a.txt b.txt -d ../final/package.$T -- cp a.txt b.txt >/dev/null
+in-toto-run -n two -k ../keys/dev -t ed25519 -m a.txt b.txt -p a.txt b.txt c.txt -d ../final/package.$T -- cp b.txt c.txt >/dev/null
+cp ../keys/owner.pub ../final/
+`;
+
+test('sublayouts made by the reference: cairn and in-toto-verify agree (good chain, edited and missing sublayout links)', { skip: SKIP, timeout: 60_000 }, async () => {
+  const base = mkdtempSync(join(tmpdir(), 'cairn-intoto-sublayout-'));
+  writeFileSync(join(base, 'mk.sh'), SUBLAYOUT_SCRIPT);
+  const made = sh('bash', [join(base, 'mk.sh'), join(base, 'w')]);
+  assert.equal(made.status, 0, made.stderr + made.stdout);
+  const final = join(base, 'w/final');
+  const team8 = readFileSync(join(base, 'w/team8'), 'utf8').trim();
+  const subDir = `package.${team8}`;
+  const mutations: Record<string, (d: string) => void> = {
+    'good chain': () => undefined,
+    'sublayout link edited': (d) => {
+      const f = join(d, subDir, readdirSync(join(d, subDir)).find((n) => n.startsWith('two.'))!);
+      const o = JSON.parse(readFileSync(f, 'utf8'));
+      o.signed.products['c.txt'].sha256 = '0'.repeat(64);
+      writeFileSync(f, JSON.stringify(o));
+    },
+    'sublayout link missing': (d) => rmSync(join(d, subDir, readdirSync(join(d, subDir)).find((n) => n.startsWith('one.'))!)),
+    'sublayout edited': (d) => {
+      const f = join(d, `${subDir}.link`);
+      const o = JSON.parse(readFileSync(f, 'utf8'));
+      o.signed.readme = 'changed';
+      writeFileSync(f, JSON.stringify(o));
+    },
+  };
+  for (const [i, [label, mutate]] of Object.entries(mutations).entries()) {
+    const a = join(base, `a${i}`);
+    const b = join(base, `b${i}`);
+    cpSync(final, a, { recursive: true });
+    cpSync(final, b, { recursive: true });
+    mutate(a);
+    mutate(b);
+    const ref = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519'], { cwd: a });
+    const mine = await cairnIn(b, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
+    assert.equal(mine.code, ref.status, `${label}: cairn ${mine.stderr.split('\n')[0]} / reference ${ref.stderr.split('\n')[0]}`);
+    if (ref.status !== 0) {
+      const cls = /\(in-toto-verify\) (\w+):/.exec(ref.stderr + ref.stdout)?.[1];
+      assert.ok(cls && SAME_FAILURE[cls]?.includes(failureCode(mine)!), `${label}: ${cls} vs ${failureCode(mine)}`);
+    }
+  }
+});
