@@ -11,6 +11,7 @@ import { MonitorError } from './errors.ts';
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 /** Transient failures (network errors, 5xx) are retried this many times. */
 const RETRIES = 2;
+const RETRY_DELAY_MS = 250;
 
 /** The read side of a tiled log. */
 export interface TlogReader {
@@ -71,6 +72,7 @@ export class HttpTlogReader implements TlogReader {
     const url = `${this.base}/${path}`;
     let lastError: unknown;
     for (let attempt = 0; attempt <= RETRIES; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * attempt));
       let res: Response;
       try {
         res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
@@ -81,7 +83,8 @@ export class HttpTlogReader implements TlogReader {
       if (res.status === 200) return readCapped(res, cap, url);
       await res.body?.cancel();
       lastError = new HttpStatusError(res.status, url);
-      if (res.status < 500) break;
+      // 429 and 5xx are worth another try; any other status is the answer.
+      if (res.status < 500 && res.status !== 429) break;
     }
     if (lastError instanceof HttpStatusError) throw lastError;
     throw new MonitorError('FETCH_FAILED', `GET ${url} failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`, { cause: lastError });
