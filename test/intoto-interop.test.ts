@@ -19,7 +19,7 @@ const SKIP = hasReference() ? false : 'in-toto-verify (Debian package in-toto) o
 const SAME_FAILURE: Record<string, string[]> = {
   RuleVerificationError: ['RULE_VIOLATION'],
   BadReturnValueError: ['INSPECTION_FAILED'],
-  ThresholdVerificationError: ['THRESHOLD_NOT_MET', 'LINK_SIGNATURE_INVALID', 'UNAUTHORIZED_FUNCTIONARY'],
+  ThresholdVerificationError: ['THRESHOLD_NOT_MET', 'LINK_SIGNATURE_INVALID', 'UNAUTHORIZED_FUNCTIONARY', 'ARTIFACTS_DIFFER'],
   LinkNotFoundError: ['LINK_NOT_FOUND'],
   SignatureVerificationError: ['LAYOUT_SIGNATURE_INVALID'],
   LayoutExpiredError: ['LAYOUT_EXPIRED'],
@@ -329,4 +329,44 @@ test('sublayouts made by the reference: cairn and in-toto-verify agree (good cha
       assert.ok(cls && SAME_FAILURE[cls]?.includes(failureCode(mine)!), `${label}: ${cls} vs ${failureCode(mine)}`);
     }
   }
+});
+
+test('threshold 2 with two functionaries: both verifiers pass identical links and fail differing ones', { skip: SKIP, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-intoto-threshold-'));
+  mkdirSync(join(dir, 'keys'));
+  for (const [n, t] of [['owner', 'ed25519'], ['a', 'ecdsa'], ['b', 'ed25519']] as const) assert.equal((await cairnIn(dir, ['intoto', 'keygen', '-t', t, `keys/${n}`])).code, 0);
+  writeFileSync(
+    join(dir, 'layout.yaml'),
+    'keys: {a: keys/a.pub, b: keys/b.pub}\nsteps:\n  - {name: build, functionaries: [a, b], threshold: 2, expected_command: "cp in.txt out.txt", expected_materials: ["ALLOW in.txt", "DISALLOW *"], expected_products: ["CREATE out.txt", "ALLOW in.txt", "DISALLOW *"]}\n',
+  );
+  assert.equal((await cairnIn(dir, ['intoto', 'layout', 'layout.yaml', '--out', 'root.layout'])).code, 0);
+  assert.equal((await cairnIn(dir, ['intoto', 'sign', '--layout', 'root.layout', '--key', 'keys/owner'])).code, 0);
+  const w = join(dir, 'w');
+  mkdirSync(w);
+  cpSync(join(dir, 'root.layout'), join(w, 'root.layout'));
+  cpSync(join(dir, 'keys/owner.pub'), join(w, 'owner.pub'));
+  writeFileSync(join(w, 'in.txt'), 'in');
+  const record = async (k: string): Promise<void> => {
+    const r = await cairnIn(w, ['intoto', 'run', '--step', 'build', '--key', `../keys/${k}`, '-m', 'in.txt', '-p', 'in.txt', 'out.txt', '--', 'cp', 'in.txt', 'out.txt']);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const both = async (): Promise<[number | null, number, string | undefined, string | undefined]> => {
+    const a = join(dir, `v${Math.random().toString(16).slice(2)}`);
+    const b = `${a}-c`;
+    cpSync(w, a, { recursive: true });
+    cpSync(w, b, { recursive: true });
+    const ref = sh('in-toto-verify', ['-l', 'root.layout', '-k', 'owner.pub', '-t', 'ed25519'], { cwd: a });
+    const mine = await cairnIn(b, ['intoto', 'verify', '--layout', 'root.layout', '--layout-key', 'owner.pub']);
+    return [ref.status, mine.code, /\(in-toto-verify\) (\w+):/.exec(ref.stderr + ref.stdout)?.[1], failureCode(mine)];
+  };
+  await record('a');
+  const one = await both();
+  assert.deepEqual([one[0], one[1], one[2], one[3]], [1, 1, 'LinkNotFoundError', 'LINK_NOT_FOUND']);
+  await record('b');
+  const two = await both();
+  assert.deepEqual([two[0], two[1]], [0, 0]);
+  writeFileSync(join(w, 'in.txt'), 'different input for b');
+  await record('b');
+  const differ = await both();
+  assert.deepEqual([differ[0], differ[1], differ[2], differ[3]], [1, 1, 'ThresholdVerificationError', 'ARTIFACTS_DIFFER']);
 });
