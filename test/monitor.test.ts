@@ -240,6 +240,12 @@ test('checkpoint signature, origin and log key are enforced', async () => {
     assert.equal(r.outcome, 'consistency-alarm');
     assert.equal(r.alerts[0]?.kind, 'origin-changed');
     assert.equal(existsSync(s.statePath), false);
+    // A signed note that is not a checkpoint is refused.
+    const { formatSignedNote, signNote } = await import('@cairn/shared/checkpoint');
+    const saved = s.log.checkpoint;
+    s.log.checkpoint = formatSignedNote({ text: 'hello\n', signatures: [await signNote('hello\n', s.log.origin, s.log.signer)] });
+    await assert.rejects(runOnce(s.opts()), (e: unknown) => e instanceof MonitorError && e.code === 'UNVERIFIED_CHECKPOINT');
+    s.log.checkpoint = saved;
     // A checkpoint re-signed by another key is refused.
     s.log.checkpoint = s.log.checkpoint.replace(/\n\n.*$/s, '\n\n\u2014 log.cairn.test AAAAAAAA\n');
     await assert.rejects(runOnce(s.opts()), (e: unknown) => e instanceof MonitorError && e.code === 'UNVERIFIED_CHECKPOINT');
@@ -340,6 +346,12 @@ test('alert delivery failure keeps the state where it was (alerts are found agai
     s.log.append(hashedrekordV1(badKey));
     await s.log.publish();
     await assert.rejects(runOnce(s.opts({ sinks: { webhook: 'http://127.0.0.1:1/hook' } })), (e: unknown) => e instanceof MonitorError && e.code === 'ALERT_DELIVERY_FAILED');
+    await assert.rejects(runOnce(s.opts({ sinks: { alertFile: join(s.dir, 'no/such/dir/alerts.jsonl') } })), (e: unknown) => e instanceof MonitorError && e.code === 'ALERT_DELIVERY_FAILED');
+    const refusing = createServer((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    const hook = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hook`;
+    await assert.rejects(runOnce(s.opts({ sinks: { webhook: hook } })), (e: unknown) => e instanceof MonitorError && e.code === 'ALERT_DELIVERY_FAILED');
+    refusing.close();
     assert.equal(existsSync(s.statePath), false);
     const r = await runOnce(s.opts());
     assert.deepEqual(r.alerts.map((a) => a.index), [5]);
@@ -392,12 +404,28 @@ test('a corrupted state file is an operational error, not a silent restart', asy
     fill(s.log, 50);
     await s.log.publish();
     await runOnce(s.opts());
-    const doc = JSON.parse(readFileSync(s.statePath, 'utf8'));
+    const valid = readFileSync(s.statePath, 'utf8');
+    const doc = JSON.parse(valid);
     doc.edge[0] = Buffer.alloc(32).toString('base64');
     writeFileSync(s.statePath, JSON.stringify(doc));
     await assert.rejects(runOnce(s.opts()), (e: unknown) => e instanceof MonitorError && e.code === 'INVALID_STATE');
     writeFileSync(s.statePath, '{');
     await assert.rejects(runOnce(s.opts()), (e: unknown) => e instanceof MonitorError && e.code === 'INVALID_STATE');
+    for (const mutate of [
+      (d: any) => (d.version = 2),
+      (d: any) => delete d.checkpoint,
+      (d: any) => (d.edge = [...d.edge, d.edge[0]]),
+      (d: any) => (d.edge = [1]),
+      (d: any) => (d.checkpoint = 'not a note'),
+    ]) {
+      const d = JSON.parse(valid);
+      mutate(d);
+      writeFileSync(s.statePath, JSON.stringify(d));
+      await assert.rejects(runOnce(s.opts()), (e: unknown) => e instanceof MonitorError && e.code === 'INVALID_STATE');
+    }
+    // The untouched state still works (the mutations above were what failed).
+    writeFileSync(s.statePath, valid);
+    assert.equal((await runOnce(s.opts())).outcome, 'ok');
   } finally {
     await s.server.close();
   }
