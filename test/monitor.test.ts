@@ -577,3 +577,42 @@ test('CLI witness flags: Ed25519 only, name required; a refused cosignature is e
     await s.server.close();
   }
 });
+
+test('property: honest growth never alarms; any rewrite of verified history always does', async () => {
+  const fc = (await import('fast-check')).default;
+  const s = await setup();
+  const keyBody = hashedrekordV1(okKey);
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 700 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        async (growth, extra, keepFrac) => {
+          const log = FixtureLog.create();
+          s.server.log = log;
+          const o = s.opts({ logKey: log.signer.publicKey, statePath: join(s.dir, `state-${Math.random()}.json`) });
+          for (const g of growth) {
+            for (let i = 0; i < g; i++) log.append(Buffer.concat([keyBody, Buffer.from(` `.repeat(i % 3))]));
+            await log.publish();
+            const r = await runOnce(o);
+            if (r.outcome !== 'ok') return false;
+          }
+          if (log.size === 0) return true;
+          // Rewrite: keep a strict prefix, change the next entry, grow to at least the old size.
+          const keep = Math.floor(keepFrac * log.size);
+          const fork = log.fork(keep);
+          fork.append(hashedrekordV1(okKey));
+          while (fork.size < log.size + extra - 1) fork.append(keyBody);
+          await fork.publish();
+          s.server.log = fork;
+          const r = await runOnce(o);
+          return r.outcome === 'consistency-alarm' && loadState(o.statePath)?.size === log.size;
+        },
+      ),
+      { numRuns: 12 },
+    );
+  } finally {
+    await s.server.close();
+  }
+});
