@@ -28,6 +28,9 @@ import { OID_SOURCE_REPO, keySpki, makeCert } from '../../test/monitor-fixture.t
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const N = Number(process.env.BENCH_MONITOR_ENTRIES ?? 1_000_000);
+/** The log then grows by this much for the incremental run (consistency proof from tiles + new entries). */
+const GROWTH = Math.floor(N / 10);
+const TOTAL = N + GROWTH;
 const CERTS = 64;
 const BAD_EVERY = 1000;
 const ISSUER = 'https://token.actions.githubusercontent.com';
@@ -102,24 +105,31 @@ process.exitCode = await main(${JSON.stringify(args)});`;
 export async function run(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-monitor-'));
   try {
-    console.log(`building a ${N.toLocaleString('en')}-entry log fixture...`);
+    console.log(`building a ${TOTAL.toLocaleString('en')}-entry log fixture (checkpoints at ${N} and ${TOTAL})...`);
     let t0 = performance.now();
     const t = templates();
     // Tile-level hash arrays: tree levels 0, 8, 16, ... (tile levels 0, 1, 2, ...).
     const levels: Buffer[] = [];
-    for (let w = N; w >= 1; w = Math.floor(w / TILE_WIDTH)) levels.push(Buffer.alloc(w * 32));
+    for (let w = TOTAL; w >= 1; w = Math.floor(w / TILE_WIDTH)) levels.push(Buffer.alloc(w * 32));
     const range = new CompactRange();
     let bodyBytes = 0;
-    for (let i = 0; i < N; i++) {
+    const logSigner = new LocalSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const signedAt = async (size: number): Promise<string> => {
+      const text = formatCheckpoint({ origin: 'bench.cairn.test', size, rootHash: range.root(), extensions: [] });
+      return formatSignedNote({ text, signatures: [await signNote(text, 'bench.cairn.test', logSigner)] });
+    };
+    let firstCheckpoint = '';
+    for (let i = 0; i < TOTAL; i++) {
       const body = bodyOf(t, i);
-      bodyBytes += body.length;
+      if (i < N) bodyBytes += body.length;
       range.append(leafHash(body), (level, index, hash) => {
         if (level % 8 === 0) hash.copy(levels[level / 8]!, index * 32);
       });
+      if (range.size === N) firstCheckpoint = await signedAt(N);
     }
-    const logSigner = new LocalSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-    const text = formatCheckpoint({ origin: 'bench.cairn.test', size: N, rootHash: range.root(), extensions: [] });
-    const checkpoint = formatSignedNote({ text, signatures: [await signNote(text, 'bench.cairn.test', logSigner)] });
+    const grownCheckpoint = await signedAt(TOTAL);
+    let checkpoint = firstCheckpoint;
+    let servedSize = N;
     console.log(`fixture built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(bodyBytes / N).toFixed(0)} bytes/entry on average)`);
 
     let served = 0;
@@ -137,7 +147,7 @@ export async function run(): Promise<string> {
         return send(404, 'not found');
       }
       const level = p.kind === 'entries' ? 0 : p.level;
-      if (tileWidthAt(level, p.index, N) < p.width) return send(404, 'no such tile');
+      if (tileWidthAt(level, p.index, servedSize) < p.width) return send(404, 'no such tile');
       if (p.kind === 'hashes') return send(200, levels[p.level]!.subarray(p.index * TILE_WIDTH * 32, (p.index * TILE_WIDTH + p.width) * 32));
       served += p.width;
       return send(200, encodeEntryBundle(Array.from({ length: p.width }, (_, i) => bodyOf(t, p.index * TILE_WIDTH + i))));
@@ -167,6 +177,15 @@ export async function run(): Promise<string> {
     const second = await runCli(args);
     const r2 = JSON.parse(second.stdout.trim().split('\n').pop()!);
     if (second.code !== 0 || r2.entriesChecked !== 0) throw new Error(`second run: exit ${second.code}`);
+    console.log(`the log grows by ${GROWTH.toLocaleString('en')} entries; incremental run...`);
+    checkpoint = grownCheckpoint;
+    servedSize = TOTAL;
+    const third = await runCli(args);
+    const r3 = JSON.parse(third.stdout.trim().split('\n').pop()!);
+    const expectedNew = Math.floor(TOTAL / BAD_EVERY) - expectedAlerts;
+    if (r3.entriesChecked !== GROWTH || r3.alerts.length !== expectedNew || r3.previous?.size !== N) {
+      throw new Error(`incremental run is wrong: exit ${third.code}, checked ${r3.entriesChecked}, alerts ${r3.alerts.length}`);
+    }
     server.close();
 
     return [
@@ -177,6 +196,7 @@ export async function run(): Promise<string> {
       `| peak RSS of the monitor process (catch-up) | ${(first.maxRssKiB / 1024).toFixed(0)} MiB |`,
       `| alerts found (1 in ${BAD_EVERY} entries by a disallowed identity) | ${r1.alerts.length + r1.alertsDropped} of ${expectedAlerts} expected, exit ${first.code} |`,
       `| re-run, nothing new (checkpoint + state checks) | ${r2.elapsedMs.toFixed(0)} ms in the monitor, exit ${second.code}, peak RSS ${(second.maxRssKiB / 1024).toFixed(0)} MiB |`,
+      `| incremental run: +${GROWTH.toLocaleString('en')} entries (consistency proof ${N} -> ${TOTAL} from tiles, then the new entries) | ${Math.round(r3.entriesPerSecond).toLocaleString('en')} entries/s (${(r3.elapsedMs / 1000).toFixed(1)} s), peak RSS ${(third.maxRssKiB / 1024).toFixed(0)} MiB, exit ${third.code} |`,
       `| entries served by the fixture | ${served.toLocaleString('en')} |`,
     ].join('\n');
   } finally {
