@@ -10,7 +10,7 @@ import { verifyCertificatePath } from './chain.ts';
 import { fail, VerifyError } from './errors.ts';
 import { checkIdentity, compileIdentityPolicy, type IdentityPolicy } from './policy.ts';
 import { pemKey, verifySignature } from './memo.ts';
-import { verifyPrehashed } from './prehash.ts';
+import { verifyPrehashed } from '@cairn/shared/prehash';
 import { verifyEmbeddedScts } from './sct.ts';
 import { verifyRfc3161Timestamp } from './timestamp.ts';
 import { verifyTlogEntry, type EntryExpectations } from './tlog.ts';

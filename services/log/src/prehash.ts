@@ -1,161 +1,18 @@
 /**
  * Signature verification over a DIGEST (the artifact itself never reaches the log): what Rekor
- * does for hashedrekord (Go's ecdsa.VerifyASN1 / rsa.VerifyPKCS1v15 on the digest). node:crypto
- * has no prehashed ECDSA verify, so it is assembled from OpenSSL primitives:
- *
- *   ECDSA (FIPS 186-5 §6.4.2): R = u1·G + u2·Q = u2·(t·G + Q) with t = u1/u2 mod n. OpenSSL
- *   computes both scalar multiplications (ECDH: t·G as a public key, x(u2·P) as a shared
- *   secret); only one affine point addition is done here in BigInt arithmetic.
- *   RSA PKCS#1 v1.5 (RFC 8017 §8.2.2): the public operation with PKCS#1 type-1 padding checks
- *   the padding; the recovered DigestInfo must equal the expected one byte for byte.
+ * does for hashedrekord (Go's ecdsa.VerifyASN1 / rsa.VerifyPKCS1v15 on the digest). The
+ * arithmetic lives in @cairn/shared/prehash; this file adds the log's policy.
  *
  * The allow-list (Rekor's default algorithm registry): ECDSA P-256/SHA-256, P-384/SHA-384,
  * P-521/SHA-512, RSA PKCS#1 v1.5 2048/3072/4096 with SHA-256. Everything else is unsupported.
  */
-import { constants, createECDH, publicDecrypt, type ECDH, type KeyObject } from 'node:crypto';
-import { children, readOne, readUnsignedInteger, TAG } from '@cairn/shared/der';
+import type { KeyObject } from 'node:crypto';
 import type { HashAlgorithm } from '@cairn/shared';
+import { CURVES, DIGEST_LENGTH, verifyEcdsaPrehashed, verifyPrehashed as verifyDigest } from '@cairn/shared/prehash';
 import { LogError } from './errors.ts';
 import { VerifyingKey } from './key-material.ts';
 
-interface Curve {
-  name: string;
-  p: bigint;
-  n: bigint;
-  bytes: number;
-  hash: HashAlgorithm;
-}
-
-const CURVES: Record<string, Curve> = {
-  prime256v1: {
-    name: 'prime256v1',
-    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
-    n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
-    bytes: 32,
-    hash: 'sha256',
-  },
-  secp384r1: {
-    name: 'secp384r1',
-    p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
-    n: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
-    bytes: 48,
-    hash: 'sha384',
-  },
-  secp521r1: {
-    name: 'secp521r1',
-    p: (1n << 521n) - 1n,
-    n: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
-    bytes: 66,
-    hash: 'sha512',
-  },
-};
-
-const DIGEST_INFO_PREFIX: Record<HashAlgorithm, Buffer> = {
-  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
-  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-};
-
-export const DIGEST_LENGTH: Record<HashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64 };
-
 const RSA_SIZES = new Set([2048, 3072, 4096]);
-
-function mod(a: bigint, m: bigint): bigint {
-  const r = a % m;
-  return r < 0n ? r + m : r;
-}
-
-/** Modular inverse by the extended Euclidean algorithm (m prime, a != 0 mod m). */
-function inverse(a: bigint, m: bigint): bigint {
-  let [r0, r1] = [mod(a, m), m];
-  let [s0, s1] = [1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
-  }
-  if (r0 !== 1n) throw new Error('not invertible');
-  return mod(s0, m);
-}
-
-function toBytes(v: bigint, len: number): Buffer {
-  return Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex');
-}
-
-function fromBytes(b: Uint8Array): bigint {
-  return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'));
-}
-
-/** Affine addition on y^2 = x^3 - 3x + b; undefined for the point at infinity. */
-function addPoints(c: Curve, x1: bigint, y1: bigint, x2: bigint, y2: bigint): [bigint, bigint] | undefined {
-  const { p } = c;
-  let lambda: bigint;
-  if (x1 === x2) {
-    if (mod(y1 + y2, p) === 0n) return undefined;
-    lambda = mod((3n * x1 * x1 - 3n) * inverse(2n * y1, p), p);
-  } else {
-    lambda = mod((y2 - y1) * inverse(x2 - x1, p), p);
-  }
-  const x3 = mod(lambda * lambda - x1 - x2, p);
-  const y3 = mod(lambda * (x1 - x3) - y1, p);
-  return [x3, y3];
-}
-
-function parseEcdsaSignature(sig: Uint8Array, n: bigint): { r: bigint; s: bigint } | undefined {
-  try {
-    const seq = readOne(Buffer.from(sig), TAG.SEQUENCE);
-    const parts = children(seq, 3);
-    if (parts.length !== 2) return undefined;
-    const r = readUnsignedInteger(parts[0]!);
-    const s = readUnsignedInteger(parts[1]!);
-    if (r < 1n || r >= n || s < 1n || s >= n) return undefined;
-    return { r, s };
-  } catch {
-    return undefined;
-  }
-}
-
-const ecdhCache = new Map<string, ECDH>();
-
-/** ECDH objects are only scalar-multiplication engines here; one per curve, reused (single thread). */
-function ecdhFor(c: Curve): ECDH {
-  let e = ecdhCache.get(c.name);
-  if (!e) {
-    e = createECDH(c.name);
-    ecdhCache.set(c.name, e);
-  }
-  return e;
-}
-
-function verifyEcdsaPrehashed(c: Curve, qx: bigint, qy: bigint, digest: Buffer, signature: Uint8Array): boolean {
-  const sig = parseEcdsaSignature(signature, c.n);
-  if (!sig) return false;
-  // FIPS 186-5 §6.4.2: e = leftmost bits of the digest, as many as the order has.
-  const nBits = c.n.toString(2).length;
-  let e = fromBytes(digest);
-  const excess = digest.length * 8 - nBits;
-  if (excess > 0) e >>= BigInt(excess);
-  // One inversion for both: (rs)^-1 gives s^-1 = r·(rs)^-1 and r^-1 = s·(rs)^-1.
-  const inv = inverse(sig.r * sig.s, c.n);
-  const u2 = mod(sig.r * sig.r * inv, c.n); // r·s^-1
-  const ecdh = ecdhFor(c);
-  let point: Buffer;
-  if (mod(e, c.n) === 0n) {
-    point = Buffer.concat([Buffer.from([4]), toBytes(qx, c.bytes), toBytes(qy, c.bytes)]);
-  } else {
-    const t = mod(e * sig.s * inv, c.n); // u1/u2 = e·r^-1
-    ecdh.setPrivateKey(toBytes(t, c.bytes));
-    const tg = ecdh.getPublicKey();
-    const tx = fromBytes(tg.subarray(1, 1 + c.bytes));
-    const ty = fromBytes(tg.subarray(1 + c.bytes));
-    const sum = addPoints(c, tx, ty, qx, qy);
-    if (!sum) return false;
-    point = Buffer.concat([Buffer.from([4]), toBytes(sum[0], c.bytes), toBytes(sum[1], c.bytes)]);
-  }
-  ecdh.setPrivateKey(toBytes(u2, c.bytes));
-  const x = fromBytes(ecdh.computeSecret(point));
-  return mod(x, c.n) === sig.r;
-}
 
 /** Throws UNSUPPORTED_KEY unless (key, hash) is on the allow-list. */
 export function checkPrehashAlgorithm(key: KeyObject, hash: HashAlgorithm): void {
@@ -193,21 +50,5 @@ export function verifyPrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm
   }
   const key = k instanceof VerifyingKey ? k.key : k;
   checkPrehashAlgorithm(key, hash);
-  if (digest.length !== DIGEST_LENGTH[hash]) return false;
-  if (key.asymmetricKeyType === 'ec') {
-    try {
-      const jwk = key.export({ format: 'jwk' });
-      const qx = fromBytes(Buffer.from(jwk.x!, 'base64url'));
-      const qy = fromBytes(Buffer.from(jwk.y!, 'base64url'));
-      return verifyEcdsaPrehashed(CURVES[key.asymmetricKeyDetails!.namedCurve!]!, qx, qy, digest, signature);
-    } catch {
-      return false;
-    }
-  }
-  try {
-    const recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(signature));
-    return recovered.equals(Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]));
-  } catch {
-    return false;
-  }
+  return verifyDigest(key, hash, digest, signature) === true;
 }
