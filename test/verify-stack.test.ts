@@ -12,6 +12,7 @@ import * as sigstore from 'sigstore';
 import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
 import { cli, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 import { clone } from './verify-fixtures.ts';
+import { codeOf } from './helpers/codes.ts';
 
 let s: SignStack;
 
@@ -23,15 +24,7 @@ after(async () => {
   await s?.stack.close();
 });
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 test('sigstore.sign() against Cairn -> cairn verify (library and CLI), offline', async () => {
   const blob = Buffer.from(`built artifact ${Date.now()}\n`);

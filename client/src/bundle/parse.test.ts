@@ -3,19 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BundleError, parseBundle, parseBundleJson } from './parse.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
 const corpus = fileURLToPath(new URL('../../../../shared/conformance/bundle-verify/', import.meta.url));
 const load = (name: string): any => JSON.parse(readFileSync(`${corpus}${name}/bundle.sigstore.json`, 'utf8'));
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BundleError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(BundleError);
 
 test('parses v0.1, v0.2, both v0.3 media types, DSSE and key-hint bundles', () => {
   const b1 = parseBundle(load('happy-path-v0.1'));

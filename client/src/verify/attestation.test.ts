@@ -3,16 +3,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkAttestation, globMatch, parseCondition, resolvePredicateType, SLSA_PROVENANCE_V1 } from './attestation.ts';
 import { VerifyError } from './errors.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 test('glob: * stays inside a path segment, ** crosses, ? is one character, \\ escapes', () => {
   assert.equal(globMatch('your-org/*', 'your-org/repo'), true);

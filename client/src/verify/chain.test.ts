@@ -11,6 +11,7 @@ import { verifyAuthorityChain, verifyCertificatePath } from './chain.ts';
 import { VerifyError } from './errors.ts';
 import type { CertificateAuthority } from './trusted-root.ts';
 import { Certificate } from './x509.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -64,15 +65,7 @@ const ca = (chain: Node[], validFor: CertificateAuthority['validFor'] = { start:
   validFor,
 });
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 test('leaf -> intermediate -> root verifies; the path comes back leaf first', async () => {
   const root = await issue('root', undefined, { ca: true, pathLen: 1 });

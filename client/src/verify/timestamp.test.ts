@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { VerifyError } from './errors.ts';
 import { parseTimestampResponse, verifyRfc3161Timestamp } from './timestamp.ts';
 import { parseTrustedRoot } from './trusted-root.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
 const corpus = fileURLToPath(new URL('../../../../shared/conformance/bundle-verify/', import.meta.url));
 
@@ -25,15 +26,7 @@ function load(name: string): { token: Buffer; signature: Buffer; tsas: ReturnTyp
   };
 }
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 for (const name of ['rekor2-happy-path', 'rekor2-timestamp-with-embedded-cert']) {
   test(`${name}: the token verifies, and flips in its signed parts never do`, () => {

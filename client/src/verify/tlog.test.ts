@@ -7,18 +7,11 @@ import { parseBundle } from '../bundle/index.ts';
 import { VerifyError } from './errors.ts';
 import { checkBody, type EntryExpectations } from './tlog.ts';
 import { Certificate } from './x509.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
 const corpus = fileURLToPath(new URL('../../../../shared/conformance/bundle-verify/', import.meta.url));
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 test('intoto 0.0.2 body checks: signature, payload hash, payload type, key', () => {
   const b = parseBundle(JSON.parse(readFileSync(`${corpus}intoto-with-custom-trust-root/bundle.sigstore.json`, 'utf8')));

@@ -5,20 +5,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VerifyError } from './errors.ts';
 import { parseTrustedRoot, parseTrustedRootJson, within } from './trusted-root.ts';
+import { codeOf } from '../../../test/helpers/codes.ts';
 
 const conformance = fileURLToPath(new URL('../../../../shared/conformance/', import.meta.url));
 const production = (): any => JSON.parse(readFileSync(`${conformance}production_trusted_root.json`, 'utf8'));
 const staging = (): any => JSON.parse(readFileSync(`${conformance}bundle-verify/rekor2-happy-path/trusted_root.json`, 'utf8'));
 
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const code = codeOf(VerifyError);
 
 test('parses the production and staging roots: keys by keyDetails, chains, windows', () => {
   const p = parseTrustedRoot(production());

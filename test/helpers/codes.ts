@@ -1,0 +1,18 @@
+/**
+ * `codeOf(ErrorClass)` returns a function that runs a callback and answers the stable code of
+ * the error it threw (undefined if it did not throw); any other error is rethrown, so a test
+ * never mistakes a crash for the expected refusal.
+ */
+import type { CairnError } from '@cairn/shared';
+
+export function codeOf<C extends string>(cls: abstract new (...args: never[]) => CairnError<C>): (f: () => unknown) => C | undefined {
+  return (f) => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof cls) return e.code;
+      throw e;
+    }
+    return undefined;
+  };
+}
