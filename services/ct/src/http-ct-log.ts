@@ -86,6 +86,8 @@ export class HttpCtLog implements CtLog {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ chain: chainDer.map((c) => c.toString('base64')) }),
         signal: AbortSignal.timeout(this.timeoutMs),
+        // A CT log never redirects add-pre-chain; following one would send the chain elsewhere.
+        redirect: 'error',
       });
     } catch (e) {
       throw new HttpCtError('CT_UNAVAILABLE', `CT log unreachable: ${e instanceof Error ? e.message : String(e)}`);
