@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { PublicKey, Signer, Verifier } from './crypto.ts';
 import { CairnError } from './errors.ts';
+import { isBase64 } from './encoding.ts';
 import { HASH_SIZE } from './merkle.ts';
 
 export type CheckpointErrorCode =
@@ -46,7 +47,6 @@ const RSA_SIG_TYPE_ID = 'PKIX-RSA-PKCS#1v1.5';
 /** DER SPKI of an Ed25519 key is a fixed 12-byte prefix and the 32-byte key. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const EM_DASH = '\u2014';
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL_RE = /^(0|[1-9][0-9]*)$/;
 /** Unicode white space (key names MUST NOT contain any). */
 const SPACE_RE = /\s/u;
@@ -111,7 +111,7 @@ function checkName(name: string): void {
 }
 
 function strictBase64(s: string): Buffer | undefined {
-  if (s.length === 0 || s.length % 4 !== 0 || !B64_RE.test(s)) return undefined;
+  if (s.length === 0 || s.length % 4 !== 0 || !isBase64(s)) return undefined;
   return Buffer.from(s, 'base64');
 }
 

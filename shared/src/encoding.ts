@@ -75,9 +75,14 @@ const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
+/** Standard base64 alphabet with padding, no whitespace (Go's StdEncoding, as Rekor reads it). */
+export function isBase64(s: string): boolean {
+  return B64_RE.test(s);
+}
+
 /** Strict standard base64 (padding required, no whitespace). */
 export function fromBase64(s: string, what = 'value'): Buffer {
-  if (typeof s !== 'string' || !B64_RE.test(s)) throw new SharedError('INVALID_ENCODING', `${what} is not valid base64`);
+  if (typeof s !== 'string' || !isBase64(s)) throw new SharedError('INVALID_ENCODING', `${what} is not valid base64`);
   return Buffer.from(s, 'base64');
 }
 

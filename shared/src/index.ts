@@ -3,6 +3,7 @@ export {
   canonicalizeJcs,
   canonicalizeOlpc,
   fromBase64,
+  isBase64,
   toBase64,
   fromBase64Url,
   fromHex,

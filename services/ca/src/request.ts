@@ -5,13 +5,12 @@
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { children, oidToString, readOne, TAG } from '@cairn/shared/der';
-import { fromPemAll, isCairnError } from '@cairn/shared';
+import { fromPemAll, isBase64, isCairnError } from '@cairn/shared';
 import { CaError } from './errors.ts';
 
 export const MAX_PUBLIC_KEY_BYTES = 8 * 1024;
 export const MAX_PROOF_BYTES = 1024;
 export const MAX_CSR_BYTES = 16 * 1024;
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A key a leaf may certify, with how its proof of possession is checked. */
 export interface SubjectKey {
@@ -93,13 +92,13 @@ export function parsePublicKeyContent(content: string): SubjectKey {
     return subjectKeyFromDer(blocks[0]!.der);
   }
   const compact = content.replace(/\s+/g, '');
-  if (!B64_RE.test(compact) || compact.length === 0) throw new CaError('INVALID_PUBLIC_KEY', 'the public key is neither PEM nor base64 DER');
+  if (!isBase64(compact) || compact.length === 0) throw new CaError('INVALID_PUBLIC_KEY', 'the public key is neither PEM nor base64 DER');
   return subjectKeyFromDer(Buffer.from(compact, 'base64'));
 }
 
 export function decodeBase64Field(s: unknown, what: string, max: number, code: 'MALFORMED_REQUEST' | 'INVALID_PROOF_OF_POSSESSION' | 'INVALID_CSR' | 'INVALID_PUBLIC_KEY'): Buffer {
   if (typeof s !== 'string' || s.length === 0) throw new CaError(code === 'INVALID_PROOF_OF_POSSESSION' ? 'INVALID_PROOF_OF_POSSESSION' : 'MALFORMED_REQUEST', `${what} is missing`);
-  if (s.length > Math.ceil(max / 3) * 4 + 4 || !B64_RE.test(s)) throw new CaError(code, `${what} is not base64 of at most ${max} bytes`);
+  if (s.length > Math.ceil(max / 3) * 4 + 4 || !isBase64(s)) throw new CaError(code, `${what} is not base64 of at most ${max} bytes`);
   return Buffer.from(s, 'base64');
 }
 

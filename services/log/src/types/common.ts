@@ -5,7 +5,7 @@
  * the search index.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { LocalVerifier, PublicKey, fromPemAll, isRecord, toPem, type HashAlgorithm } from '@cairn/shared';
+import { LocalVerifier, PublicKey, fromPemAll, isBase64, isRecord, toPem, type HashAlgorithm } from '@cairn/shared';
 import { LogError } from '../errors.ts';
 import { keyFromSpki, parseCertificate, type VerifyingKey } from '../key-material.ts';
 
@@ -42,13 +42,12 @@ export function str(v: unknown, what: string): string {
   return v;
 }
 
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const HEX_RE = /^[0-9a-fA-F]*$/;
 
 /** Strict standard base64 (Go's StdEncoding, as Rekor's strfmt.Base64 reads it). */
 export function b64(v: unknown, what: string): Buffer {
   const s = str(v, what);
-  if (!B64_RE.test(s)) throw new LogError('INVALID_ENCODING', `${what} is not valid base64`);
+  if (!isBase64(s)) throw new LogError('INVALID_ENCODING', `${what} is not valid base64`);
   return Buffer.from(s, 'base64');
 }
 
