@@ -117,7 +117,9 @@ function postEntry(agent: Agent, url: URL, body: string): Promise<number> {
 }
 
 async function startServer(dataDir: string): Promise<{ url: URL; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(ROOT, 'client/bin/cairn.js'), 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'client/bin/cairn.js'), 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env },
   });
@@ -156,6 +158,7 @@ async function httpBench(): Promise<string[]> {
     console.log(`log bench: ${CLIENTS} clients for ${seconds}s against ${server.url.href}`);
     const latencies: number[] = [];
     const cpu0 = cpuSeconds(server.pid);
+    const clientCpu0 = process.cpuUsage();
     const load0 = loadavg()[0]!;
     let next = 0;
     let failed = 0;
@@ -174,6 +177,8 @@ async function httpBench(): Promise<string[]> {
     );
     const elapsed = (performance.now() - start) / 1000;
     const serverCpu = cpuSeconds(server.pid) - cpu0;
+    const clientCpuUsage = process.cpuUsage(clientCpu0);
+    const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / 1e6;
     const load1 = loadavg()[0]!;
     latencies.sort((a, b) => a - b);
     const peak = peakRssMb(server.pid);
@@ -186,6 +191,7 @@ async function httpBench(): Promise<string[]> {
       `| entries written / failed | ${ok} / ${failed} |`,
       `| server peak RSS | ${peak} MB |`,
       `| server CPU per entry | ${((serverCpu / ok) * 1e6).toFixed(0)} µs (= ${Math.round(ok / serverCpu)} entries per server CPU-second) |`,
+      `| load generator CPU per entry (same machine) | ${((clientCpu / ok) * 1e6).toFixed(0)} µs |`,
       `| machine load average (1 min) before / after | ${load0.toFixed(1)} / ${load1.toFixed(1)} on ${cpus().length} cores |`,
     ];
   } finally {
@@ -220,15 +226,27 @@ async function engineChild(): Promise<void> {
       b.writeUInt32BE(i, 0);
       return b;
     };
-    const chunk = 8192;
+    // A bulk importer's loop: at most WINDOW appends outstanding, refilled as they are answered,
+    // so the next batches are sequenced while earlier ones commit on the writer thread.
+    const WINDOW = 8_192;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    for (let i = 0; i < total; i += chunk) {
-      const ps: Promise<unknown>[] = [];
-      for (let j = i; j < Math.min(total, i + chunk); j++) ps.push(engine.append(leaf(j)));
-      await Promise.all(ps);
-      if ((i / chunk) % 25 === 0) process.stderr.write(`  engine: ${i + chunk} leaves\r`);
-    }
+    await new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let done = 0;
+      const pump = (): void => {
+        while (next < total && next - done < WINDOW) {
+          const i = next++;
+          engine.append(leaf(i)).then(() => {
+            done++;
+            if (done % 100_000 === 0) process.stderr.write(`  engine: ${done} leaves\r`);
+            if (done === total) resolve();
+            else if (next - done <= WINDOW / 2) pump();
+          }, reject);
+        }
+      };
+      pump();
+    });
     const appendSeconds = (performance.now() - t0) / 1000;
     const c1 = process.cpuUsage(c0);
     const appendCpu = (c1.user + c1.system) / 1e6;

@@ -10,8 +10,8 @@
  * maximum merge delay is zero.
  */
 import { join } from 'node:path';
-import type { Database as Db, Statement } from 'better-sqlite3';
-import { LogError, openLogEngine, type AppendedLeaf, type LogEngine } from '@cairn/log';
+import type { Statement } from 'better-sqlite3';
+import { LogError, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine } from '@cairn/log';
 import { LocalSigner, isCairnError, loadOrCreatePrivateKey, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
 import {
   certificateSignedData,
@@ -179,7 +179,7 @@ export class EngineCtLog implements LocalCtLog {
         sth: (await signDigitallySigned(signer, treeHeadSignedData({ timestamp: head.timestampMs, treeSize: head.size, rootHash: head.rootHash }))).toString('base64'),
       }),
       extraMigrations: { namespace: 'ct', migrations: MIGRATIONS },
-      onBatch: (db, leaves) => insertRows(db, leaves),
+      batchWrites: entryRows,
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
     });
@@ -349,17 +349,11 @@ function engineError(e: unknown): unknown {
   return e;
 }
 
-/** Runs inside the engine's batch transaction: the entry rows commit with their leaves or not at all. */
-const insertStatements = new WeakMap<Db, Statement<[number, Buffer, number, number, Buffer, Buffer]>>();
-
-function insertRows(db: Db, leaves: readonly AppendedLeaf[]): void {
-  let stmt = insertStatements.get(db);
-  if (!stmt) {
-    stmt = db.prepare<[number, Buffer, number, number, Buffer, Buffer]>('INSERT INTO ct_entries (idx, cert_hash, kind, sct_ts, sct_sig, extra) VALUES (?, ?, ?, ?, ?, ?)');
-    insertStatements.set(db, stmt);
-  }
-  for (const l of leaves) {
+/** Rows written by the engine's writer inside the batch transaction: the entry rows commit with their leaves or not at all. */
+const INSERT_ENTRY = 'INSERT INTO ct_entries (idx, cert_hash, kind, sct_ts, sct_sig, extra) VALUES (?, ?, ?, ?, ?, ?)';
+function entryRows(leaves: readonly AppendedLeaf[]): BatchStatement[] {
+  return leaves.map((l) => {
     const m = l.meta as EntryMeta;
-    stmt.run(l.index, m.certHash, m.kind === 'precert' ? 1 : 0, m.timestamp, m.signature, m.extra);
-  }
+    return { sql: INSERT_ENTRY, params: [l.index, m.certHash, m.kind === 'precert' ? 1 : 0, m.timestamp, m.signature, m.extra] };
+  });
 }

@@ -104,3 +104,74 @@ test('engine: a failing signer writes nothing and the log continues', async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('engine: a failed commit on the writer thread answers STORE_WRITE_FAILED, also for the batch queued behind it, and the log recovers from disk', async () => {
+  const dir = tmp();
+  const dbPath = join(dir, 'log.db');
+  try {
+    const extra = { sql: 'INSERT INTO side (idx, v) VALUES (?, ?)', params: [] as unknown[] };
+    const engine = await openLogEngine({
+      dbPath,
+      clock: new FixedClock(0),
+      signTreeHead: sign,
+      batchMaxSize: 4,
+      batchMaxDelayMs: 1,
+      extraMigrations: { namespace: 'test', migrations: [{ version: 1, sql: 'CREATE TABLE side (idx INTEGER PRIMARY KEY, v TEXT NOT NULL)' }] },
+      batchWrites: (leaves) => leaves.map((l) => ({ ...extra, params: [l.index, l.data.toString()] })),
+    });
+    const first = await Promise.all(['a', 'b', 'c'].map((x) => engine.append(Buffer.from(x))));
+    assert.deepEqual(
+      first.map((r) => r.index),
+      [0, 1, 2],
+    );
+    // A real SQLite failure inside the writer's transaction (as a full disk would raise one).
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(dbPath);
+    other.exec("CREATE TRIGGER refuse BEFORE INSERT ON leaves WHEN NEW.idx >= 5 BEGIN SELECT RAISE(ABORT, 'no space left'); END;");
+    // Two full batches: [3..6] fails on idx 5, [7..10] was sequenced behind it and must fail too.
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => engine.append(Buffer.from(`d${i}`))));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.ok(r.reason instanceof LogError && r.reason.code === 'STORE_WRITE_FAILED', String(r.reason));
+    }
+    assert.equal(engine.size, 3);
+    assert.equal(engine.leaf(3), undefined);
+    assert.equal((other.prepare('SELECT COUNT(*) AS n FROM side').get() as { n: number }).n, 3, 'batch rows rolled back with their leaves');
+    other.exec('DROP TRIGGER refuse');
+    other.close();
+    const again = await Promise.all(['d0', 'd1', 'd2'].map((x) => engine.append(Buffer.from(x))));
+    assert.deepEqual(
+      again.map((r) => r.index),
+      [3, 4, 5],
+    );
+    assert.deepEqual(engine.rootAt(6), rootOfLeafHashes(['a', 'b', 'c', 'd0', 'd1', 'd2'].map((x) => leafHash(Buffer.from(x)))));
+    assert.equal(engine.checkpoint().size, 6);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine: a duplicate of a leaf still being written is answered only once that leaf is durable', async () => {
+  const dir = tmp();
+  try {
+    const engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 2, batchMaxDelayMs: 0 });
+    const all = await Promise.all(['p', 'q', 'p', 'q', 'r', 'p'].map((x) => engine.append(Buffer.from(x))));
+    assert.deepEqual(
+      all.map((r) => [r.index, r.duplicateOf]),
+      [
+        [0, undefined],
+        [1, undefined],
+        [0, 0],
+        [1, 1],
+        [2, undefined],
+        [0, 0],
+      ],
+    );
+    for (const r of all) assert.ok(r.treeHead.size > r.index, 'every answer carries a head that contains the leaf');
+    for (const r of all) assert.ok(engine.leaf(r.index), 'every answered index is readable');
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -12,8 +12,8 @@
  *     batchMaxSize?,               // default 256 leaves per batch
  *     batchMaxDelayMs?,            // default 10 ms: how long the first leaf of a batch may wait
  *     extraMigrations?,            // {namespace, migrations: [{version, sql}]}: your own tables
- *     onBatch?,                    // (db, leaves: AppendedLeaf[]) => void, runs INSIDE the batch
- *                                  //   transaction (index tables that must be atomic with leaves)
+ *     batchWrites?,                // (leaves: AppendedLeaf[]) => [{sql, params}]: rows of your own
+ *                                  //   tables, run by the writer INSIDE the batch transaction
  *     tileCacheSize?,              // tile blobs kept in memory (16 KiB each), default 512
  *   });
  *   await engine.append(leafBytes, meta?)  -> {index, leafHash, timestampMs, integratedTime,
@@ -31,8 +31,15 @@
  *   engine.ready(), await engine.close()  (drains queued appends first)
  *
  * Invariants: one sequencer, one SQLite transaction per batch (leaves + tiles + tree head +
- * onBatch), the tree head is signed BEFORE the commit and the callers are answered AFTER it, so
- * every acknowledged leaf and every published head survives kill -9. On open the stored tiles
+ * batchWrites), the tree head is signed BEFORE the commit and the callers are answered AFTER it, so
+ * every acknowledged leaf and every published head survives kill -9.
+ *
+ * Threads: commits run on a writer worker (store/writer.worker.js), so the commit and its fsync
+ * never block the event loop. The sequencer works ahead of the disk: while one batch commits the
+ * next fills up (group commit), and a full batch may be sequenced and queued behind it. Readers
+ * (checkpoint, proofs, leaves) only ever see committed state. If a commit fails, the batches
+ * built on it are refused too, their callers get STORE_WRITE_FAILED, and the in-memory tree is
+ * rebuilt from disk before the next batch. On open the stored tiles
  * must reproduce the latest signed root, else the engine refuses to start (STORE_CORRUPT).
  */
 import type { Database as Db } from 'better-sqlite3';
@@ -40,11 +47,13 @@ import { CompactRange, consistencyProof, inclusionProof, leafHash as merkleLeafH
 import { encodeEntryBundle } from '@cairn/shared/tiles';
 import type { Clock } from '@cairn/shared';
 import { LogError } from './errors.ts';
+import { BatchWriter, type WriterBatch } from './store/batch-writer.ts';
 import {
   HASH_SIZE,
   MAX_TILE_LEVEL,
   SqliteLogStore,
   TILE_WIDTH,
+  hashKey,
   nodeLocation,
   type Migration,
   type StoredLeaf,
@@ -89,6 +98,12 @@ export interface AppendResult {
   duplicateOf?: number;
 }
 
+/** One SQL statement with its parameters (numbers, strings, Buffers, bigints or null). */
+export interface BatchStatement {
+  sql: string;
+  params: unknown[];
+}
+
 export interface LogEngineOptions {
   dbPath: string;
   clock: Clock;
@@ -96,7 +111,11 @@ export interface LogEngineOptions {
   batchMaxSize?: number;
   batchMaxDelayMs?: number;
   extraMigrations?: { namespace: string; migrations: readonly Migration[] };
-  onBatch?: (db: Db, leaves: readonly AppendedLeaf[]) => void;
+  /**
+   * Rows of your own tables that must commit atomically with the leaves: statements run by the
+   * writer inside the batch transaction (called on the main thread when the batch is sequenced).
+   */
+  batchWrites?: (leaves: readonly AppendedLeaf[]) => BatchStatement[];
   tileCacheSize?: number;
 }
 
@@ -127,24 +146,56 @@ export interface LogEngine {
   close(): Promise<void>;
 }
 
+/** SQLite page cache of the writer connection (index pages touched by inserts). */
+const WRITER_CACHE_KIB = 6_000;
+
+/** Batches sequenced ahead of the disk: one committing, one more queued behind it. */
+const MAX_IN_FLIGHT = 2;
+
+interface Sequenced {
+  seq: number;
+  items: Pending[];
+  results: { item: Pending; index: number; duplicate: boolean }[];
+  head: SignedTreeHead;
+  tiles: Map<number, Buffer>;
+  /** latin1 leaf hashes of the new leaves (the in-flight duplicate index). */
+  keys: string[];
+  timestampMs: number;
+  /** Batches of duplicates only, answered once this batch is durable (they may point into it). */
+  followers: Sequenced[];
+}
+
 class SequencedLogEngine implements LogEngine {
   private range: CompactRange;
+  /** The latest COMMITTED head: what readers see and what callers are answered with. */
   private head: SignedTreeHead;
+  /** The head of the last sequenced batch (ahead of `head` while batches are in flight). */
+  private seqHead: SignedTreeHead;
   private readonly queue: Pending[] = [];
   private firstQueuedAt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private sequencing = false;
+  private readonly inFlight: Sequenced[] = [];
+  private nextSeq = 1;
+  /** Tiles written by in-flight batches (newest version), by tile key, with the batch that wrote it last. */
+  private readonly pendingTiles = new Map<number, { blob: Buffer; seq: number }>();
+  /** Leaf hashes of in-flight batches -> index: duplicates of leaves not yet on disk. */
+  private readonly pendingLeaves = new Map<string, number>();
+  private needsRecovery = false;
   private closed = false;
+  private drained: (() => void) | undefined;
   private readonly maxSize: number;
   private readonly maxDelay: number;
 
   constructor(
     private readonly store: SqliteLogStore,
+    private readonly writer: BatchWriter,
     private readonly options: LogEngineOptions,
     head: SignedTreeHead,
     range: CompactRange,
   ) {
     this.head = head;
+    this.seqHead = head;
     this.range = range;
     this.maxSize = options.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
     this.maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
@@ -175,49 +226,75 @@ class SequencedLogEngine implements LogEngine {
     });
   }
 
-  /** Starts a batch when the size bound is reached or the oldest queued leaf has waited long enough. */
+  /**
+   * Starts sequencing a batch when the size bound is reached or the oldest queued leaf has waited
+   * long enough, and the pipeline has room: while one batch commits on the writer thread the
+   * next one fills up (group commit), and a FULL batch may be sequenced behind it.
+   */
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.sequencing || this.needsRecovery || this.queue.length === 0) return;
     const waited = Date.now() - this.firstQueuedAt;
-    if (this.queue.length >= this.maxSize || waited >= this.maxDelay || this.closed) {
+    const full = this.queue.length >= this.maxSize;
+    const due = full || waited >= this.maxDelay || this.closed;
+    if (due && (this.inFlight.length === 0 || (full && this.inFlight.length < MAX_IN_FLIGHT))) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      this.running = this.runBatch().finally(() => {
-        this.running = undefined;
-        if (this.queue.length > 0) this.firstQueuedAt = Math.min(this.firstQueuedAt, Date.now());
-        this.schedule();
-      });
+      void this.runBatch();
       return;
     }
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.schedule();
-    }, this.maxDelay - waited);
+    // Not due yet: wake up when it is. (A due batch waiting for the pipeline is started by the
+    // commit that frees it.)
+    if (!due) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, this.maxDelay - waited);
+    }
   }
 
   private async runBatch(): Promise<void> {
     const items = this.queue.splice(0, this.maxSize);
     // The remaining leaves arrived while this batch was waiting: their clock starts now at the latest.
     this.firstQueuedAt = Date.now();
+    this.sequencing = true;
+    let batch: Sequenced | undefined;
     try {
-      await this.sequence(items);
+      batch = await this.sequence(items);
     } catch (e) {
       for (const it of items) it.reject(e);
-      this.recover();
+      this.needsRecovery = true;
+    } finally {
+      this.sequencing = false;
     }
+    if (batch) {
+      if (batch.keys.length === 0) {
+        // Only duplicates: nothing to write. They may point into a batch still in flight, so
+        // they are answered when the last one is durable.
+        const last = this.inFlight[this.inFlight.length - 1];
+        if (last) last.followers.push(batch);
+        else this.answer(batch, this.head);
+      } else {
+        this.inFlight.push(batch);
+        this.writeBatch(batch);
+      }
+    }
+    this.afterSettle();
   }
 
-  private async sequence(items: Pending[]): Promise<void> {
-    const timestampMs = Math.max(this.options.clock.now().getTime(), this.head.timestampMs);
+  /** Sequences `items` on top of the last sequenced state: indexes, tiles, signed head. */
+  private async sequence(items: Pending[]): Promise<Sequenced> {
+    const timestampMs = Math.max(this.options.clock.now().getTime(), this.seqHead.timestampMs);
+    const seq = this.nextSeq++;
     const dirty = new Map<number, Buffer>();
-    const leaves: StoredLeaf[] = [];
-    const appended: AppendedLeaf[] = [];
-    // Duplicates already in the log (one query per chunk), then inside this batch.
-    const seen = this.store.findLeafHashes(items.map((i) => i.leafHash));
+    const keys: string[] = [];
+    // Duplicates already on disk (one query per chunk), in flight, then inside this batch.
+    const stored = this.store.findLeafHashes(items.map((i) => i.leafHash));
+    const seen = new Map<string, number>();
     const results: { item: Pending; index: number; duplicate: boolean }[] = [];
-    for (const item of items) {
+    for (let n = 0; n < items.length; n++) {
+      const item = items[n]!;
       const key = item.leafHash.toString('latin1');
-      const dup = seen.get(key);
+      const dup = stored[n] ?? seen.get(key) ?? this.pendingLeaves.get(key);
       if (dup !== undefined) {
         results.push({ item, index: dup, duplicate: true });
         continue;
@@ -228,18 +305,17 @@ class SequencedLogEngine implements LogEngine {
         const tk = SqliteLogStore.tileKey(loc.tileLevel, loc.tileIndex);
         let blob = dirty.get(tk);
         if (!blob) {
-          blob = this.store.tileForWrite(loc.tileLevel, loc.tileIndex);
+          blob = this.tileForWrite(tk, loc.tileLevel, loc.tileIndex);
           dirty.set(tk, blob);
         }
         hash.copy(blob, loc.offset);
       });
       seen.set(key, index);
-      leaves.push({ index, leafHash: item.leafHash, data: item.data, timestampMs });
-      appended.push({ index, leafHash: item.leafHash, data: item.data, timestampMs, meta: item.meta });
+      keys.push(key);
       results.push({ item, index, duplicate: false });
     }
-    let head = this.head;
-    if (leaves.length > 0) {
+    let head = this.seqHead;
+    if (keys.length > 0) {
       const unsigned: TreeHead = { size: this.range.size, rootHash: this.range.root(), timestampMs };
       let signatures: Record<string, string>;
       try {
@@ -248,34 +324,100 @@ class SequencedLogEngine implements LogEngine {
         throw new LogError('SIGNING_FAILED', 'the tree head could not be signed; nothing was written', { cause: e });
       }
       head = { ...unsigned, signatures };
-      this.store.commitBatch({ leaves, tiles: dirty, head }, this.options.onBatch ? (db) => this.options.onBatch!(db, appended) : undefined);
-      this.head = head;
+      this.seqHead = head;
+      for (const [tk, blob] of dirty) this.pendingTiles.set(tk, { blob, seq });
+      for (const [key, index] of seen) this.pendingLeaves.set(key, index);
     }
-    for (const r of results) {
+    return { seq, items, results, head, tiles: dirty, keys, timestampMs, followers: [] };
+  }
+
+  /** A private, writable copy of a tile: the newest in-flight version, else the stored one. */
+  private tileForWrite(tk: number, level: number, index: number): Buffer {
+    const pending = this.pendingTiles.get(tk);
+    if (!pending) return this.store.tileForWrite(level, index);
+    return Buffer.from(pending.blob);
+  }
+
+  private writeBatch(batch: Sequenced): void {
+    const leaves: AppendedLeaf[] = [];
+    const rows: WriterBatch['leaves'] = [];
+    for (const r of batch.results) {
+      if (r.duplicate) continue;
+      const { data, leafHash, meta } = r.item;
+      leaves.push({ index: r.index, leafHash, data, timestampMs: batch.timestampMs, meta });
+      rows.push([r.index, hashKey(leafHash), leafHash, data, batch.timestampMs]);
+    }
+    const h = batch.head;
+    const write: WriterBatch = {
+      leaves: rows,
+      tiles: [...batch.tiles],
+      head: [h.size, h.rootHash, h.timestampMs, JSON.stringify(h.signatures)],
+      extra: this.options.batchWrites ? this.options.batchWrites(leaves).map((w) => [w.sql, w.params]) : [],
+    };
+    this.writer.commit(write).then(
+      () => {
+        // Commits are applied in order, so this is the oldest in-flight batch.
+        this.inFlight.shift();
+        this.head = batch.head;
+        for (const [tk, blob] of batch.tiles) {
+          this.store.remember(tk, blob);
+          if (this.pendingTiles.get(tk)?.seq === batch.seq) this.pendingTiles.delete(tk);
+        }
+        for (const k of batch.keys) this.pendingLeaves.delete(k);
+        this.answer(batch, batch.head);
+        for (const f of batch.followers) this.answer(f, batch.head);
+        this.afterSettle();
+      },
+      (e: unknown) => {
+        this.inFlight.shift();
+        for (const it of batch.items) it.reject(e);
+        for (const f of batch.followers) for (const it of f.items) it.reject(e);
+        this.needsRecovery = true;
+        this.afterSettle();
+      },
+    );
+  }
+
+  private answer(batch: Sequenced, head: SignedTreeHead): void {
+    for (const r of batch.results) {
       if (r.duplicate) {
-        const existing = this.store.leaf(r.index);
-        const ts = existing?.timestampMs ?? timestampMs;
+        const existing = r.index < this.head.size ? this.store.leaf(r.index) : undefined;
+        const ts = existing?.timestampMs ?? batch.timestampMs;
         r.item.resolve({
           index: r.index,
           leafHash: r.item.leafHash,
           timestampMs: ts,
           integratedTime: Math.floor(ts / 1000),
-          treeHead: head,
+          treeHead: this.head,
           duplicateOf: r.index,
         });
       } else {
-        r.item.resolve({ index: r.index, leafHash: r.item.leafHash, timestampMs, integratedTime: Math.floor(timestampMs / 1000), treeHead: head });
+        r.item.resolve({ index: r.index, leafHash: r.item.leafHash, timestampMs: batch.timestampMs, integratedTime: Math.floor(batch.timestampMs / 1000), treeHead: head });
       }
     }
   }
 
-  /** After a failed batch: forget uncommitted nodes and rebuild the right edge from disk. */
+  /** After a batch was sequenced, committed or failed: recover when the pipeline is empty, then go on. */
+  private afterSettle(): void {
+    if (this.needsRecovery && this.inFlight.length === 0 && !this.sequencing) {
+      this.recover();
+      this.needsRecovery = false;
+      this.writer.reset();
+    }
+    if (this.inFlight.length === 0 && !this.sequencing && this.queue.length === 0) this.drained?.();
+    this.schedule();
+  }
+
+  /** After a failed batch: forget uncommitted state and rebuild the right edge from disk. */
   private recover(): void {
+    this.pendingTiles.clear();
+    this.pendingLeaves.clear();
     if (!this.store.isOpen) return;
     this.store.clearCache();
     const latest = this.store.latestHead();
     if (latest) {
       this.head = latest;
+      this.seqHead = latest;
       this.range = rebuildRange(this.store, latest.size);
     }
   }
@@ -363,12 +505,15 @@ class SequencedLogEngine implements LogEngine {
   async close(): Promise<void> {
     if (this.closed && !this.store.isOpen) return;
     this.closed = true;
-    // Drain: everything queued before close is sequenced and answered.
-    while (this.running || this.queue.length > 0) {
-      if (!this.running) this.schedule();
-      await this.running;
+    // Drain: everything queued before close is sequenced, written and answered.
+    if (this.queue.length > 0 || this.inFlight.length > 0 || this.sequencing) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        this.schedule();
+      });
     }
     if (this.timer) clearTimeout(this.timer);
+    await this.writer.close();
     this.store.close();
   }
 }
@@ -415,7 +560,8 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
       head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
       store.putHead(head);
     }
-    return new SequencedLogEngine(store, options, head, range);
+    const writer = await BatchWriter.open(options.dbPath, WRITER_CACHE_KIB);
+    return new SequencedLogEngine(store, writer, options, head, range);
   } catch (e) {
     store.close();
     throw e;

@@ -27,6 +27,7 @@ export type LogErrorCode =
   | 'V1_DISABLED' // 405 v1 writes need an ECDSA log key (SETs); this log uses Ed25519
   | 'STORE_CLOSED' // 503
   | 'STORE_CORRUPT' // 500 stored hashes do not reproduce the signed root
+  | 'STORE_WRITE_FAILED' // 503 the batch transaction failed (disk full, I/O error); nothing was written
   | 'SIGNING_FAILED'; // 503 the tree head could not be signed; the batch was not written
 
 const STATUS: Record<LogErrorCode, number> = {
@@ -52,6 +53,7 @@ const STATUS: Record<LogErrorCode, number> = {
   V1_DISABLED: 405,
   STORE_CLOSED: 503,
   STORE_CORRUPT: 500,
+  STORE_WRITE_FAILED: 503,
   SIGNING_FAILED: 503,
 };
 

@@ -8,6 +8,7 @@ export {
   type LogEngineOptions,
   type AppendResult,
   type AppendedLeaf,
+  type BatchStatement,
   type TreeHead,
   type SignedTreeHead,
   type TreeHeadSigner,

@@ -12,11 +12,11 @@
  *   the v1 log ID for ECDSA keys).
  */
 import { randomBytes } from 'node:crypto';
-import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { canonicalizeJcs, toPem, type Clock, type Signer } from '@cairn/shared';
 import { formatCheckpoint, formatSignedNote, noteKeyId, signNote } from '@cairn/shared/checkpoint';
 import { leafHash } from '@cairn/shared/merkle';
-import { openLogEngine, type AppendResult, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
+import { openLogEngine, type AppendResult, type BatchStatement, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
 import type { Migration } from './store/sqlite-log-store.ts';
 import { prepareProposedEntry, prepareV2Request, type PreparedEntry } from './types/index.ts';
@@ -35,6 +35,8 @@ const REKOR_MIGRATIONS: readonly Migration[] = [
     sql: `CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;`,
   },
 ];
+
+const INSERT_SEARCH_KEY = 'INSERT OR IGNORE INTO search_index (key, idx) VALUES (?, ?)';
 
 export interface LogEntryV1 {
   body: string;
@@ -113,7 +115,6 @@ export class RekorLog {
       };
       return { v1: await note(`${v1Name} - ${o.treeId}`, v1Name, v1Hint), v2: await note(v2Name, v2Name, v2Hint) };
     };
-    let insert: Statement<[string, number]> | undefined;
     const engine = await openLogEngine({
       dbPath: o.dbPath,
       clock: o.clock,
@@ -121,10 +122,11 @@ export class RekorLog {
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
       extraMigrations: { namespace: 'rekor', migrations: REKOR_MIGRATIONS },
-      onBatch: (db: Db, leaves) => {
-        insert ??= db.prepare('INSERT OR IGNORE INTO search_index (key, idx) VALUES (?, ?)');
-        for (const l of leaves) for (const k of (l.meta as PreparedEntry).indexKeys) insert.run(k, l.index);
+      batchWrites: (leaves) => {
         o.onBatch?.(leaves.length);
+        const rows: BatchStatement[] = [];
+        for (const l of leaves) for (const k of (l.meta as PreparedEntry).indexKeys) rows.push({ sql: INSERT_SEARCH_KEY, params: [k, l.index] });
+        return rows;
       },
     });
     return new RekorLog(engine, o, { v1Name, v2Name });

@@ -10,6 +10,9 @@
  * prefix of the blob. Complete nodes never change, so a tile's bytes only grow to the right.
  *
  * Memory: an LRU of hot tile blobs (16 KiB each); nothing proportional to the tree size.
+ *
+ * Writes: batches are committed by the writer worker (writer.worker.js, same schema) on its own
+ * connection; this class reads, migrates, and keeps the tile cache the engine feeds after commits.
  */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
@@ -48,8 +51,8 @@ export function nodeLocation(treeLevel: number, index: number): { tileLevel: num
 }
 
 /** Leaf-hash key for the duplicate index: the first 48 bits, exact match checked on the full hash. */
-function hashKey(hash: Uint8Array): number {
-  return Buffer.from(hash.buffer, hash.byteOffset, 6).readUIntBE(0, 6);
+export function hashKey(hash: Uint8Array): number {
+  return hash[0]! * 2 ** 40 + hash[1]! * 2 ** 32 + ((hash[2]! << 24) >>> 0) + (hash[3]! << 16) + (hash[4]! << 8) + hash[5]!;
 }
 
 export interface StoredLeaf {
@@ -103,12 +106,6 @@ export interface SqliteLogStoreOptions {
   tileCacheSize?: number;
 }
 
-export interface BatchWrite {
-  leaves: readonly StoredLeaf[];
-  tiles: ReadonlyMap<number, Buffer>;
-  head: StoredTreeHead;
-}
-
 const DEFAULT_TILE_CACHE = 512;
 /** Leaf hashes looked up per duplicate-detection query. */
 const LOOKUP_CHUNK = 128;
@@ -120,8 +117,6 @@ export class SqliteLogStore implements NodeReader {
   private readonly cacheSize: number;
   private readonly stmts: {
     getTile: Statement<[number], { data: Buffer }>;
-    putTile: Statement<[number, Buffer]>;
-    putLeaf: Statement<[number, number, Buffer, Buffer, number]>;
     getLeaf: Statement<[number], { leaf_hash: Buffer; data: Buffer; ts_ms: number }>;
     leafRange: Statement<[number, number], { data: Buffer }>;
     byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
@@ -143,8 +138,11 @@ export class SqliteLogStore implements NodeReader {
       // An acknowledged batch must survive power loss: fsync on every commit.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
-      // 16 MiB of pages: hot index pages stay cached; memory stays flat as the log grows.
-      this.db.pragma('cache_size = -16000');
+      // Batch commits come from the writer thread's own connection (writer.worker.js); this one
+      // reads, and writes only at open and for rare metadata, waiting for the writer if needed.
+      this.db.pragma('busy_timeout = 10000');
+      // 4 MiB of pages: hot index pages stay cached; memory stays flat as the log grows.
+      this.db.pragma('cache_size = -4000');
       this.migrate('engine', ENGINE_MIGRATIONS);
       if (options.extraMigrations) this.migrate(options.extraMigrations.namespace, options.extraMigrations.migrations);
     } catch (e) {
@@ -153,8 +151,6 @@ export class SqliteLogStore implements NodeReader {
     }
     this.stmts = {
       getTile: this.db.prepare('SELECT data FROM tiles WHERE key = ?'),
-      putTile: this.db.prepare('INSERT OR REPLACE INTO tiles (key, data) VALUES (?, ?)'),
-      putLeaf: this.db.prepare('INSERT INTO leaves (idx, hkey, leaf_hash, data, ts_ms) VALUES (?, ?, ?, ?, ?)'),
       getLeaf: this.db.prepare('SELECT leaf_hash, data, ts_ms FROM leaves WHERE idx = ?'),
       leafRange: this.db.prepare('SELECT data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx'),
       byHashKey: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE hkey = ?'),
@@ -209,7 +205,8 @@ export class SqliteLogStore implements NodeReader {
     return row.data;
   }
 
-  private remember(key: number, blob: Buffer): void {
+  /** Puts a committed tile blob into the cache (the writer committed it on another connection). */
+  remember(key: number, blob: Buffer): void {
     this.cache.delete(key);
     this.cache.set(key, blob);
     while (this.cache.size > this.cacheSize) {
@@ -236,19 +233,6 @@ export class SqliteLogStore implements NodeReader {
 
   static tileKey(level: number, index: number): number {
     return tileKey(level, index);
-  }
-
-  /** Writes one batch atomically: leaves, changed tiles, the new tree head, then `extra`. */
-  commitBatch(batch: BatchWrite, extra?: (db: Db) => void): void {
-    this.ensureOpen();
-    this.db.transaction(() => {
-      for (const l of batch.leaves) this.stmts.putLeaf.run(l.index, hashKey(l.leafHash), l.leafHash, l.data, l.timestampMs);
-      for (const [key, blob] of batch.tiles) this.stmts.putTile.run(key, blob);
-      const h = batch.head;
-      this.stmts.putHead.run(h.size, h.rootHash, h.timestampMs, JSON.stringify(h.signatures));
-      extra?.(this.db);
-    })();
-    for (const [key, blob] of batch.tiles) this.remember(key, blob);
   }
 
   /** Replaces the signatures of an already stored head (re-signing under a new name on start). */
@@ -281,20 +265,26 @@ export class SqliteLogStore implements NodeReader {
   }
 
   /**
-   * Indexes of those `hashes` already stored (key: latin1 string of the hash). One query per
-   * LOOKUP_CHUNK hashes instead of one per leaf: duplicate detection is on the append hot path.
+   * The stored index of each of `hashes` (undefined when not stored), in input order. One query
+   * per LOOKUP_CHUNK hashes instead of one per leaf: duplicate detection is on the append hot path.
    */
-  findLeafHashes(hashes: readonly Buffer[]): Map<string, number> {
+  findLeafHashes(hashes: readonly Buffer[]): (number | undefined)[] {
     this.ensureOpen();
-    const found = new Map<string, number>();
+    const found = new Array<number | undefined>(hashes.length);
     for (let i = 0; i < hashes.length; i += LOOKUP_CHUNK) {
-      const part = hashes.slice(i, i + LOOKUP_CHUNK);
-      const keys = part.map(hashKey);
+      const end = Math.min(hashes.length, i + LOOKUP_CHUNK);
+      const keys: number[] = [];
+      const positions = new Map<number, number[]>();
+      for (let j = i; j < end; j++) {
+        const k = hashKey(hashes[j]!);
+        keys.push(k);
+        const at = positions.get(k);
+        if (at) at.push(j);
+        else positions.set(k, [j]);
+      }
       while (keys.length < LOOKUP_CHUNK) keys.push(-1);
-      const wanted = new Set(part.map((h) => h.toString('latin1')));
       for (const r of this.stmts.byHashKeys.all(...keys)) {
-        const k = r.leaf_hash.toString('latin1');
-        if (wanted.has(k)) found.set(k, r.idx);
+        for (const j of positions.get(hashKey(r.leaf_hash)) ?? []) if (r.leaf_hash.equals(hashes[j]!)) found[j] = r.idx;
       }
     }
     return found;
