@@ -2,6 +2,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { b64, certificateFor, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
@@ -31,6 +34,34 @@ function withSpec(entry: Record<string, any>, mutate: (e: any) => void): any {
 }
 
 test('bad proposed entries: status + code, nothing written', async () => {
+  await badProposedEntries(log);
+});
+
+test('the same bad entries prepared on worker threads keep their status and code, nothing written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-log-workers-'));
+  const configFile = join(dir, 'cairn.json');
+  writeFileSync(configFile, JSON.stringify({ log: { verifyWorkers: 1, verifyWorkersAfter: 0 } }));
+  const pooled = await startLog(join(dir, 'data'), {}, configFile);
+  try {
+    // The workers start in the background: wait until one serves, so the cases below cross threads.
+    for (let i = 0; i < 200; i++) {
+      const m = await (await fetch(`${pooled.url}/metrics`)).text();
+      if (/cairn_log_verify_workers 1\b/.test(m)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.match(await (await fetch(`${pooled.url}/metrics`)).text(), /cairn_log_verify_workers 1\b/);
+    await badProposedEntries(pooled);
+  } finally {
+    await pooled.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function badProposedEntries(log: LogServer): Promise<void> {
+  const get = async (path: string): Promise<{ status: number; json: any }> => {
+    const r = await fetch(`${log.url}${path}`);
+    return { status: r.status, json: await r.json() };
+  };
   const first = await post(`${log.url}/api/v1/log/entries`, hashedRekord(Buffer.from('seed')).entry);
   assert.equal(first.status, 201);
   const before = await get('/api/v1/log');
@@ -116,7 +147,10 @@ test('bad proposed entries: status + code, nothing written', async () => {
   const metrics = await (await fetch(`${log.url}/metrics`)).text();
   assert.match(metrics, /cairn_log_rejections_total\{code="INVALID_SIGNATURE"\} [1-9]/);
   assert.match(metrics, /cairn_log_tree_size 1\b/);
-});
+  // And a good entry is accepted on the same path.
+  const ok = await post(`${log.url}/api/v1/log/entries`, hashedRekord(Buffer.from('after the bad ones')).entry);
+  assert.equal(ok.status, 201, JSON.stringify(ok.json));
+}
 
 function hashedRekordEd25519(): unknown {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');

@@ -2,6 +2,7 @@
  * Express helpers shared by every service: one JSON body parser with a size limit, one error
  * handler that turns everything into `{code, message}` and never leaks a stack or SQL text.
  */
+import type { IncomingMessage } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { isCairnError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -13,7 +14,7 @@ export function jsonBody(limitBytes: number): RequestHandler {
   return parser;
 }
 
-export function rawBody(limitBytes: number, type: string | string[] = '*/*'): RequestHandler {
+export function rawBody(limitBytes: number, type: string | string[] | ((req: IncomingMessage) => boolean) = '*/*'): RequestHandler {
   return express.raw({ limit: limitBytes, type });
 }
 

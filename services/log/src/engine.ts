@@ -63,7 +63,7 @@ import {
 /** C2SP tlog-tiles entry bundles prefix each entry with a uint16 length. */
 export const MAX_LEAF_BYTES = 0xffff;
 export const DEFAULT_BATCH_MAX_SIZE = 256;
-export const DEFAULT_BATCH_MAX_DELAY_MS = 10;
+export const DEFAULT_BATCH_MAX_DELAY_MS = 2;
 /** Upper bounds on the batch settings (config validation). */
 export const MAX_BATCH_SIZE = 65_536;
 export const MAX_BATCH_DELAY_MS = 5_000;
@@ -274,8 +274,18 @@ class SequencedLogEngine implements LogEngine {
         if (last) last.followers.push(batch);
         else this.answer(batch, this.head);
       } else {
-        this.inFlight.push(batch);
-        this.writeBatch(batch);
+        let write: WriterBatch | undefined;
+        try {
+          write = this.pack(batch);
+        } catch (e) {
+          // batchWrites refused the batch: nothing is written, the tree is rebuilt from disk.
+          for (const it of batch.items) it.reject(e);
+          this.needsRecovery = true;
+        }
+        if (write) {
+          this.inFlight.push(batch);
+          this.send(batch, write);
+        }
       }
     }
     this.afterSettle();
@@ -338,22 +348,51 @@ class SequencedLogEngine implements LogEngine {
     return Buffer.from(pending.blob);
   }
 
-  private writeBatch(batch: Sequenced): void {
+  /** The writer's packing of a sequenced batch, with the caller's batchWrites rows. */
+  private pack(batch: Sequenced): WriterBatch {
     const leaves: AppendedLeaf[] = [];
-    const rows: WriterBatch['leaves'] = [];
+    const indexes: number[] = [];
+    const hkeys: number[] = [];
+    const offsets: number[] = [0];
+    const datas: Buffer[] = [];
+    const hashes: Buffer[] = [];
+    let offset = 0;
     for (const r of batch.results) {
       if (r.duplicate) continue;
       const { data, leafHash, meta } = r.item;
-      leaves.push({ index: r.index, leafHash, data, timestampMs: batch.timestampMs, meta });
-      rows.push([r.index, hashKey(leafHash), leafHash, data, batch.timestampMs]);
+      if (this.options.batchWrites) leaves.push({ index: r.index, leafHash, data, timestampMs: batch.timestampMs, meta });
+      indexes.push(r.index);
+      hkeys.push(hashKey(leafHash));
+      datas.push(data);
+      hashes.push(leafHash);
+      offset += data.length;
+      offsets.push(offset);
+    }
+    const extra = new Map<string, { sql: string; arity: number; params: unknown[] }>();
+    for (const w of this.options.batchWrites?.(leaves) ?? []) {
+      let group = extra.get(w.sql);
+      if (!group) {
+        group = { sql: w.sql, arity: w.params.length, params: [] };
+        extra.set(w.sql, group);
+      }
+      if (w.params.length !== group.arity) throw new TypeError(`batchWrites: every row of one statement needs ${group.arity} parameters`);
+      for (const p of w.params) group.params.push(p);
     }
     const h = batch.head;
-    const write: WriterBatch = {
-      leaves: rows,
+    return {
+      indexes,
+      hkeys,
+      offsets,
+      data: Buffer.concat(datas, offset),
+      hashes: Buffer.concat(hashes, 32 * hashes.length),
+      timestampMs: batch.timestampMs,
       tiles: [...batch.tiles],
       head: [h.size, h.rootHash, h.timestampMs, JSON.stringify(h.signatures)],
-      extra: this.options.batchWrites ? this.options.batchWrites(leaves).map((w) => [w.sql, w.params]) : [],
+      extra: [...extra.values()],
     };
+  }
+
+  private send(batch: Sequenced, write: WriterBatch): void {
     this.writer.commit(write).then(
       () => {
         // Commits are applied in order, so this is the oldest in-flight batch.

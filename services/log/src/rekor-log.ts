@@ -19,7 +19,8 @@ import { leafHash } from '@cairn/shared/merkle';
 import { openLogEngine, type AppendResult, type BatchStatement, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
 import type { Migration } from './store/sqlite-log-store.ts';
-import { prepareProposedEntry, prepareV2Request, type PreparedEntry } from './types/index.ts';
+import { PreparePool } from './prepare-pool.ts';
+import { prepareProposedEntry, type PreparedEntry } from './types/index.ts';
 import { sha256Hex } from './types/common.ts';
 
 /** POST /api/v1/log/entries/retrieve: items per list (Rekor's limit). */
@@ -68,6 +69,8 @@ export interface RekorLogOptions {
   /** v1 writes need SETs a client can check with the key; disabled for Ed25519 logs. */
   v1Writes: boolean;
   onBatch?: (size: number) => void;
+  /** Where entries are prepared (validated, canonicalized, signatures checked); default inline. */
+  preparePool?: PreparePool;
 }
 
 /** A random positive 63-bit tree ID in decimal (Trillian style). */
@@ -88,6 +91,7 @@ export class RekorLog {
   readonly v2Name: string;
   readonly v1Writes: boolean;
   private readonly signer: Signer;
+  private readonly pool: PreparePool;
   private findKey: Statement<[string, number], { idx: number }> | undefined;
 
   private constructor(engine: LogEngine, o: RekorLogOptions, names: { v1Name: string; v2Name: string }) {
@@ -100,6 +104,7 @@ export class RekorLog {
     this.v2Name = names.v2Name;
     this.v2KeyId = noteKeyId(names.v2Name, o.signer.publicKey);
     this.v1Writes = o.v1Writes;
+    this.pool = o.preparePool ?? new PreparePool({ workers: 0 });
   }
 
   static async open(o: RekorLogOptions): Promise<RekorLog> {
@@ -149,13 +154,13 @@ export class RekorLog {
 
   async addV1(input: unknown): Promise<{ entryId: string; entry: LogEntryV1 }> {
     if (!this.v1Writes) throw new LogError('V1_DISABLED', 'this log signs with Ed25519 and accepts Rekor v2 writes only');
-    const prepared = prepareProposedEntry(input);
+    const prepared = await this.pool.prepare('v1', input);
     const r = await this.append(prepared);
     return { entryId: this.entryId(r.leafHash), entry: await this.renderV1(r.index, prepared.body, r.integratedTime, r.treeHead) };
   }
 
   async addV2(input: unknown): Promise<TransparencyLogEntryV2> {
-    const prepared = prepareV2Request(input);
+    const prepared = await this.pool.prepare('v2', input);
     const r = await this.append(prepared);
     const head = r.treeHead;
     return {
@@ -252,6 +257,7 @@ export class RekorLog {
   }
 
   async close(): Promise<void> {
+    await this.pool.close();
     await this.engine.close();
   }
 }

@@ -4,7 +4,7 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { isCairnError, isRecord, type Counter, type Logger } from '@cairn/shared';
-import { errorHandler, jsonBody } from '@cairn/shared/http';
+import { errorHandler, jsonBody, rawBody } from '@cairn/shared/http';
 import { parseTilePath } from '@cairn/shared/tiles';
 import { LogError } from './errors.ts';
 import { MAX_RETRIEVE_ITEMS, MAX_SEARCH_VALUE, type RekorLog } from './rekor-log.ts';
@@ -73,10 +73,13 @@ export function createRouter(o: RouteOptions): Router {
   const { log } = o;
   const router = Router();
   const json = jsonBody(o.maxBodyBytes);
+  // Write bodies stay raw bytes here: they are parsed where the entry is prepared (a worker
+  // thread under load), so the event loop neither parses nor copies the object tree.
+  const raw = rawBody(o.maxBodyBytes, () => true);
 
   router.post(
     '/api/v1/log/entries',
-    json,
+    raw,
     wrap(async (req, res) => {
       try {
         const { entryId, entry } = await log.addV1(req.body);
@@ -178,7 +181,7 @@ export function createRouter(o: RouteOptions): Router {
 
   router.post(
     '/api/v2/log/entries',
-    json,
+    raw,
     wrap(async (req, res) => {
       try {
         const entry = await log.addV2(req.body);

@@ -4,9 +4,13 @@
  *
  * Config section `log`: batchMaxSize (default 256), batchMaxDelayMs (default 10),
  * keyType (ecdsa-p256 | ed25519; Ed25519 logs accept v2 writes only), keyPassphrase, witnesses
- * (allow-list of witness keys: vkey strings or {name, publicKey PEM}; see witness.ts).
+ * (allow-list of witness keys: vkey strings or {name, publicKey PEM}; see witness.ts),
+ * verifyWorkers (threads that validate entries and check their signatures; default one per core
+ * beyond the first, at least 1 and at most 4; 0 = on the main thread) and verifyWorkersAfter (writes per second that start
+ * them; default 200, 0 = at start).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   LocalSigner,
@@ -21,6 +25,7 @@ import {
 } from '@cairn/shared';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
 import { LogError } from './errors.ts';
+import { PreparePool } from './prepare-pool.ts';
 import { RekorLog, newTreeId } from './rekor-log.ts';
 import { createRouter } from './routes.ts';
 import { SqliteCosignatureStore, createWitnessRouter, parseWitnessKeys } from './witness.ts';
@@ -69,6 +74,8 @@ export const createService: ServiceFactory = async (ctx) => {
   const passphrase = sectionString(cfg, 'keyPassphrase');
   const batchMaxSize = sectionNumber(cfg, 'batchMaxSize', DEFAULT_BATCH_MAX_SIZE, 1, MAX_BATCH_SIZE);
   const batchMaxDelayMs = sectionNumber(cfg, 'batchMaxDelayMs', DEFAULT_BATCH_MAX_DELAY_MS, 0, MAX_BATCH_DELAY_MS);
+  const verifyWorkers = sectionNumber(cfg, 'verifyWorkers', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64);
+  const verifyWorkersAfter = sectionNumber(cfg, 'verifyWorkersAfter', 200, 0, 1_000_000);
 
   const { key, created } = loadOrCreatePrivateKey(join(ctx.dataDir, 'log-key.pem'), keyType, passphrase);
   const signer = new LocalSigner(key);
@@ -82,8 +89,10 @@ export const createService: ServiceFactory = async (ctx) => {
   const sizeGauge = m.gauge('cairn_log_tree_size', 'Entries in the transparency log');
   const batchSizes = m.histogram('cairn_log_batch_size', 'Leaves per sequenced batch', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]);
   const appended = m.counter('cairn_log_entries_appended_total', 'Entries appended, by API');
+  const verifyWorkerGauge = m.gauge('cairn_log_verify_workers', 'Worker threads preparing and verifying entries');
   const rejections = m.counter('cairn_log_rejections_total', 'Rejected log requests, by error code');
 
+  const pool = new PreparePool({ workers: verifyWorkers, startAfterPerSecond: verifyWorkersAfter });
   const log = await RekorLog.open({
     dbPath: join(ctx.dataDir, 'log.db'),
     signer,
@@ -94,7 +103,9 @@ export const createService: ServiceFactory = async (ctx) => {
     batchMaxDelayMs,
     v1Writes: signer.algorithm === 'ecdsa-p256-sha256',
     onBatch: (n) => batchSizes.observe(n),
+    preparePool: pool,
   });
+  verifyWorkerGauge.set(() => pool.size);
   sizeGauge.set(() => log.engine.size);
   ctx.logger.info('transparency log ready', { treeId: log.treeId, logId: log.logIdHex, size: log.engine.size });
 

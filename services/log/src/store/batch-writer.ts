@@ -7,14 +7,32 @@
 import { Worker } from 'node:worker_threads';
 import { LogError } from '../errors.ts';
 
+/**
+ * One batch, packed so that posting it to the worker clones a few large values instead of one
+ * object per leaf: leaf i has index `indexes[i]`, bytes data[offsets[i]..offsets[i+1]) and hash
+ * hashes[32i..32i+32).
+ */
 export interface WriterBatch {
-  /** [index, hkey, leafHash, data, timestampMs] */
-  leaves: [number, number, Buffer, Buffer, number][];
+  indexes: number[];
+  hkeys: number[];
+  offsets: number[];
+  data: Buffer;
+  hashes: Buffer;
+  timestampMs: number;
   tiles: [number, Buffer][];
   /** [size, root, timestampMs, signatures JSON] */
   head: [number, Buffer, number, string];
-  /** Extra statements run inside the same transaction: [sql, params]. */
-  extra: [string, unknown[]][];
+  /** Extra statements run inside the same transaction: sql, parameters per row, rows flattened. */
+  extra: { sql: string; arity: number; params: unknown[] }[];
+}
+
+/**
+ * `b` backed by an ArrayBuffer of its own. Posting a view clones its WHOLE backing buffer (an
+ * 8 KiB pool slab for small Buffers, a 64 KiB socket buffer for request bodies), so views are
+ * copied before they cross to a worker.
+ */
+export function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
 interface Reply {
@@ -74,7 +92,15 @@ export class BatchWriter {
       this.pending.set(id, { resolve, reject });
       // While a commit is outstanding the worker keeps the event loop alive (replies must arrive).
       this.worker.ref();
-      this.worker.postMessage({ type: 'commit', id, ...batch });
+      this.worker.postMessage({
+        type: 'commit',
+        id,
+        ...batch,
+        data: ownBytes(batch.data),
+        hashes: ownBytes(batch.hashes),
+        tiles: batch.tiles.map(([k, blob]) => [k, ownBytes(blob)]),
+        head: [batch.head[0], ownBytes(batch.head[1]), batch.head[2], batch.head[3]],
+      });
     }).finally(() => {
       if (this.pending.size === 0) this.worker.unref();
     });

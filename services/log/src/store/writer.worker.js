@@ -4,8 +4,9 @@
 // loader of the main thread, and this file needs nothing but better-sqlite3.
 //
 // Protocol (batch-writer.ts is the only client; messages are handled strictly in order):
-//   -> {type: 'commit', id, leaves: [[index, hkey, leafHash, data, tsMs]], tiles: [[key, blob]],
-//       head: [size, root, tsMs, signaturesJson], extra: [[sql, params]]}
+//   -> {type: 'commit', id, indexes, hkeys, offsets, data, hashes, timestampMs, tiles: [[key, blob]],
+//       head: [size, root, tsMs, signaturesJson], extra: [{sql, arity, params (rows flattened)}]}
+//      (the WriterBatch packing of batch-writer.ts)
 //   <- {id, ok: true} | {id, ok: false, message}
 //   -> {type: 'reset'}   accept commits again after a failure (the engine has re-read the disk)
 //   -> {type: 'close'}   <- {type: 'closed'}
@@ -32,10 +33,17 @@ const statement = (sql) => {
   return s;
 };
 const commit = db.transaction((m) => {
-  for (const l of m.leaves) putLeaf.run(l[0], l[1], l[2], l[3], l[4]);
+  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  const hashes = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength);
+  for (let i = 0; i < m.indexes.length; i++) {
+    putLeaf.run(m.indexes[i], m.hkeys[i], hashes.subarray(32 * i, 32 * i + 32), data.subarray(m.offsets[i], m.offsets[i + 1]), m.timestampMs);
+  }
   for (const t of m.tiles) putTile.run(t[0], t[1]);
   putHead.run(m.head[0], m.head[1], m.head[2], m.head[3]);
-  for (const [sql, params] of m.extra) statement(sql).run(...params);
+  for (const { sql, arity, params } of m.extra) {
+    const s = statement(sql);
+    for (let i = 0; i < params.length; i += arity) s.run(...params.slice(i, i + arity));
+  }
 });
 let failed = false;
 

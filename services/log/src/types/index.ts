@@ -11,6 +11,20 @@ const KINDS: Record<string, Record<string, (spec: unknown) => PreparedEntry>> = 
   intoto: { '0.0.2': prepareIntoto002 },
 };
 
+/**
+ * A request body as the write routes receive it (raw bytes, parsed where the entry is prepared:
+ * possibly a worker thread) to its JSON value, as express.json would give it: an empty body is {}.
+ */
+export function parseJsonBody(body: unknown): unknown {
+  if (!(body instanceof Uint8Array)) return body;
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as unknown;
+  } catch {
+    throw new LogError('INVALID_JSON', 'request body is not valid JSON');
+  }
+}
+
 export function prepareProposedEntry(input: unknown): PreparedEntry {
   const entry = obj(input, 'proposed entry');
   only(entry, ['apiVersion', 'kind', 'spec'], 'proposed entry');

@@ -1,0 +1,169 @@
+/**
+ * Proposed-entry preparation (validation, canonicalization and the signature check) on worker
+ * threads, so the event loop that sequences the log and answers HTTP is not the one verifying
+ * ECDSA over digests (about 190 µs per P-256 entry). Under light load entries are prepared on the
+ * main thread; once more than `startAfterPerSecond` writes arrive in one second the pool starts
+ * its workers (in the background; until they are ready, preparation stays inline). Results and
+ * errors are identical either way: the same functions run, errors keep their LogError code.
+ */
+import { Worker } from 'node:worker_threads';
+import { LogError, type LogErrorCode } from './errors.ts';
+import { ownBytes } from './store/batch-writer.ts';
+import { parseJsonBody, prepareProposedEntry, prepareV2Request, type PreparedEntry } from './types/index.ts';
+
+export type PrepareApi = 'v1' | 'v2';
+
+export interface PreparePoolOptions {
+  /** Worker threads at most; 0 prepares everything on the main thread. */
+  workers: number;
+  /** Writes per second on the main thread that make the pool start its workers (0: at once). */
+  startAfterPerSecond?: number;
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  kind?: string;
+  apiVersion?: string;
+  body?: Uint8Array;
+  indexKeys?: string[];
+  code?: LogErrorCode;
+  message?: string;
+  details?: Record<string, unknown>;
+  ready?: boolean;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, { resolve: (p: PreparedEntry) => void; reject: (e: unknown) => void }>;
+  /** Requests waiting for the next flush: one message per event-loop turn, not per request. */
+  outbox: { id: number; api: PrepareApi; input: unknown }[];
+}
+
+/** `input`: a parsed JSON value, or the raw request body bytes (parsed where it is prepared). */
+export function prepareInline(api: PrepareApi, input: unknown): PreparedEntry {
+  const value = parseJsonBody(input);
+  return api === 'v1' ? prepareProposedEntry(value) : prepareV2Request(value);
+}
+
+export class PreparePool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly spawned = new Set<Worker>();
+  private starting = false;
+  private closed = false;
+  private nextId = 1;
+  private windowStart = 0;
+  private windowCount = 0;
+  private readonly startAfter: number;
+
+  constructor(private readonly options: PreparePoolOptions) {
+    this.startAfter = options.startAfterPerSecond ?? 200;
+    if (options.workers > 0 && this.startAfter === 0) this.start();
+  }
+
+  /** Workers currently serving (for tests and metrics). */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  prepare(api: PrepareApi, input: unknown): Promise<PreparedEntry> {
+    const w = this.pick();
+    if (!w) {
+      this.countInline();
+      try {
+        return Promise.resolve(prepareInline(api, input));
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    const id = this.nextId++;
+    return new Promise<PreparedEntry>((resolve, reject) => {
+      w.pending.set(id, { resolve, reject });
+      if (w.pending.size === 1) w.worker.ref();
+      w.outbox.push({ id, api, input: input instanceof Uint8Array ? ownBytes(input) : input });
+      if (w.outbox.length === 1) setImmediate(() => this.flush(w));
+    });
+  }
+
+  /**
+   * Posts everything queued for `w` as one message. Waking a thread costs more than cloning a
+   * request on a busy two-core machine, so requests that arrive in one turn travel together.
+   */
+  private flush(w: PoolWorker): void {
+    if (w.outbox.length === 0) return;
+    const batch = w.outbox.splice(0);
+    w.worker.postMessage(batch);
+  }
+
+  /** The worker with the fewest outstanding requests. */
+  private pick(): PoolWorker | undefined {
+    let best: PoolWorker | undefined;
+    for (const w of this.workers) if (!best || w.pending.size < best.pending.size) best = w;
+    return best;
+  }
+
+  private countInline(): void {
+    if (this.options.workers === 0 || this.starting || this.closed) return;
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    if (++this.windowCount > this.startAfter) this.start();
+  }
+
+  /** Starts the workers in the background; each serves as soon as it is ready. */
+  start(): void {
+    if (this.starting || this.closed) return;
+    this.starting = true;
+    for (let i = 0; i < this.options.workers; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const worker = new Worker(new URL('./prepare.worker.js', import.meta.url));
+    this.spawned.add(worker);
+    const w: PoolWorker = { worker, pending: new Map(), outbox: [] };
+    worker.on('message', (msg: Reply | Reply[]) => {
+      if (!Array.isArray(msg)) {
+        if (msg.ready) {
+          if (this.closed) void worker.terminate();
+          else this.workers.push(w);
+          worker.unref();
+        }
+        return;
+      }
+      for (const m of msg) this.settle(w, m);
+    });
+    worker.on('error', () => {
+      // Reported through 'exit' below; the error event must be handled to not crash the process.
+    });
+    worker.on('exit', (code) => {
+      this.spawned.delete(worker);
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers.splice(i, 1);
+      for (const p of w.pending.values()) p.reject(new Error(`an entry-preparation worker stopped (exit ${code})`));
+      w.pending.clear();
+    });
+  }
+
+  private settle(w: PoolWorker, m: Reply): void {
+      const p = w.pending.get(m.id);
+      if (!p) return;
+      w.pending.delete(m.id);
+      if (w.pending.size === 0) w.worker.unref();
+      if (m.ok) {
+        const body = Buffer.from(m.body!.buffer, m.body!.byteOffset, m.body!.byteLength);
+        p.resolve({ kind: m.kind!, apiVersion: m.apiVersion!, body, indexKeys: m.indexKeys! });
+      } else if (m.code) {
+        p.reject(new LogError(m.code, m.message ?? m.code, m.details ? { details: m.details } : {}));
+      } else {
+        p.reject(new Error(`entry preparation failed in a worker: ${m.message ?? 'unknown error'}`));
+      }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.workers.splice(0);
+    await Promise.all([...this.spawned].map((w) => w.terminate()));
+  }
+}
