@@ -500,6 +500,12 @@ export function tbsExtensions(tbsDer: Uint8Array): CertExtension[] {
   return exts;
 }
 
+/** The issuer and subject Names of a TBSCertificate, DER byte for byte. */
+export function tbsNames(tbsDer: Uint8Array): { issuer: Buffer; subject: Buffer } {
+  const layout = tbsLayout(Buffer.from(tbsDer));
+  return { issuer: Buffer.from(layout.fields[layout.spkiIndex - 3]!.raw), subject: Buffer.from(layout.fields[layout.spkiIndex - 1]!.raw) };
+}
+
 /** The DER SubjectPublicKeyInfo of a TBSCertificate, byte for byte. */
 export function tbsSubjectPublicKeyInfo(tbsDer: Uint8Array): Buffer {
   const layout = tbsLayout(Buffer.from(tbsDer));

@@ -53,18 +53,32 @@ export function checkSubjectKey(key: KeyObject): SubjectKey {
  * §2): when the submitted DER is exactly one of these, it is already the canonical encoding, so
  * the hot path skips OpenSSL's re-export and the key-details lookup.
  */
-const EC_SPKI_HEADERS: readonly { header: Buffer; length: number; hash: string }[] = [
-  { header: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), length: 91, hash: 'sha256' },
-  { header: Buffer.from('3076301006072a8648ce3d020106052b81040022036200' + '04', 'hex'), length: 120, hash: 'sha384' },
-  { header: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600' + '04', 'hex'), length: 158, hash: 'sha512' },
+const EC_SPKI_HEADERS: readonly { header: Buffer; length: number; hash: string; crv: string; size: number }[] = [
+  { header: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), length: 91, hash: 'sha256', crv: 'P-256', size: 32 },
+  { header: Buffer.from('3076301006072a8648ce3d020106052b81040022036200' + '04', 'hex'), length: 120, hash: 'sha384', crv: 'P-384', size: 48 },
+  { header: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600' + '04', 'hex'), length: 158, hash: 'sha512', crv: 'P-521', size: 66 },
 ];
 
-/** Parses a DER SPKI, taking the fast path for canonical named-curve EC keys. */
+/**
+ * Parses a DER SPKI. Canonical named-curve EC keys take a fast path: the point is handed to
+ * OpenSSL as a JWK, which skips the DER decoder framework (about 40% of the cost of a DER import;
+ * OpenSSL still checks that the point is on the curve). Anything the fast path refuses goes the
+ * DER way, which decides the error.
+ */
 export function subjectKeyFromDer(der: Buffer): SubjectKey {
   const fast = EC_SPKI_HEADERS.find((h) => der.length === h.length && der.subarray(0, h.header.length).equals(h.header));
-  const key = keyFromDer(der);
-  if (fast && key.asymmetricKeyType === 'ec') return { key, spki: Buffer.from(der), hash: fast.hash };
-  return checkSubjectKey(key);
+  if (fast) {
+    const x = der.subarray(fast.header.length, fast.header.length + fast.size).toString('base64url');
+    const y = der.subarray(fast.header.length + fast.size).toString('base64url');
+    let key: KeyObject | undefined;
+    try {
+      key = createPublicKey({ key: { kty: 'EC', crv: fast.crv, x, y }, format: 'jwk' });
+    } catch {
+      key = undefined;
+    }
+    if (key) return { key, spki: Buffer.from(der), hash: fast.hash };
+  }
+  return checkSubjectKey(keyFromDer(der));
 }
 
 function keyFromDer(der: Buffer): KeyObject {

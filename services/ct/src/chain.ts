@@ -3,9 +3,9 @@
  * the poison rule of §3.1, every link issued and signed by the next certificate, and an end at
  * one of the accepted roots. Pure checks: nothing here writes anything.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, verify, type KeyObject } from 'node:crypto';
 import { fromBase64, isRecord } from '@cairn/shared';
-import { OID_CT_POISON, OID_CT_PRECERT_SIGNING, splitCertificate, tbsExtensions, type CertExtension } from '@cairn/shared/sct';
+import { OID_CT_POISON, OID_CT_PRECERT_SIGNING, splitCertificate, tbsExtensions, tbsNames, type CertExtension } from '@cairn/shared/sct';
 import { children, oidToString, readOne, TAG } from '@cairn/shared/der';
 import { CtError } from './errors.ts';
 import type { AcceptedRoot, RootStore } from './roots.ts';
@@ -21,14 +21,49 @@ export const MAX_SUBMISSION_BYTES = Math.ceil((MAX_CHAIN_LENGTH * MAX_CERT_BYTES
 
 const POISON_VALUE = Buffer.from([0x05, 0x00]);
 const OID_EKU = '2.5.29.37';
+const OID_KEY_USAGE = '2.5.29.15';
 
 export type EntryKind = 'precert' | 'x509';
 
-export interface ParsedCert {
-  der: Buffer;
-  tbs: Buffer;
-  extensions: CertExtension[];
-  x509: X509Certificate;
+/**
+ * A submitted certificate: checked as strict DER by our reader at once; node:crypto's
+ * X509Certificate (an OpenSSL parse costing about as much as a signature check) only when needed.
+ */
+export class ParsedCert {
+  private x509Cache: X509Certificate | undefined;
+  private keyCache: KeyObject | undefined;
+  constructor(
+    readonly der: Buffer,
+    readonly tbs: Buffer,
+    readonly extensions: CertExtension[],
+    readonly signatureAlgorithm: Buffer,
+    readonly signature: Buffer,
+    private readonly position: number,
+  ) {}
+
+  /** OpenSSL's view of the certificate; INVALID_CERTIFICATE when OpenSSL refuses it. */
+  get x509(): X509Certificate {
+    if (!this.x509Cache) {
+      try {
+        this.x509Cache = new X509Certificate(this.der);
+      } catch (e) {
+        throw new CtError('INVALID_CERTIFICATE', `chain[${this.position}] is not a valid X.509 certificate`, { cause: e });
+      }
+    }
+    return this.x509Cache;
+  }
+
+  get publicKey(): KeyObject {
+    if (!this.keyCache) {
+      const x509 = this.x509;
+      try {
+        this.keyCache = x509.publicKey;
+      } catch (e) {
+        throw new CtError('INVALID_CERTIFICATE', `chain[${this.position}] has a public key OpenSSL cannot use`, { cause: e });
+      }
+    }
+    return this.keyCache;
+  }
 }
 
 export interface ValidatedChain {
@@ -60,9 +95,9 @@ export function decodeChainRequest(body: unknown): Buffer[] {
 function parseCert(der: Buffer, i: number): ParsedCert {
   if (der.length > MAX_CERT_BYTES) throw new CtError('CHAIN_TOO_LARGE', `chain[${i}] is larger than ${MAX_CERT_BYTES} bytes`);
   try {
-    const { tbs } = splitCertificate(der);
+    const { tbs, signatureAlgorithm, signature } = splitCertificate(der);
     const extensions = tbsExtensions(tbs);
-    return { der, tbs, extensions, x509: new X509Certificate(der) };
+    return new ParsedCert(der, tbs, extensions, signatureAlgorithm, signature, i);
   } catch (e) {
     throw new CtError('INVALID_CERTIFICATE', `chain[${i}] is not a strict-DER X.509 certificate`, { cause: e });
   }
@@ -85,8 +120,50 @@ function isPrecertSigningCert(c: ParsedCert): boolean {
 }
 
 /** `child` names `parent` as issuer, `parent` is a CA, and `parent`'s key verifies `child`. */
-function linked(child: X509Certificate, parent: X509Certificate): boolean {
-  return parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
+function linked(child: ParsedCert, parent: ParsedCert): boolean {
+  if (!parent.x509.ca) return false;
+  const fast = directlySigned(child, parent);
+  if (fast !== undefined) return fast;
+  return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.publicKey);
+}
+
+/** Signature algorithms checked without OpenSSL's certificate parser (parameters must be absent/NULL as encoded here). */
+const CERT_SIGNATURE_ALGORITHMS = new Map<string, string | null>([
+  ['300a06082a8648ce3d040302', 'sha256'], // ecdsa-with-SHA256
+  ['300a06082a8648ce3d040303', 'sha384'], // ecdsa-with-SHA384
+  ['300a06082a8648ce3d040304', 'sha512'], // ecdsa-with-SHA512
+  ['300d06092a864886f70d01010b0500', 'sha256'], // sha256WithRSAEncryption
+  ['300d06092a864886f70d01010c0500', 'sha384'], // sha384WithRSAEncryption
+  ['300d06092a864886f70d01010d0500', 'sha512'], // sha512WithRSAEncryption
+  ['300506032b6570', null], // Ed25519
+]);
+
+/**
+ * The common case without parsing the child with OpenSSL: its issuer Name equals the parent's
+ * subject byte for byte and its signature algorithm is a plain one, so the check is one
+ * signature verification over the TBS with the parent's (cached) key. Undefined when the case is
+ * not that simple: the caller then asks OpenSSL (name matching rules, other algorithms).
+ */
+function directlySigned(child: ParsedCert, parent: ParsedCert): boolean | undefined {
+  const hash = CERT_SIGNATURE_ALGORITHMS.get(child.signatureAlgorithm.toString('hex'));
+  if (hash === undefined || child.signature.length === 0 || child.signature[0] !== 0) return undefined;
+  if (!tbsNames(child.tbs).issuer.equals(tbsNames(parent.tbs).subject)) return undefined;
+  // RFC 5280 §4.2.1.3: a key usage on the parent must allow certificate signing (keyCertSign, bit 5).
+  const ku = parent.extensions.find((e) => e.oid === OID_KEY_USAGE);
+  if (ku) {
+    let bits: Buffer;
+    try {
+      bits = readOne(ku.value, TAG.BIT_STRING).value;
+    } catch {
+      return false;
+    }
+    if (bits.length < 2 || (bits[1]! & 0x04) === 0) return false;
+  }
+  try {
+    return verify(hash, child.tbs, parent.publicKey, child.signature.subarray(1));
+  } catch {
+    return false;
+  }
 }
 
 /** A small insertion-ordered cache that forgets its oldest entry when full. */
@@ -145,7 +222,7 @@ export class ChainValidator {
     for (let i = 0; i + 1 < certs.length; i++) {
       const key = i === 0 ? undefined : `${issuers[i - 1]!.digest}:${issuers[i]!.digest}`;
       if (key !== undefined && this.links.get(key)) continue;
-      if (!linked(certs[i]!.x509, certs[i + 1]!.x509)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
+      if (!linked(certs[i]!, certs[i + 1]!)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
       if (key !== undefined) this.links.set(key, true);
     }
 
