@@ -174,8 +174,15 @@ export class LocalSigner implements Signer {
     return cryptoSign(hash, data, { key: this.key, ...opts });
   }
 
+  /**
+   * Signs on libuv's thread pool (node:crypto's callback form): the private-key operation does
+   * not occupy the event loop, so servers keep answering while signatures are made.
+   */
   sign(data: Uint8Array): Promise<Buffer> {
-    return Promise.resolve(this.signSync(data));
+    const { hash, opts } = nodeArgs(this.algorithm, this.key);
+    return new Promise<Buffer>((resolve, reject) => {
+      cryptoSign(hash, data, { key: this.key, ...opts }, (err, sig) => (err ? reject(err) : resolve(sig)));
+    });
   }
 }
 

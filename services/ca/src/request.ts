@@ -116,14 +116,18 @@ export function decodeBase64Field(s: unknown, what: string, max: number, code: '
   return Buffer.from(s, 'base64');
 }
 
-/** Fulcio CheckSignatureWithVerifier: the key's default algorithm over the UTF-8 name. */
-export function verifyProofOfPossession(subject: SubjectKey, name: string, proof: Buffer): void {
-  let ok = false;
-  try {
-    ok = cryptoVerify(subject.hash, Buffer.from(name, 'utf8'), subject.key, proof);
-  } catch {
-    ok = false;
-  }
+/**
+ * Fulcio CheckSignatureWithVerifier: the key's default algorithm over the UTF-8 name. The check
+ * runs on libuv's thread pool (node:crypto's callback form), off the event loop.
+ */
+export async function verifyProofOfPossession(subject: SubjectKey, name: string, proof: Buffer): Promise<void> {
+  const ok = await new Promise<boolean>((resolve) => {
+    try {
+      cryptoVerify(subject.hash, Buffer.from(name, 'utf8'), subject.key, proof, (err, result) => resolve(!err && result));
+    } catch {
+      resolve(false);
+    }
+  });
   if (!ok) throw new CaError('INVALID_PROOF_OF_POSSESSION', 'the proof of possession does not verify for the token identity');
 }
 

@@ -62,7 +62,7 @@ export function caRouter(o: CaRouteOptions): Router {
     if (token === undefined || token === '') throw new CaError('MISSING_TOKEN', 'no OIDC identity token (credentials.oidcIdentityToken or Authorization: Bearer)');
     const { claims, issuer } = await o.verifier.verify(token);
     const principal = principalFor(claims, issuer, o.issuers);
-    if (proofBytes !== undefined) verifyProofOfPossession(subject, principal.name, proofBytes);
+    if (proofBytes !== undefined) await verifyProofOfPossession(subject, principal.name, proofBytes);
     const issued = await o.ca.issue(principal, subject.spki);
     o.issued.inc({ issuer_type: issuer.type });
     return issued;

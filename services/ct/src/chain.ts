@@ -120,9 +120,9 @@ function isPrecertSigningCert(c: ParsedCert): boolean {
 }
 
 /** `child` names `parent` as issuer, `parent` is a CA, and `parent`'s key verifies `child`. */
-function linked(child: ParsedCert, parent: ParsedCert): boolean {
+async function linked(child: ParsedCert, parent: ParsedCert): Promise<boolean> {
   if (!parent.x509.ca) return false;
-  const fast = directlySigned(child, parent);
+  const fast = await directlySigned(child, parent);
   if (fast !== undefined) return fast;
   return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.publicKey);
 }
@@ -144,7 +144,7 @@ const CERT_SIGNATURE_ALGORITHMS = new Map<string, string | null>([
  * signature verification over the TBS with the parent's (cached) key. Undefined when the case is
  * not that simple: the caller then asks OpenSSL (name matching rules, other algorithms).
  */
-function directlySigned(child: ParsedCert, parent: ParsedCert): boolean | undefined {
+async function directlySigned(child: ParsedCert, parent: ParsedCert): Promise<boolean | undefined> {
   const hash = CERT_SIGNATURE_ALGORITHMS.get(child.signatureAlgorithm.toString('hex'));
   if (hash === undefined || child.signature.length === 0 || child.signature[0] !== 0) return undefined;
   if (!tbsNames(child.tbs).issuer.equals(tbsNames(parent.tbs).subject)) return undefined;
@@ -159,11 +159,15 @@ function directlySigned(child: ParsedCert, parent: ParsedCert): boolean | undefi
     }
     if (bits.length < 2 || (bits[1]! & 0x04) === 0) return false;
   }
-  try {
-    return verify(hash, child.tbs, parent.publicKey, child.signature.subarray(1));
-  } catch {
-    return false;
-  }
+  const key = parent.publicKey;
+  // On libuv's thread pool (callback form): the check does not occupy the event loop.
+  return new Promise<boolean>((resolve) => {
+    try {
+      verify(hash, child.tbs, key, child.signature.subarray(1), (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 /** A small insertion-ordered cache that forgets its oldest entry when full. */
@@ -202,7 +206,7 @@ export class ChainValidator {
     return { cert, digest };
   }
 
-  validate(ders: readonly Buffer[], kind: EntryKind): ValidatedChain {
+  async validate(ders: readonly Buffer[], kind: EntryKind): Promise<ValidatedChain> {
     const leaf = parseCert(ders[0]!, 0);
     const issuers = ders.slice(1).map((d, i) => this.issuerCert(d, i + 1));
     const certs = [leaf, ...issuers.map((x) => x.cert)];
@@ -222,7 +226,7 @@ export class ChainValidator {
     for (let i = 0; i + 1 < certs.length; i++) {
       const key = i === 0 ? undefined : `${issuers[i - 1]!.digest}:${issuers[i]!.digest}`;
       if (key !== undefined && this.links.get(key)) continue;
-      if (!linked(certs[i]!, certs[i + 1]!)) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
+      if (!(await linked(certs[i]!, certs[i + 1]!))) throw new CtError('BROKEN_CHAIN', `chain[${i}] is not issued and signed by chain[${i + 1}]`);
       if (key !== undefined) this.links.set(key, true);
     }
 

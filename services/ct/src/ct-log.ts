@@ -223,23 +223,19 @@ export class EngineCtLog implements LocalCtLog {
     }
   }
 
-  private submitInner(chainDer: Buffer[], kind: EntryKind): Promise<Sct> {
-    if (this.closed) return Promise.reject(new CtError('STORE_CLOSED', 'the CT log is closing'));
-    if (!Array.isArray(chainDer) || chainDer.length === 0) return Promise.reject(new CtError('INVALID_REQUEST', 'the chain is empty'));
-    let chain;
-    try {
-      chain = this.validator.validate(chainDer, kind);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+  private async submitInner(chainDer: Buffer[], kind: EntryKind): Promise<Sct> {
+    if (this.closed) throw new CtError('STORE_CLOSED', 'the CT log is closing');
+    if (!Array.isArray(chainDer) || chainDer.length === 0) throw new CtError('INVALID_REQUEST', 'the chain is empty');
+    const chain = await this.validator.validate(chainDer, kind);
+    // From here to inFlight.set nothing awaits: racing identical submissions share one leaf.
     const certHash = sha256(Buffer.concat([Buffer.from([kind === 'precert' ? 1 : 0]), chain.leaf.der]));
     const key = certHash.toString('hex');
     const existing = this.lookup(certHash);
-    if (existing) return Promise.resolve(existing);
+    if (existing) return existing;
     // Two identical submissions racing share one leaf and one SCT.
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    if (this.inFlight.size >= this.maxPending) return Promise.reject(new CtError('LOG_BUSY', 'too many submissions are waiting; retry shortly'));
+    if (this.inFlight.size >= this.maxPending) throw new CtError('LOG_BUSY', 'too many submissions are waiting; retry shortly');
     const p = this.integrate(chain.kind, chain.leaf.der, chain.leaf.tbs, chain.issuer, chain.certs, certHash).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
