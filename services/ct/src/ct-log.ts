@@ -6,8 +6,8 @@
  *
  * Durability: an SCT is returned only after the batch holding its leaf is committed (fsync) by
  * the engine, together with this log's own row for the entry (same SQLite transaction, via the
- * engine's `onBatch` hook). So every SCT ever handed out is backed by an integrated leaf: the
- * maximum merge delay is zero.
+ * engine's `batchWrites` rows, run by its writer thread). So every SCT ever handed out is backed
+ * by an integrated leaf: the maximum merge delay is zero.
  */
 import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';

@@ -2,7 +2,7 @@
  * `createService` for the transparency log: state in ctx.dataDir (log.db, log-key.pem 0600,
  * state.json with the tree ID and the key's creation time), routes, metrics, trust info.
  *
- * Config section `log`: batchMaxSize (default 256), batchMaxDelayMs (default 10),
+ * Config section `log`: batchMaxSize (default 256), batchMaxDelayMs (default 2),
  * keyType (ecdsa-p256 | ed25519; Ed25519 logs accept v2 writes only), keyPassphrase, witnesses
  * (allow-list of witness keys: vkey strings or {name, publicKey PEM}; see witness.ts),
  * verifyWorkers (threads that validate entries and check their signatures; default one per core
