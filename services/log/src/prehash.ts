@@ -8,7 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { HashAlgorithm } from '@cairn/shared';
-import { CURVES, DIGEST_LENGTH, verifyEcdsaPrehashed, verifyPrehashed as verifyDigest } from '@cairn/shared/prehash';
+import { CURVES, DIGEST_LENGTH, verifyEcdsaPrehashed, verifyEcdsaPrehashedBatch, verifyPrehashed as verifyDigest, type EcdsaCheck } from '@cairn/shared/prehash';
 import { LogError } from './errors.ts';
 import { VerifyingKey } from './key-material.ts';
 
@@ -51,4 +51,54 @@ export function verifyPrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm
   const key = k instanceof VerifyingKey ? k.key : k;
   checkPrehashAlgorithm(key, hash);
   return verifyDigest(key, hash, digest, signature) === true;
+}
+
+/** ECDSA checks collected while a batch of entries is prepared (see withDeferredEcdsa). */
+let deferral: { checks: EcdsaCheck[]; owners: number[]; errors: LogError[]; current: number } | undefined;
+
+/**
+ * Throws `failure` unless `signature` verifies over `digest`. Inside withDeferredEcdsa, an ECDSA
+ * check on a parsed point is recorded instead and decided with the rest of the batch; every
+ * other check (and every policy error) happens at once, in order.
+ */
+export function requirePrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array, failure: () => LogError): void {
+  if (deferral && k instanceof VerifyingKey && k.ec) {
+    const c = CURVES[k.ec.curve.name]!;
+    if (c.hash !== hash) throw new LogError('UNSUPPORTED_KEY', `an ECDSA ${c.name} key signs ${c.hash} digests, not ${hash}`);
+    if (digest.length !== DIGEST_LENGTH[hash]) throw failure();
+    deferral.checks.push({ curve: c, qx: k.ec.x, qy: k.ec.y, digest, signature });
+    deferral.owners.push(deferral.current);
+    deferral.errors.push(failure());
+    return;
+  }
+  if (!verifyPrehashed(k, hash, digest, signature)) throw failure();
+}
+
+/**
+ * Runs `prepare` over `items` with their ECDSA-over-digest checks deferred, then decides all of
+ * them at once (verifyEcdsaPrehashedBatch shares the modular inversions across the batch). An
+ * item whose check fails gets the error its preparer named, as it would have inline.
+ */
+export function withDeferredEcdsa<T, R>(items: readonly T[], prepare: (item: T) => R): ({ ok: true; value: R } | { ok: false; error: unknown })[] {
+  const d = { checks: [] as EcdsaCheck[], owners: [] as number[], errors: [] as LogError[], current: 0 };
+  const out: ({ ok: true; value: R } | { ok: false; error: unknown })[] = [];
+  deferral = d;
+  try {
+    for (let i = 0; i < items.length; i++) {
+      d.current = i;
+      try {
+        out.push({ ok: true, value: prepare(items[i]!) });
+      } catch (error) {
+        out.push({ ok: false, error });
+      }
+    }
+  } finally {
+    deferral = undefined;
+  }
+  const verdicts = verifyEcdsaPrehashedBatch(d.checks);
+  for (let k = 0; k < verdicts.length; k++) {
+    const owner = d.owners[k]!;
+    if (!verdicts[k] && out[owner]!.ok) out[owner] = { ok: false, error: d.errors[k]! };
+  }
+  return out;
 }

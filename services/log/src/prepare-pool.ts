@@ -18,6 +18,8 @@ export interface PreparePoolOptions {
   workers: number;
   /** Writes per second on the main thread that make the pool start its workers (0: at once). */
   startAfterPerSecond?: number;
+  /** Told when a worker fails or stops; preparation then continues on the remaining ones or inline. */
+  onWorkerError?: (message: string) => void;
 }
 
 interface Reply {
@@ -134,8 +136,8 @@ export class PreparePool {
       }
       for (const m of msg) this.settle(w, m);
     });
-    worker.on('error', () => {
-      // Reported through 'exit' below; the error event must be handled to not crash the process.
+    worker.on('error', (e) => {
+      this.options.onWorkerError?.(`entry-preparation worker failed: ${e instanceof Error ? e.message : String(e)}`);
     });
     worker.on('exit', (code) => {
       this.spawned.delete(worker);

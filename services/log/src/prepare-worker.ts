@@ -7,6 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import { LogError } from './errors.ts';
 import { prepareInline } from './prepare-pool.ts';
+import { withDeferredEcdsa } from './prehash.ts';
+import type { PreparedEntry } from './types/index.ts';
 import { ownBytes } from './store/batch-writer.ts';
 
 interface Request {
@@ -15,18 +17,20 @@ interface Request {
   input: unknown;
 }
 
-function prepareOne(m: Request): Record<string, unknown> {
-  try {
-    const p = prepareInline(m.api, m.input);
-    return { id: m.id, ok: true, kind: p.kind, apiVersion: p.apiVersion, body: ownBytes(p.body), indexKeys: p.indexKeys };
-  } catch (e) {
-    if (e instanceof LogError) return { id: m.id, ok: false, code: e.code, message: e.message, details: e.details };
-    return { id: m.id, ok: false, message: e instanceof Error ? e.message : String(e) };
+function reply(id: number, r: { ok: true; value: PreparedEntry } | { ok: false; error: unknown }): Record<string, unknown> {
+  if (r.ok) {
+    const p = r.value;
+    return { id, ok: true, kind: p.kind, apiVersion: p.apiVersion, body: ownBytes(p.body), indexKeys: p.indexKeys };
   }
+  const e = r.error;
+  if (e instanceof LogError) return { id, ok: false, code: e.code, message: e.message, details: e.details };
+  return { id, ok: false, message: e instanceof Error ? e.message : String(e) };
 }
 
 // Requests come in batches (one message per event-loop turn of the main thread); so do answers.
+// The ECDSA checks of a batch are decided together (shared modular inversions).
 parentPort!.on('message', (batch: Request[]) => {
-  parentPort!.postMessage(batch.map(prepareOne));
+  const results = withDeferredEcdsa(batch, (m) => prepareInline(m.api, m.input));
+  parentPort!.postMessage(batch.map((m, i) => reply(m.id, results[i]!)));
 });
 parentPort!.postMessage({ ready: true });

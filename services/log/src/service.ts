@@ -92,7 +92,11 @@ export const createService: ServiceFactory = async (ctx) => {
   const verifyWorkerGauge = m.gauge('cairn_log_verify_workers', 'Worker threads preparing and verifying entries');
   const rejections = m.counter('cairn_log_rejections_total', 'Rejected log requests, by error code');
 
-  const pool = new PreparePool({ workers: verifyWorkers, startAfterPerSecond: verifyWorkersAfter });
+  const pool = new PreparePool({
+    workers: verifyWorkers,
+    startAfterPerSecond: verifyWorkersAfter,
+    onWorkerError: (message) => ctx.logger.warn(message),
+  });
   const log = await RekorLog.open({
     dbPath: join(ctx.dataDir, 'log.db'),
     signer,

@@ -5,7 +5,7 @@
  */
 import { canonicalizeJcs } from '@cairn/shared';
 import { LogError } from '../errors.ts';
-import { verifyPrehashed } from '../prehash.ts';
+import { requirePrehashed } from '../prehash.ts';
 import { HASH_ALGORITHMS, b64, bad, hex, obj, only, str, verifierFromPemB64, verifierIndexKeys, type PreparedEntry } from './common.ts';
 
 export function prepareHashedRekord001(specIn: unknown): PreparedEntry {
@@ -27,9 +27,7 @@ export function prepareHashedRekord001(specIn: unknown): PreparedEntry {
   const pk = obj(sig.publicKey, 'spec.signature.publicKey');
   only(pk, ['content'], 'spec.signature.publicKey');
   const verifier = verifierFromPemB64(pk.content, 'spec.signature.publicKey.content');
-  if (!verifyPrehashed(verifier.vk, alg.alg, digest, signature)) {
-    throw new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest with the given key');
-  }
+  requirePrehashed(verifier.vk, alg.alg, digest, signature, () => new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest with the given key'));
   const body = {
     apiVersion: '0.0.1',
     kind: 'hashedrekord',

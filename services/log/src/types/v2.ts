@@ -9,7 +9,7 @@
 import type { VerifyingKey } from '../key-material.ts';
 import { canonicalizeJcs, type HashAlgorithm } from '@cairn/shared';
 import { LogError } from '../errors.ts';
-import { verifyPrehashed } from '../prehash.ts';
+import { requirePrehashed } from '../prehash.ts';
 import { parseEnvelope, matchSignatures } from './dsse.ts';
 import { MAX_SIGNATURES, b64, bad, obj, only, verifierFromDer, verifierIndexKeys, type ParsedVerifier, type PreparedEntry } from './common.ts';
 import { createHash } from 'node:crypto';
@@ -77,9 +77,7 @@ function prepareHashedRekord002(reqIn: unknown): PreparedEntry {
   if (verifier.details.type === 'ed25519') throw new LogError('UNSUPPORTED_KEY', 'hashedrekord needs a prehash signature scheme; pure Ed25519 has none');
   const want = { sha256: 32, sha384: 48, sha512: 64 }[verifier.details.hash];
   if (digest.length !== want) throw new LogError('INVALID_DIGEST', `keyDetails ${String(verifier.json.keyDetails)} needs a ${want}-byte digest`);
-  if (!verifyPrehashed(verifier.vk, verifier.details.hash, digest, content)) {
-    throw new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest');
-  }
+  requirePrehashed(verifier.vk, verifier.details.hash, digest, content, () => new LogError('INVALID_SIGNATURE', 'the signature does not verify over the digest'));
   const body = {
     apiVersion: '0.0.2',
     kind: 'hashedrekord',
