@@ -210,7 +210,7 @@ class SequencedLogEngine implements LogEngine {
   }
 
   ready(): boolean {
-    return !this.closed && this.store.isOpen;
+    return !this.closed && this.store.isOpen && this.writer.alive;
   }
 
   append(leaf: Uint8Array, meta?: unknown): Promise<AppendResult> {

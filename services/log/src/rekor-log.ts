@@ -257,8 +257,10 @@ export class RekorLog {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    // The engine first: queued appends are written; requests still being prepared then get
+    // STORE_CLOSED (503) from the closed engine, not an error from a stopped worker.
     await this.engine.close();
+    await this.pool.close();
   }
 }
 

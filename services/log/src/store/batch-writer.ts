@@ -106,6 +106,11 @@ export class BatchWriter {
     });
   }
 
+  /** False once the worker has stopped: nothing can be written any more. */
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
   reset(): void {
     if (!this.exited) this.worker.postMessage({ type: 'reset' });
   }
