@@ -37,7 +37,8 @@ interface Reply {
 
 interface PoolWorker {
   worker: Worker;
-  pending: Map<number, { resolve: (p: PreparedEntry) => void; reject: (e: unknown) => void }>;
+  /** Requests posted (or about to be) and not answered; kept so a lost worker's work is redone inline. */
+  pending: Map<number, { api: PrepareApi; input: unknown; resolve: (p: PreparedEntry) => void; reject: (e: unknown) => void }>;
   /** Requests waiting for the next flush: one message per event-loop turn, not per request. */
   outbox: { id: number; api: PrepareApi; input: unknown }[];
 }
@@ -80,7 +81,7 @@ export class PreparePool {
     }
     const id = this.nextId++;
     return new Promise<PreparedEntry>((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
+      w.pending.set(id, { api, input, resolve, reject });
       if (w.pending.size === 1) w.worker.ref();
       w.outbox.push({ id, api, input: input instanceof Uint8Array ? ownBytes(input) : input });
       if (w.outbox.length === 1) setImmediate(() => this.flush(w));
@@ -143,8 +144,21 @@ export class PreparePool {
       this.spawned.delete(worker);
       const i = this.workers.indexOf(w);
       if (i >= 0) this.workers.splice(i, 1);
-      for (const p of w.pending.values()) p.reject(new Error(`an entry-preparation worker stopped (exit ${code})`));
+      const orphans = [...w.pending.values()];
       w.pending.clear();
+      if (orphans.length > 0 && !this.closed) this.options.onWorkerError?.(`an entry-preparation worker stopped (exit ${code}); ${orphans.length} requests prepared inline`);
+      // Preparation is a pure function of the request: what the worker held is done here instead.
+      for (const p of orphans) {
+        if (this.closed) {
+          p.reject(new LogError('STORE_CLOSED', 'the log is closing'));
+          continue;
+        }
+        try {
+          p.resolve(prepareInline(p.api, p.input));
+        } catch (e) {
+          p.reject(e);
+        }
+      }
     });
   }
 
@@ -161,6 +175,16 @@ export class PreparePool {
       } else {
         p.reject(new Error(`entry preparation failed in a worker: ${m.message ?? 'unknown error'}`));
       }
+  }
+
+  /**
+   * Stops every worker now, as a crash would: requests they held are prepared inline, and new
+   * ones too until the pool starts again (tests use it to check exactly that).
+   */
+  async dropWorkers(): Promise<void> {
+    this.workers.splice(0);
+    this.starting = false;
+    await Promise.all([...this.spawned].map((w) => w.terminate()));
   }
 
   async close(): Promise<void> {
