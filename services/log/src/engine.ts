@@ -10,7 +10,7 @@
  *     signTreeHead,                // async (head: {size, rootHash, timestampMs}) => Record<string, string>
  *                                  //   e.g. {v1: '<signed note>', v2: '<signed note>'} or {sth: '<b64 sig>'}
  *     batchMaxSize?,               // default 256 leaves per batch
- *     batchMaxDelayMs?,            // default 10 ms: how long the first leaf of a batch may wait
+ *     batchMaxDelayMs?,            // default 2 ms: how long the first leaf of a batch may wait
  *     extraMigrations?,            // {namespace, migrations: [{version, sql}]}: your own tables
  *     batchWrites?,                // (leaves: AppendedLeaf[]) => [{sql, params}]: rows of your own
  *                                  //   tables, run by the writer INSIDE the batch transaction
