@@ -125,33 +125,7 @@ function ecdhFor(c: Curve): ECDH {
 
 /** ECDSA over a digest with the public point (x, y) on curve `c`; false for any malformed input. */
 export function verifyEcdsaPrehashed(c: Curve, qx: bigint, qy: bigint, digest: Buffer, signature: Uint8Array): boolean {
-  const sig = parseEcdsaSignature(signature, c.n);
-  if (!sig) return false;
-  // FIPS 186-5 §6.4.2: e = leftmost bits of the digest, as many as the order has.
-  const nBits = c.n.toString(2).length;
-  let e = fromBytes(digest);
-  const excess = digest.length * 8 - nBits;
-  if (excess > 0) e >>= BigInt(excess);
-  // One inversion for both: (rs)^-1 gives s^-1 = r·(rs)^-1 and r^-1 = s·(rs)^-1.
-  const inv = inverse(sig.r * sig.s, c.n);
-  const u2 = mod(sig.r * sig.r * inv, c.n); // r·s^-1
-  const ecdh = ecdhFor(c);
-  let point: Buffer;
-  if (mod(e, c.n) === 0n) {
-    point = Buffer.concat([Buffer.from([4]), toBytes(qx, c.bytes), toBytes(qy, c.bytes)]);
-  } else {
-    const t = mod(e * sig.s * inv, c.n); // u1/u2 = e·r^-1
-    ecdh.setPrivateKey(toBytes(t, c.bytes));
-    const tg = ecdh.getPublicKey();
-    const tx = fromBytes(tg.subarray(1, 1 + c.bytes));
-    const ty = fromBytes(tg.subarray(1 + c.bytes));
-    const sum = addPoints(c, tx, ty, qx, qy);
-    if (!sum) return false;
-    point = Buffer.concat([Buffer.from([4]), toBytes(sum[0], c.bytes), toBytes(sum[1], c.bytes)]);
-  }
-  ecdh.setPrivateKey(toBytes(u2, c.bytes));
-  const x = fromBytes(ecdh.computeSecret(point));
-  return mod(x, c.n) === sig.r;
+  return verifyEcdsaPrehashedBatch([{ curve: c, qx, qy, digest, signature }])[0]!;
 }
 
 /** One ECDSA-over-a-digest check for the batch verifier. */
@@ -187,46 +161,47 @@ export function batchInverse(values: readonly bigint[], m: bigint): bigint[] {
   return out;
 }
 
+interface Work {
+  i: number;
+  r: bigint;
+  s: bigint;
+  e: bigint;
+  u2: bigint;
+  tx: bigint;
+  ty: bigint;
+  /** The point P with R = u2·P, once known. */
+  point?: Buffer;
+}
+
+function encodePoint(c: Curve, x: bigint, y: bigint): Buffer {
+  return Buffer.concat([Buffer.from([4]), toBytes(x, c.bytes), toBytes(y, c.bytes)]);
+}
+
 /**
- * The same result as verifyEcdsaPrehashed for each check, sharing the two modular inversions
- * of every check across the batch (one per curve and stage). Used where checks arrive together
- * (a worker handling a batch of log entries).
+ * ECDSA over digests (FIPS 186-5 §6.4.2), for a batch of checks: R = u1·G + u2·Q is computed as
+ * u2·(t·G + Q) with t = u1/u2 = e·r^-1. OpenSSL does both scalar multiplications (ECDH: t·G as a
+ * public key, x(u2·P) as a shared secret); the affine addition is done here. The two modular
+ * inversions of each check, (r·s)^-1 mod n (it gives both s^-1 and r^-1) and the addition's
+ * denominator mod p, are shared across the batch (batchInverse). A batch of one is the single
+ * verifier. False for any malformed input.
  */
 export function verifyEcdsaPrehashedBatch(checks: readonly EcdsaCheck[]): boolean[] {
   const result = new Array<boolean>(checks.length).fill(false);
-  // Stage 0: parse; checks the batch cannot take go through the single verifier.
-  interface Work {
-    i: number;
-    c: Curve;
-    r: bigint;
-    s: bigint;
-    e: bigint;
-    inv?: bigint;
-    u2?: bigint;
-    tx?: bigint;
-    ty?: bigint;
-  }
-  const byCurve = new Map<string, Work[]>();
+  const byCurve = new Map<Curve, Work[]>();
   for (let i = 0; i < checks.length; i++) {
     const ch = checks[i]!;
     const sig = parseEcdsaSignature(ch.signature, ch.curve.n);
     if (!sig) continue;
-    const nBits = ch.curve.n.toString(2).length;
+    // e = the leftmost bits of the digest, as many as the order has.
     let e = fromBytes(ch.digest);
-    const excess = ch.digest.length * 8 - nBits;
+    const excess = ch.digest.length * 8 - ch.curve.n.toString(2).length;
     if (excess > 0) e >>= BigInt(excess);
-    if (mod(e, ch.curve.n) === 0n) {
-      result[i] = verifyEcdsaPrehashed(ch.curve, ch.qx, ch.qy, ch.digest, ch.signature);
-      continue;
-    }
-    let list = byCurve.get(ch.curve.name);
-    if (!list) byCurve.set(ch.curve.name, (list = []));
-    list.push({ i, c: ch.curve, r: sig.r, s: sig.s, e });
+    let list = byCurve.get(ch.curve);
+    if (!list) byCurve.set(ch.curve, (list = []));
+    list.push({ i, r: sig.r, s: sig.s, e, u2: 0n, tx: 0n, ty: 0n });
   }
-  for (const list of byCurve.values()) {
-    const c = list[0]!.c;
+  for (const [c, list] of byCurve) {
     const ecdh = ecdhFor(c);
-    // Stage 1: (r·s)^-1 mod n for all; then t = e·r^-1 and t·G (OpenSSL fixed-base).
     const invs = batchInverse(
       list.map((w) => (w.r * w.s) % c.n),
       c.n,
@@ -234,36 +209,40 @@ export function verifyEcdsaPrehashedBatch(checks: readonly EcdsaCheck[]): boolea
     const adds: Work[] = [];
     for (let k = 0; k < list.length; k++) {
       const w = list[k]!;
-      const inv = invs[k]!;
-      w.u2 = mod(w.r * w.r * inv, c.n);
-      const t = mod(w.e * w.s * inv, c.n);
-      ecdh.setPrivateKey(toBytes(t, c.bytes));
+      const q = checks[w.i]!;
+      w.u2 = mod(w.r * w.r * invs[k]!, c.n); // r·s^-1
+      if (mod(w.e, c.n) === 0n) {
+        w.point = encodePoint(c, q.qx, q.qy); // u1 = 0: R = u2·Q
+        continue;
+      }
+      ecdh.setPrivateKey(toBytes(mod(w.e * w.s * invs[k]!, c.n), c.bytes)); // t = e·r^-1
       const tg = ecdh.getPublicKey();
       w.tx = fromBytes(tg.subarray(1, 1 + c.bytes));
       w.ty = fromBytes(tg.subarray(1 + c.bytes));
-      const q = checks[w.i]!;
       if (w.tx === q.qx) {
-        // Doubling or the point at infinity: rare, the single verifier handles it.
-        result[w.i] = verifyEcdsaPrehashed(c, q.qx, q.qy, q.digest, q.signature);
+        // Doubling or the point at infinity: rare, added on its own.
+        const sum = addPoints(c, w.tx, w.ty, q.qx, q.qy);
+        if (sum) w.point = encodePoint(c, sum[0], sum[1]);
         continue;
       }
       adds.push(w);
     }
-    // Stage 2: one inversion mod p for all affine additions t·G + Q, then u2·(t·G + Q).
     const dens = batchInverse(
-      adds.map((w) => mod(checks[w.i]!.qx - w.tx!, c.p)),
+      adds.map((w) => mod(checks[w.i]!.qx - w.tx, c.p)),
       c.p,
     );
     for (let k = 0; k < adds.length; k++) {
       const w = adds[k]!;
       const q = checks[w.i]!;
-      const lambda = mod((q.qy - w.ty!) * dens[k]!, c.p);
-      const x3 = mod(lambda * lambda - w.tx! - q.qx, c.p);
-      const y3 = mod(lambda * (w.tx! - x3) - w.ty!, c.p);
-      const point = Buffer.concat([Buffer.from([4]), toBytes(x3, c.bytes), toBytes(y3, c.bytes)]);
+      const lambda = mod((q.qy - w.ty) * dens[k]!, c.p);
+      const x3 = mod(lambda * lambda - w.tx - q.qx, c.p);
+      w.point = encodePoint(c, x3, mod(lambda * (w.tx - x3) - w.ty, c.p));
+    }
+    for (const w of list) {
+      if (!w.point) continue;
       try {
-        ecdh.setPrivateKey(toBytes(w.u2!, c.bytes));
-        result[w.i] = mod(fromBytes(ecdh.computeSecret(point)), c.n) === w.r;
+        ecdh.setPrivateKey(toBytes(w.u2, c.bytes));
+        result[w.i] = mod(fromBytes(ecdh.computeSecret(w.point)), c.n) === w.r;
       } catch {
         result[w.i] = false;
       }

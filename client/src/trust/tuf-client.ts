@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '@cairn/shared';
 import {
   MAX_METADATA_BYTES,
+  MAX_ROOT_ROTATIONS,
   TufError,
   checkMetaBytes,
   checkTargetBytes,
@@ -28,8 +29,8 @@ import {
 import { writeAtomic } from '@cairn/tuf/ceremony';
 import { TrustError } from './errors.ts';
 
-/** TUF §5.3.3 bound on root rotations followed in one refresh (tuf-js maxRootRotations). */
-export const MAX_ROOT_ROTATIONS = 256;
+export { MAX_ROOT_ROTATIONS };
+
 export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 
 /** The default cache directory of a mirror: `$CAIRN_TRUST_CACHE` or `~/.cairn/trust`, plus the encoded mirror. */

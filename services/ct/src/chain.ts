@@ -32,6 +32,7 @@ export type EntryKind = 'precert' | 'x509';
 export class ParsedCert {
   private x509Cache: X509Certificate | undefined;
   private keyCache: KeyObject | undefined;
+  private namesCache: { issuer: Buffer; subject: Buffer } | undefined;
   constructor(
     readonly der: Buffer,
     readonly tbs: Buffer,
@@ -51,6 +52,12 @@ export class ParsedCert {
       }
     }
     return this.x509Cache;
+  }
+
+  /** Issuer and subject Names, DER (parsed once: issuers are cached and checked per request). */
+  get names(): { issuer: Buffer; subject: Buffer } {
+    this.namesCache ??= tbsNames(this.tbs);
+    return this.namesCache;
   }
 
   get publicKey(): KeyObject {
@@ -147,7 +154,7 @@ const CERT_SIGNATURE_ALGORITHMS = new Map<string, string | null>([
 async function directlySigned(child: ParsedCert, parent: ParsedCert): Promise<boolean | undefined> {
   const hash = CERT_SIGNATURE_ALGORITHMS.get(child.signatureAlgorithm.toString('hex'));
   if (hash === undefined || child.signature.length === 0 || child.signature[0] !== 0) return undefined;
-  if (!tbsNames(child.tbs).issuer.equals(tbsNames(parent.tbs).subject)) return undefined;
+  if (!child.names.issuer.equals(parent.names.subject)) return undefined;
   // RFC 5280 §4.2.1.3: a key usage on the parent must allow certificate signing (keyCertSign, bit 5).
   const ku = parent.extensions.find((e) => e.oid === OID_KEY_USAGE);
   if (ku) {

@@ -8,7 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { HashAlgorithm } from '@cairn/shared';
-import { CURVES, DIGEST_LENGTH, verifyEcdsaPrehashed, verifyEcdsaPrehashedBatch, verifyPrehashed as verifyDigest, type EcdsaCheck } from '@cairn/shared/prehash';
+import { CURVES, DIGEST_LENGTH, verifyEcdsaPrehashedBatch, verifyPrehashed as verifyDigest, type EcdsaCheck } from '@cairn/shared/prehash';
 import { LogError } from './errors.ts';
 import { VerifyingKey } from './key-material.ts';
 
@@ -37,24 +37,28 @@ export function checkPrehashAlgorithm(key: KeyObject, hash: HashAlgorithm): void
  * signature; throws UNSUPPORTED_KEY for a key/hash pair outside the allow-list.
  */
 export function verifyPrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array): boolean {
-  if (k instanceof VerifyingKey && k.ec) {
-    // Fast path: the point was parsed (and checked to be on the curve) from the SPKI.
-    const c = CURVES[k.ec.curve.name]!;
-    if (c.hash !== hash) throw new LogError('UNSUPPORTED_KEY', `an ECDSA ${c.name} key signs ${c.hash} digests, not ${hash}`);
-    if (digest.length !== DIGEST_LENGTH[hash]) return false;
-    try {
-      return verifyEcdsaPrehashed(c, k.ec.x, k.ec.y, digest, signature);
-    } catch {
-      return false;
-    }
-  }
+  const check = ecdsaCheckOf(k, hash, digest, signature);
+  if (check !== undefined) return check !== false && verifyEcdsaPrehashedBatch([check])[0]!;
   const key = k instanceof VerifyingKey ? k.key : k;
   checkPrehashAlgorithm(key, hash);
   return verifyDigest(key, hash, digest, signature) === true;
 }
 
+/**
+ * The fast path's check for a key whose EC point was parsed (and checked to be on its curve)
+ * from the SPKI: the check, false when the digest cannot be one of `hash`, undefined for other
+ * keys (node:crypto then decides). UNSUPPORTED_KEY for a curve paired with another hash.
+ */
+function ecdsaCheckOf(k: KeyObject | VerifyingKey, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array): EcdsaCheck | false | undefined {
+  if (!(k instanceof VerifyingKey) || !k.ec) return undefined;
+  const c = CURVES[k.ec.curve.name]!;
+  if (c.hash !== hash) throw new LogError('UNSUPPORTED_KEY', `an ECDSA ${c.name} key signs ${c.hash} digests, not ${hash}`);
+  if (digest.length !== DIGEST_LENGTH[hash]) return false;
+  return { curve: c, qx: k.ec.x, qy: k.ec.y, digest, signature };
+}
+
 /** ECDSA checks collected while a batch of entries is prepared (see withDeferredEcdsa). */
-let deferral: { checks: EcdsaCheck[]; owners: number[]; errors: LogError[]; current: number } | undefined;
+let deferral: { checks: EcdsaCheck[]; owners: number[]; failures: (() => LogError)[]; current: number } | undefined;
 
 /**
  * Throws `failure` unless `signature` verifies over `digest`. Inside withDeferredEcdsa, an ECDSA
@@ -62,16 +66,14 @@ let deferral: { checks: EcdsaCheck[]; owners: number[]; errors: LogError[]; curr
  * other check (and every policy error) happens at once, in order.
  */
 export function requirePrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorithm, digest: Buffer, signature: Uint8Array, failure: () => LogError): void {
-  if (deferral && k instanceof VerifyingKey && k.ec) {
-    const c = CURVES[k.ec.curve.name]!;
-    if (c.hash !== hash) throw new LogError('UNSUPPORTED_KEY', `an ECDSA ${c.name} key signs ${c.hash} digests, not ${hash}`);
-    if (digest.length !== DIGEST_LENGTH[hash]) throw failure();
-    deferral.checks.push({ curve: c, qx: k.ec.x, qy: k.ec.y, digest, signature });
+  const check = deferral ? ecdsaCheckOf(k, hash, digest, signature) : undefined;
+  if (deferral && check) {
+    deferral.checks.push(check);
     deferral.owners.push(deferral.current);
-    deferral.errors.push(failure());
+    deferral.failures.push(failure);
     return;
   }
-  if (!verifyPrehashed(k, hash, digest, signature)) throw failure();
+  if (check === false || !verifyPrehashed(k, hash, digest, signature)) throw failure();
 }
 
 /**
@@ -80,7 +82,7 @@ export function requirePrehashed(k: KeyObject | VerifyingKey, hash: HashAlgorith
  * item whose check fails gets the error its preparer named, as it would have inline.
  */
 export function withDeferredEcdsa<T, R>(items: readonly T[], prepare: (item: T) => R): ({ ok: true; value: R } | { ok: false; error: unknown })[] {
-  const d = { checks: [] as EcdsaCheck[], owners: [] as number[], errors: [] as LogError[], current: 0 };
+  const d = { checks: [] as EcdsaCheck[], owners: [] as number[], failures: [] as (() => LogError)[], current: 0 };
   const out: ({ ok: true; value: R } | { ok: false; error: unknown })[] = [];
   deferral = d;
   try {
@@ -98,7 +100,7 @@ export function withDeferredEcdsa<T, R>(items: readonly T[], prepare: (item: T) 
   const verdicts = verifyEcdsaPrehashedBatch(d.checks);
   for (let k = 0; k < verdicts.length; k++) {
     const owner = d.owners[k]!;
-    if (!verdicts[k] && out[owner]!.ok) out[owner] = { ok: false, error: d.errors[k]! };
+    if (!verdicts[k] && out[owner]!.ok) out[owner] = { ok: false, error: d.failures[k]!() };
   }
   return out;
 }

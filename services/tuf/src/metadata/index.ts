@@ -1,6 +1,7 @@
 /** The TUF metadata model: pure data, parsers, key handling and threshold checks. No I/O. */
 export {
   MAX_METADATA_BYTES,
+  MAX_ROOT_ROTATIONS,
   SPEC_VERSION,
   TOP_LEVEL_ROLES,
   parseMetadata,

@@ -14,6 +14,9 @@ import type { TufKeyJson } from './keys.ts';
 export type RoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
 export const TOP_LEVEL_ROLES: readonly RoleName[] = ['root', 'targets', 'snapshot', 'timestamp'];
 
+/** TUF §5.3.3 bound on root versions one chain may rotate through (tuf-js maxRootRotations). */
+export const MAX_ROOT_ROTATIONS = 256;
+
 /** Byte caps per role, the same as tuf-js `config.js` (TUF §5: clients bound every download). */
 export const MAX_METADATA_BYTES: Readonly<Record<RoleName, number>> = {
   root: 512_000,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TufError } from '../errors.ts';
 import {
   MAX_METADATA_BYTES,
+  MAX_ROOT_ROTATIONS,
   SPEC_VERSION,
   checkThreshold,
   formatExpires,
@@ -26,8 +27,6 @@ import { checkMetaBytes, checkTargetBytes, hashesOf } from '../metadata/files.ts
 import type { TufSigner } from '../metadata/keys.ts';
 import { MAX_TARGET_BYTES, TARGETS_DIR, publishedVersions, readCapped, writeAtomic, type Expiry } from './layout.ts';
 
-/** Most root versions a published directory may chain through (tuf-js maxRootRotations). */
-export const MAX_ROOT_VERSIONS = 256;
 
 export interface Loaded<T extends RootSigned | TargetsSigned | SnapshotSigned | TimestampSigned> {
   envelope: Envelope<T>;
@@ -49,7 +48,7 @@ export function loadRole<R extends 'root' | 'targets' | 'snapshot' | 'timestamp'
 export function loadRootChain(publishedDir: string): Loaded<RootSigned>[] {
   const versions = publishedVersions(publishedDir, 'root');
   if (versions.length === 0) throw new TufError('REPO_NOT_FOUND', `no published root in ${publishedDir}`);
-  if (versions.length > MAX_ROOT_VERSIONS) throw new TufError('TOO_MANY_ROTATIONS', 'too many root versions');
+  if (versions.length > MAX_ROOT_ROTATIONS) throw new TufError('TOO_MANY_ROTATIONS', 'too many root versions');
   const chain: Loaded<RootSigned>[] = [];
   for (let i = 0; i < versions.length; i++) {
     if (versions[i] !== i + 1) throw new TufError('VERSION_MISMATCH', `published roots skip from ${i} to ${versions[i]}`);
