@@ -291,6 +291,11 @@ test('bad submissions are refused with their code and store nothing', async () =
   await expectRefusal('/ct/v1/add-pre-chain', { chain: [b64(Buffer.from('garbage'))] }, 400, 'INVALID_CERTIFICATE');
   // Trailing bytes after the certificate: not strict DER.
   await expectRefusal('/ct/v1/add-pre-chain', chainOf(Buffer.concat([good, Buffer.from([0])]), intermediate.der), 400, 'INVALID_CERTIFICATE');
+  // Strict DER to our reader, refused by OpenSSL (a non-minimal OID in the outer signature
+  // algorithm): the leaf is parsed by OpenSSL only on the slow path, and refused with the same code.
+  const badOid = Buffer.from(good);
+  badOid[badOid.lastIndexOf(splitCertificate(good).signatureAlgorithm) + 4] = 0x80;
+  await expectRefusal('/ct/v1/add-pre-chain', chainOf(badOid, intermediate.der), 400, 'INVALID_CERTIFICATE');
   await expectRefusal('/ct/v1/add-pre-chain', { chain: Array.from({ length: 9 }, () => b64(good)) }, 400, 'CHAIN_TOO_LARGE');
   await expectRefusal('/ct/v1/add-pre-chain', { chain: [b64(Buffer.alloc(40 * 1024, 0x30))] }, 400, 'CHAIN_TOO_LARGE');
   await expectRefusal('/ct/v1/add-pre-chain', { chain: ['A'.repeat(MAX_SUBMISSION_BYTES)] }, 413, 'BODY_TOO_LARGE');
