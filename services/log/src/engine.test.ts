@@ -175,3 +175,89 @@ test('engine: a duplicate of a leaf still being written is answered only once th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('engine: duplicates are found below the leaf_index mark (on disk) and above it (in memory), across reopen and a failed bulk step', async () => {
+  const dir = tmp();
+  const dbPath = join(dir, 'log.db');
+  const count = (db: import('better-sqlite3').Database, sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+  try {
+    const opts = { dbPath, clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 4, batchMaxDelayMs: 0, leafIndexEvery: 10 };
+    let engine = await openLogEngine(opts);
+    const leaves = Array.from({ length: 27 }, (_, i) => Buffer.from(`leaf-${i}`));
+    for (let i = 0; i < leaves.length; i += 4) await Promise.all(leaves.slice(i, i + 4).map((l) => engine.append(l)));
+    assert.equal(engine.size, 27);
+    // Batches end at 4, 8, 12 (mark crossed: 0..11 indexed), 16, 20, 24 (crossed: 12..23), 27.
+    assert.equal(engine.getMeta('engine.leaf_index_upto'), '24');
+    assert.equal(count(engine.db, 'SELECT COUNT(*) AS n FROM leaf_index'), 24);
+    const check = async (e: typeof engine, size = 27): Promise<void> => {
+      const again = await Promise.all(leaves.map((l) => e.append(l)));
+      assert.deepEqual(
+        again.map((r) => r.duplicateOf),
+        [...leaves.keys()],
+      );
+      for (let i = 0; i < leaves.length; i++) assert.equal(e.indexOfLeafHash(leafHash(leaves[i]!)), i);
+      assert.equal(e.indexOfLeafHash(leafHash(Buffer.from('absent'))), undefined);
+      assert.equal(e.size, size);
+    };
+    await check(engine);
+    await engine.close();
+    // Reopen: 24..26 come back into memory from the leaves above the mark.
+    engine = await openLogEngine(opts);
+    await check(engine);
+    // The batch holding leaf 33 is the first to end at or past 24 + 10: it crosses the mark, and
+    // fails on the writer. Its bulk step rolls back with it.
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(dbPath);
+    other.exec("CREATE TRIGGER refuse BEFORE INSERT ON leaves WHEN NEW.idx = 33 BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    const extra = Array.from({ length: 12 }, (_, i) => Buffer.from(`more-${i}`));
+    const settled = await Promise.allSettled(extra.map((l) => engine.append(l)));
+    assert.ok(settled.some((r) => r.status === 'rejected'));
+    other.exec('DROP TRIGGER refuse');
+    assert.equal(count(other, 'SELECT COUNT(*) AS n FROM leaf_index'), 24, 'the failed bulk step left nothing');
+    other.close();
+    const written = settled.filter((r) => r.status === 'fulfilled').length;
+    assert.ok(written <= 6, 'nothing from the failed batch on was written');
+    assert.equal(engine.size, 27 + written);
+    // Everything written so far is still found, and the refused leaves can be appended now.
+    await check(engine, 27 + written);
+    const retry = await Promise.all(extra.map((l) => engine.append(l)));
+    const idx = retry.map((r) => r.duplicateOf ?? r.index);
+    assert.equal(new Set(idx).size, extra.length);
+    assert.equal(engine.size, 27 + extra.length);
+    assert.ok(Number(engine.getMeta('engine.leaf_index_upto')) >= 36);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine: a log made before leaf_index (schema 1) is migrated: every stored leaf is indexed', async () => {
+  const dir = tmp();
+  const dbPath = join(dir, 'log.db');
+  try {
+    const opts = { dbPath, clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 8, batchMaxDelayMs: 0 };
+    let engine = await openLogEngine(opts);
+    const leaves = Array.from({ length: 20 }, (_, i) => Buffer.from(`old-${i}`));
+    await Promise.all(leaves.map((l) => engine.append(l)));
+    await engine.close();
+    // Back to schema 1: the per-leaf index on leaves(hkey), no leaf_index, no mark.
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(dbPath);
+    db.exec(`DROP TABLE leaf_index; CREATE INDEX leaves_hkey ON leaves (hkey);
+      DELETE FROM meta WHERE key = 'engine.leaf_index_upto';
+      DELETE FROM schema_migrations WHERE namespace = 'engine' AND version = 2;`);
+    db.close();
+    engine = await openLogEngine(opts);
+    assert.equal(engine.getMeta('engine.leaf_index_upto'), '20');
+    assert.equal((engine.db.prepare('SELECT COUNT(*) AS n FROM leaf_index').get() as { n: number }).n, 20);
+    assert.equal(engine.db.prepare("SELECT name FROM sqlite_master WHERE name = 'leaves_hkey'").get(), undefined);
+    const again = await Promise.all(leaves.map((l) => engine.append(l)));
+    assert.deepEqual(
+      again.map((r) => r.duplicateOf),
+      [...leaves.keys()],
+    );
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

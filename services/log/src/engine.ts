@@ -15,6 +15,8 @@
  *     batchWrites?,                // (leaves: AppendedLeaf[]) => [{sql, params}]: rows of your own
  *                                  //   tables, run by the writer INSIDE the batch transaction
  *     tileCacheSize?,              // tile blobs kept in memory (16 KiB each), default 512
+ *     leafIndexEvery?,             // default 65,536: leaves added to the on-disk duplicate index
+ *                                  //   at a time (in the batch that crosses the mark)
  *   });
  *   await engine.append(leafBytes, meta?)  -> {index, leafHash, timestampMs, integratedTime,
  *                                             treeHead, duplicateOf?}
@@ -41,15 +43,25 @@
  * built on it are refused too, their callers get STORE_WRITE_FAILED, and the in-memory tree is
  * rebuilt from disk before the next batch. On open the stored tiles
  * must reproduce the latest signed root, else the engine refuses to start (STORE_CORRUPT).
+ *
+ * Duplicates: a leaf hash is looked up in the on-disk leaf_index (SQLite, keyed by the first 48
+ * bits, the full hash compared) and in memory for the leaves not yet in it (`tail`: at most
+ * leafIndexEvery plus the in-flight batches). The tail is added to leaf_index in one sorted bulk
+ * insert inside the batch that crosses the mark, so the random-key index costs one pass over its
+ * pages per mark instead of thousands of dirty pages per batch; on open the tail is re-read from
+ * the leaves above the mark.
  */
 import type { Database as Db } from 'better-sqlite3';
 import { CompactRange, consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt } from '@cairn/shared/merkle';
 import { encodeEntryBundle } from '@cairn/shared/tiles';
 import type { Clock } from '@cairn/shared';
 import { LogError } from './errors.ts';
+import { LeafHashTail } from './leaf-tail.ts';
 import { BatchWriter, type WriterBatch } from './store/batch-writer.ts';
 import {
   HASH_SIZE,
+  LEAF_INDEX_FLUSH_SQL,
+  LEAF_INDEX_UPTO,
   MAX_TILE_LEVEL,
   SqliteLogStore,
   TILE_WIDTH,
@@ -64,6 +76,7 @@ import {
 export const MAX_LEAF_BYTES = 0xffff;
 export const DEFAULT_BATCH_MAX_SIZE = 256;
 export const DEFAULT_BATCH_MAX_DELAY_MS = 2;
+export const DEFAULT_LEAF_INDEX_EVERY = 65_536;
 /** Upper bounds on the batch settings (config validation). */
 export const MAX_BATCH_SIZE = 65_536;
 export const MAX_BATCH_DELAY_MS = 5_000;
@@ -117,6 +130,8 @@ export interface LogEngineOptions {
    */
   batchWrites?: (leaves: readonly AppendedLeaf[]) => BatchStatement[];
   tileCacheSize?: number;
+  /** Leaves added to the on-disk duplicate index at a time; until then they are looked up in memory. */
+  leafIndexEvery?: number;
 }
 
 interface Pending {
@@ -158,8 +173,10 @@ interface Sequenced {
   results: { item: Pending; index: number; duplicate: boolean }[];
   head: SignedTreeHead;
   tiles: Map<number, Buffer>;
-  /** latin1 leaf hashes of the new leaves (the in-flight duplicate index). */
-  keys: string[];
+  /** New leaves in the batch (0: duplicates only). */
+  added: number;
+  /** Set when this batch's transaction also moves the leaves below it into leaf_index. */
+  indexUpTo?: number;
   timestampMs: number;
   /** Batches of duplicates only, answered once this batch is durable (they may point into it). */
   followers: Sequenced[];
@@ -179,13 +196,19 @@ class SequencedLogEngine implements LogEngine {
   private nextSeq = 1;
   /** Tiles written by in-flight batches (newest version), by tile key, with the batch that wrote it last. */
   private readonly pendingTiles = new Map<number, { blob: Buffer; seq: number }>();
-  /** Leaf hashes of in-flight batches -> index: duplicates of leaves not yet on disk. */
-  private readonly pendingLeaves = new Map<string, number>();
+  /**
+   * The leaf hashes of every leaf at or above the committed leaf_index mark, committed or in
+   * flight: the duplicates leaf_index cannot find yet.
+   */
+  private tail: LeafHashTail;
+  /** leaf_index mark of the last sequenced batch (ahead of the committed one while in flight). */
+  private seqIndexUpTo: number;
   private needsRecovery = false;
   private closed = false;
   private drained: (() => void) | undefined;
   private readonly maxSize: number;
   private readonly maxDelay: number;
+  private readonly leafIndexEvery: number;
 
   constructor(
     private readonly store: SqliteLogStore,
@@ -193,12 +216,17 @@ class SequencedLogEngine implements LogEngine {
     private readonly options: LogEngineOptions,
     head: SignedTreeHead,
     range: CompactRange,
+    indexUpTo: number,
+    tail: LeafHashTail,
   ) {
+    this.seqIndexUpTo = indexUpTo;
+    this.tail = tail;
     this.head = head;
     this.seqHead = head;
     this.range = range;
     this.maxSize = options.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
     this.maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
+    this.leafIndexEvery = options.leafIndexEvery ?? DEFAULT_LEAF_INDEX_EVERY;
   }
 
   get size(): number {
@@ -267,7 +295,7 @@ class SequencedLogEngine implements LogEngine {
       this.sequencing = false;
     }
     if (batch) {
-      if (batch.keys.length === 0) {
+      if (batch.added === 0) {
         // Only duplicates: nothing to write. They may point into a batch still in flight, so
         // they are answered when the last one is durable.
         const last = this.inFlight[this.inFlight.length - 1];
@@ -296,15 +324,14 @@ class SequencedLogEngine implements LogEngine {
     const timestampMs = Math.max(this.options.clock.now().getTime(), this.seqHead.timestampMs);
     const seq = this.nextSeq++;
     const dirty = new Map<number, Buffer>();
-    const keys: string[] = [];
     // Duplicates already on disk (one query per chunk), in flight, then inside this batch.
     const stored = this.store.findLeafHashes(items.map((i) => i.leafHash));
-    const seen = new Map<string, number>();
+    let added = 0;
     const results: { item: Pending; index: number; duplicate: boolean }[] = [];
     for (let n = 0; n < items.length; n++) {
       const item = items[n]!;
-      const key = item.leafHash.toString('latin1');
-      const dup = stored[n] ?? seen.get(key) ?? this.pendingLeaves.get(key);
+      // The tail holds this batch's earlier leaves too (a failed batch rebuilds it from disk).
+      const dup = stored[n] ?? this.tail.get(item.leafHash);
       if (dup !== undefined) {
         results.push({ item, index: dup, duplicate: true });
         continue;
@@ -320,12 +347,12 @@ class SequencedLogEngine implements LogEngine {
         }
         hash.copy(blob, loc.offset);
       });
-      seen.set(key, index);
-      keys.push(key);
+      this.tail.push(item.leafHash);
+      added++;
       results.push({ item, index, duplicate: false });
     }
     let head = this.seqHead;
-    if (keys.length > 0) {
+    if (added > 0) {
       const unsigned: TreeHead = { size: this.range.size, rootHash: this.range.root(), timestampMs };
       let signatures: Record<string, string>;
       try {
@@ -336,9 +363,8 @@ class SequencedLogEngine implements LogEngine {
       head = { ...unsigned, signatures };
       this.seqHead = head;
       for (const [tk, blob] of dirty) this.pendingTiles.set(tk, { blob, seq });
-      for (const [key, index] of seen) this.pendingLeaves.set(key, index);
     }
-    return { seq, items, results, head, tiles: dirty, keys, timestampMs, followers: [] };
+    return { seq, items, results, head, tiles: dirty, added, timestampMs, followers: [] };
   }
 
   /** A private, writable copy of a tile: the newest in-flight version, else the stored one. */
@@ -378,6 +404,14 @@ class SequencedLogEngine implements LogEngine {
       if (w.params.length !== group.arity) throw new TypeError(`batchWrites: every row of one statement needs ${group.arity} parameters`);
       for (const p of w.params) group.params.push(p);
     }
+    // Crossing the mark: this transaction also moves every leaf up to its last into leaf_index.
+    if (batch.head.size - this.seqIndexUpTo >= this.leafIndexEvery) {
+      batch.indexUpTo = batch.head.size;
+      extra.set(LEAF_INDEX_FLUSH_SQL, { sql: LEAF_INDEX_FLUSH_SQL, arity: 2, params: [this.seqIndexUpTo, batch.indexUpTo] });
+      const putMeta = 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)';
+      extra.set(putMeta, { sql: putMeta, arity: 2, params: [LEAF_INDEX_UPTO, String(batch.indexUpTo)] });
+      this.seqIndexUpTo = batch.indexUpTo;
+    }
     const h = batch.head;
     return {
       indexes,
@@ -402,7 +436,10 @@ class SequencedLogEngine implements LogEngine {
           this.store.remember(tk, blob);
           if (this.pendingTiles.get(tk)?.seq === batch.seq) this.pendingTiles.delete(tk);
         }
-        for (const k of batch.keys) this.pendingLeaves.delete(k);
+        if (batch.indexUpTo !== undefined) {
+          // leaf_index now holds everything below the mark: the tail keeps the leaves above it.
+          this.tail.dropBelow(batch.indexUpTo);
+        }
         this.answer(batch, batch.head);
         for (const f of batch.followers) this.answer(f, batch.head);
         this.afterSettle();
@@ -450,7 +487,6 @@ class SequencedLogEngine implements LogEngine {
   /** After a failed batch: forget uncommitted state and rebuild the right edge from disk. */
   private recover(): void {
     this.pendingTiles.clear();
-    this.pendingLeaves.clear();
     if (!this.store.isOpen) return;
     this.store.clearCache();
     const latest = this.store.latestHead();
@@ -459,6 +495,8 @@ class SequencedLogEngine implements LogEngine {
       this.seqHead = latest;
       this.range = rebuildRange(this.store, latest.size);
     }
+    this.seqIndexUpTo = this.store.leafIndexUpTo();
+    this.tail = readTail(this.store, this.seqIndexUpTo);
   }
 
   checkpoint(): SignedTreeHead {
@@ -475,7 +513,7 @@ class SequencedLogEngine implements LogEngine {
   }
 
   indexOfLeafHash(hash: Uint8Array): number | undefined {
-    const i = this.store.indexOfLeafHash(hash);
+    const i = hash.length === HASH_SIZE ? (this.tail.get(hash) ?? this.store.indexOfLeafHash(hash)) : undefined;
     return i !== undefined && i < this.head.size ? i : undefined;
   }
 
@@ -557,6 +595,16 @@ class SequencedLogEngine implements LogEngine {
   }
 }
 
+/** The hashes of the stored leaves at and above the leaf_index mark. */
+function readTail(store: SqliteLogStore, from: number): LeafHashTail {
+  const tail = new LeafHashTail(from);
+  for (const r of store.leafHashesFrom(from)) {
+    if (r.idx !== tail.end) throw new LogError('STORE_CORRUPT', `leaf ${tail.end} is missing`);
+    tail.push(r.leaf_hash);
+  }
+  return tail;
+}
+
 /** The right edge of a tree of `size` leaves, read from stored complete subtrees. */
 function rebuildRange(store: SqliteLogStore, size: number): CompactRange {
   const edge: Buffer[] = [];
@@ -576,6 +624,8 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
   const maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
   if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > MAX_BATCH_SIZE) throw new TypeError(`batchMaxSize must be 1..${MAX_BATCH_SIZE}`);
   if (!Number.isFinite(maxDelay) || maxDelay < 0 || maxDelay > MAX_BATCH_DELAY_MS) throw new TypeError(`batchMaxDelayMs must be 0..${MAX_BATCH_DELAY_MS}`);
+  const indexEvery = options.leafIndexEvery ?? DEFAULT_LEAF_INDEX_EVERY;
+  if (!Number.isInteger(indexEvery) || indexEvery < 1) throw new TypeError('leafIndexEvery must be a positive integer');
   const store = new SqliteLogStore(options.dbPath, {
     ...(options.extraMigrations ? { extraMigrations: options.extraMigrations } : {}),
     ...(options.tileCacheSize !== undefined ? { tileCacheSize: options.tileCacheSize } : {}),
@@ -599,8 +649,10 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
       head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
       store.putHead(head);
     }
+    const indexUpTo = store.leafIndexUpTo();
+    const tail = readTail(store, indexUpTo);
     const writer = await BatchWriter.open(options.dbPath, WRITER_CACHE_KIB);
-    return new SequencedLogEngine(store, writer, options, head, range);
+    return new SequencedLogEngine(store, writer, options, head, range, indexUpTo, tail);
   } catch (e) {
     store.close();
     throw e;

@@ -9,6 +9,10 @@
  * one blob: proofs need O(log n) lookups and no hashing. The served tile is the base-level
  * prefix of the blob. Complete nodes never change, so a tile's bytes only grow to the right.
  *
+ * Duplicates: leaf_index (first 48 bits of the leaf hash, index) is filled in sorted bulk steps
+ * by the engine (see engine.ts); leaves above its mark (meta engine.leaf_index_upto) are looked
+ * up in the engine's memory.
+ *
  * Memory: an LRU of hot tile blobs (16 KiB each); nothing proportional to the tree size.
  *
  * Writes: batches are committed by the writer worker (writer.worker.js, same schema) on its own
@@ -76,6 +80,11 @@ export interface Migration {
   sql: string;
 }
 
+/** meta key: leaves with idx below it are in leaf_index; the ones above are not yet. */
+export const LEAF_INDEX_UPTO = 'engine.leaf_index_upto';
+/** The writer's bulk step: the leaves [from, to) into leaf_index, in key order. */
+export const LEAF_INDEX_FLUSH_SQL = 'INSERT INTO leaf_index (hkey, idx) SELECT hkey, idx FROM leaves WHERE idx >= ? AND idx < ? ORDER BY hkey, idx';
+
 const ENGINE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -97,7 +106,19 @@ const ENGINE_MIGRATIONS: readonly Migration[] = [
         signatures TEXT NOT NULL
       );`,
   },
+  {
+    // The duplicate index moves out of the append path: a per-leaf insert into a random-key
+    // B-tree dirtied thousands of pages per batch. leaf_index is filled in bulk (sorted) every
+    // few ten thousand leaves; the leaves above LEAF_INDEX_UPTO are looked up in memory.
+    version: 2,
+    sql: `
+      CREATE TABLE leaf_index (hkey INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (hkey, idx)) WITHOUT ROWID;
+      INSERT INTO leaf_index (hkey, idx) SELECT hkey, idx FROM leaves ORDER BY hkey, idx;
+      DROP INDEX leaves_hkey;
+      INSERT OR REPLACE INTO meta (key, value) VALUES ('${LEAF_INDEX_UPTO}', (SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves));`,
+  },
 ];
+
 
 export interface SqliteLogStoreOptions {
   /** Kind-specific tables, applied after the engine's own under their own namespace. */
@@ -121,6 +142,7 @@ export class SqliteLogStore implements NodeReader {
     leafRange: Statement<[number, number], { data: Buffer }>;
     byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
     byHashKeys: Statement<number[], { idx: number; leaf_hash: Buffer }>;
+    hashesFrom: Statement<[number], { idx: number; leaf_hash: Buffer }>;
     putHead: Statement<[number, Buffer, number, string]>;
     latestHead: Statement<[], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
     headAt: Statement<[number], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
@@ -153,8 +175,11 @@ export class SqliteLogStore implements NodeReader {
       getTile: this.db.prepare('SELECT data FROM tiles WHERE key = ?'),
       getLeaf: this.db.prepare('SELECT leaf_hash, data, ts_ms FROM leaves WHERE idx = ?'),
       leafRange: this.db.prepare('SELECT data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx'),
-      byHashKey: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE hkey = ?'),
-      byHashKeys: this.db.prepare(`SELECT idx, leaf_hash FROM leaves WHERE hkey IN (${Array(LOOKUP_CHUNK).fill('?').join(',')})`),
+      byHashKey: this.db.prepare('SELECT l.idx, l.leaf_hash FROM leaf_index i JOIN leaves l ON l.idx = i.idx WHERE i.hkey = ?'),
+      byHashKeys: this.db.prepare(
+        `SELECT l.idx, l.leaf_hash FROM leaf_index i JOIN leaves l ON l.idx = i.idx WHERE i.hkey IN (${Array(LOOKUP_CHUNK).fill('?').join(',')})`,
+      ),
+      hashesFrom: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE idx >= ? ORDER BY idx'),
       putHead: this.db.prepare('INSERT OR REPLACE INTO tree_heads (size, root, ts_ms, signatures) VALUES (?, ?, ?, ?)'),
       latestHead: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads ORDER BY size DESC LIMIT 1'),
       headAt: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads WHERE size = ?'),
@@ -264,8 +289,20 @@ export class SqliteLogStore implements NodeReader {
     return this.stmts.leafRange.all(start, end).map((r) => r.data);
   }
 
+  /** Leaves below this index are in leaf_index (committed state). */
+  leafIndexUpTo(): number {
+    this.ensureOpen();
+    return Number(this.getMeta(LEAF_INDEX_UPTO) ?? 0);
+  }
+
+  /** Leaf hashes of the committed leaves from `start` on, in index order (the unindexed tail). */
+  leafHashesFrom(start: number): { idx: number; leaf_hash: Buffer }[] {
+    this.ensureOpen();
+    return this.stmts.hashesFrom.all(start);
+  }
+
   /**
-   * The stored index of each of `hashes` (undefined when not stored), in input order. One query
+   * The index in leaf_index of each of `hashes` (undefined when not there), in input order. One query
    * per LOOKUP_CHUNK hashes instead of one per leaf: duplicate detection is on the append hot path.
    */
   findLeafHashes(hashes: readonly Buffer[]): (number | undefined)[] {
@@ -290,6 +327,7 @@ export class SqliteLogStore implements NodeReader {
     return found;
   }
 
+  /** The index of a leaf hash in leaf_index (leaves above leafIndexUpTo() are not there). */
   indexOfLeafHash(hash: Uint8Array): number | undefined {
     this.ensureOpen();
     if (hash.length !== HASH_SIZE) return undefined;
