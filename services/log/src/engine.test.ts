@@ -8,6 +8,7 @@ import { leafHash, rootOfLeafHashes, verifyConsistency, verifyInclusion } from '
 import { parseEntryBundle } from '@cairn/shared/tiles';
 import { openLogEngine, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
+import type { Database as Db } from 'better-sqlite3';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'cairn-engine-'));
@@ -179,7 +180,7 @@ test('engine: a duplicate of a leaf still being written is answered only once th
 test('engine: duplicates are found below the leaf_index mark (on disk) and above it (in memory), across reopen and a failed bulk step', async () => {
   const dir = tmp();
   const dbPath = join(dir, 'log.db');
-  const count = (db: import('better-sqlite3').Database, sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+  const count = (db: Db, sql: string): number => (db.prepare(sql).get() as { n: number }).n;
   try {
     const opts = { dbPath, clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 4, batchMaxDelayMs: 0, leafIndexEvery: 10 };
     let engine = await openLogEngine(opts);
