@@ -262,3 +262,54 @@ test('engine: a log made before leaf_index (schema 1) is migrated: every stored 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('engine: secondary keys are found below the mark (leaf_keys), above it (memory), after reopen, and a failed batch leaves none behind', async () => {
+  const dir = tmp();
+  const dbPath = join(dir, 'log.db');
+  try {
+    // Key "even"/"odd" for every leaf, "n:<i>" for each, "none" never.
+    const opts = {
+      dbPath,
+      clock: new FixedClock(0),
+      signTreeHead: sign,
+      batchMaxSize: 4,
+      batchMaxDelayMs: 0,
+      leafIndexEvery: 8,
+      leafKeys: (data: Buffer): string[] => {
+        const i = Number(data.toString().slice(2));
+        return [i % 2 ? 'odd' : 'even', `n:${i}`];
+      },
+    };
+    let engine = await openLogEngine(opts);
+    for (let i = 0; i < 21; i += 3) await Promise.all([i, i + 1, i + 2].map((n) => engine.append(Buffer.from(`k:${n}`))));
+    const mark = Number(engine.getMeta('engine.leaf_index_upto'));
+    assert.ok(mark >= 8 && mark < 21, `mark ${mark}`);
+    const expectKeys = (e: typeof engine, size: number): void => {
+      const all = [...Array(size).keys()];
+      assert.deepEqual(e.leavesWithKey('even', 100), all.filter((i) => i % 2 === 0));
+      assert.deepEqual(e.leavesWithKey('odd', 5), all.filter((i) => i % 2 === 1).slice(0, 5));
+      for (const i of all) assert.deepEqual(e.leavesWithKey(`n:${i}`, 10), [i]);
+      assert.deepEqual(e.leavesWithKey('none', 10), []);
+    };
+    expectKeys(engine, 21);
+    const staged = (engine.db.prepare('SELECT COUNT(*) AS n FROM leaf_keys_staging').get() as { n: number }).n;
+    assert.equal(staged, 2 * (21 - mark), 'only keys above the mark are staged');
+    await engine.close();
+    engine = await openLogEngine(opts);
+    expectKeys(engine, 21);
+    // A failing batch: its keys are neither staged nor found.
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(dbPath);
+    other.exec("CREATE TRIGGER refuse BEFORE INSERT ON leaves WHEN NEW.idx = 21 BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    await assert.rejects(engine.append(Buffer.from('k:21')), (e: unknown) => e instanceof LogError && e.code === 'STORE_WRITE_FAILED');
+    other.exec('DROP TRIGGER refuse');
+    other.close();
+    assert.deepEqual(engine.leavesWithKey('n:21', 10), []);
+    expectKeys(engine, 21);
+    await engine.append(Buffer.from('k:21'));
+    expectKeys(engine, 22);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -15,8 +15,10 @@
  *     batchWrites?,                // (leaves: AppendedLeaf[]) => [{sql, params}]: rows of your own
  *                                  //   tables, run by the writer INSIDE the batch transaction
  *     tileCacheSize?,              // tile blobs kept in memory (16 KiB each), default 512
- *     leafIndexEvery?,             // default 65,536: leaves added to the on-disk duplicate index
- *                                  //   at a time (in the batch that crosses the mark)
+ *     leafKeys?,                   // (data, meta) => string[]: secondary keys of a new leaf
+ *                                  //   (e.g. Rekor search keys), found by engine.leavesWithKey
+ *     leafIndexEvery?,             // default 32,768: leaves added to the on-disk indexes at a
+ *                                  //   time (in the batch that crosses the mark)
  *   });
  *   await engine.append(leafBytes, meta?)  -> {index, leafHash, timestampMs, integratedTime,
  *                                             treeHead, duplicateOf?}
@@ -26,6 +28,7 @@
  *   engine.size, engine.checkpoint() (latest signed tree head), engine.headAt(size)
  *   engine.leaf(index) -> {index, leafHash, data, timestampMs} | undefined
  *   engine.indexOfLeafHash(hash) -> number | undefined
+ *   engine.leavesWithKey(key, limit) -> indexes of leaves with that secondary key, ascending
  *   engine.rootAt(size), engine.inclusionProof(index, size), engine.consistencyProof(m, n)
  *   engine.tile(level, index, width?)  -> C2SP tile bytes | undefined
  *   engine.entryBundle(index, width?)  -> C2SP entry bundle bytes | undefined
@@ -49,7 +52,9 @@
  * leafIndexEvery plus the in-flight batches). The tail is added to leaf_index in one sorted bulk
  * insert inside the batch that crosses the mark, so the random-key index costs one pass over its
  * pages per mark instead of thousands of dirty pages per batch; on open the tail is re-read from
- * the leaves above the mark.
+ * the leaves above the mark. Secondary keys (leafKeys) work the same way: each batch appends its
+ * keys to an unindexed staging table (sequential pages), the batch that crosses the mark moves the
+ * staged keys into leaf_keys in key order, and the keys above the mark are kept in memory.
  */
 import type { Database as Db } from 'better-sqlite3';
 import { CompactRange, consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt } from '@cairn/shared/merkle';
@@ -62,6 +67,9 @@ import {
   HASH_SIZE,
   LEAF_INDEX_FLUSH_SQL,
   LEAF_INDEX_UPTO,
+  LEAF_KEY_STAGE_SQL,
+  LEAF_KEYS_FLUSH_SQL,
+  LEAF_KEYS_UNSTAGE_SQL,
   MAX_TILE_LEVEL,
   SqliteLogStore,
   TILE_WIDTH,
@@ -76,7 +84,8 @@ import {
 export const MAX_LEAF_BYTES = 0xffff;
 export const DEFAULT_BATCH_MAX_SIZE = 256;
 export const DEFAULT_BATCH_MAX_DELAY_MS = 2;
-export const DEFAULT_LEAF_INDEX_EVERY = 65_536;
+export const DEFAULT_LEAF_INDEX_EVERY = 32_768;
+const NO_KEYS: readonly string[] = [];
 /** Upper bounds on the batch settings (config validation). */
 export const MAX_BATCH_SIZE = 65_536;
 export const MAX_BATCH_DELAY_MS = 5_000;
@@ -130,7 +139,9 @@ export interface LogEngineOptions {
    */
   batchWrites?: (leaves: readonly AppendedLeaf[]) => BatchStatement[];
   tileCacheSize?: number;
-  /** Leaves added to the on-disk duplicate index at a time; until then they are looked up in memory. */
+  /** Secondary keys of a new leaf, found later with leavesWithKey (e.g. Rekor's search index). */
+  leafKeys?: (data: Buffer, meta: unknown) => readonly string[];
+  /** Leaves added to the on-disk indexes at a time; until then they are looked up in memory. */
   leafIndexEvery?: number;
 }
 
@@ -150,6 +161,7 @@ export interface LogEngine {
   headAt(size: number): SignedTreeHead | undefined;
   leaf(index: number): StoredLeaf | undefined;
   indexOfLeafHash(hash: Uint8Array): number | undefined;
+  leavesWithKey(key: string, limit: number): number[];
   rootAt(size: number): Buffer;
   inclusionProof(index: number, size: number): Buffer[];
   consistencyProof(first: number, second: number): Buffer[];
@@ -170,7 +182,7 @@ const MAX_IN_FLIGHT = 2;
 interface Sequenced {
   seq: number;
   items: Pending[];
-  results: { item: Pending; index: number; duplicate: boolean }[];
+  results: { item: Pending; index: number; duplicate: boolean; keys: readonly string[] }[];
   head: SignedTreeHead;
   tiles: Map<number, Buffer>;
   /** New leaves in the batch (0: duplicates only). */
@@ -201,6 +213,8 @@ class SequencedLogEngine implements LogEngine {
    * flight: the duplicates leaf_index cannot find yet.
    */
   private tail: LeafHashTail;
+  /** Secondary keys of the same leaves (committed or in flight): key -> indexes, ascending. */
+  private tailKeys: Map<string, number[]>;
   /** leaf_index mark of the last sequenced batch (ahead of the committed one while in flight). */
   private seqIndexUpTo: number;
   private needsRecovery = false;
@@ -218,9 +232,11 @@ class SequencedLogEngine implements LogEngine {
     range: CompactRange,
     indexUpTo: number,
     tail: LeafHashTail,
+    tailKeys: Map<string, number[]>,
   ) {
     this.seqIndexUpTo = indexUpTo;
     this.tail = tail;
+    this.tailKeys = tailKeys;
     this.head = head;
     this.seqHead = head;
     this.range = range;
@@ -327,13 +343,13 @@ class SequencedLogEngine implements LogEngine {
     // Duplicates already on disk (one query per chunk), in flight, then inside this batch.
     const stored = this.store.findLeafHashes(items.map((i) => i.leafHash));
     let added = 0;
-    const results: { item: Pending; index: number; duplicate: boolean }[] = [];
+    const results: Sequenced['results'] = [];
     for (let n = 0; n < items.length; n++) {
       const item = items[n]!;
       // The tail holds this batch's earlier leaves too (a failed batch rebuilds it from disk).
       const dup = stored[n] ?? this.tail.get(item.leafHash);
       if (dup !== undefined) {
-        results.push({ item, index: dup, duplicate: true });
+        results.push({ item, index: dup, duplicate: true, keys: NO_KEYS });
         continue;
       }
       const index = this.range.size;
@@ -348,8 +364,14 @@ class SequencedLogEngine implements LogEngine {
         hash.copy(blob, loc.offset);
       });
       this.tail.push(item.leafHash);
+      const keys = this.options.leafKeys?.(item.data, item.meta) ?? NO_KEYS;
+      for (const k of keys) {
+        const list = this.tailKeys.get(k);
+        if (!list) this.tailKeys.set(k, [index]);
+        else if (list[list.length - 1] !== index) list.push(index);
+      }
       added++;
-      results.push({ item, index, duplicate: false });
+      results.push({ item, index, duplicate: false, keys });
     }
     let head = this.seqHead;
     if (added > 0) {
@@ -394,6 +416,7 @@ class SequencedLogEngine implements LogEngine {
       offset += data.length;
       offsets.push(offset);
     }
+    const stage = { sql: LEAF_KEY_STAGE_SQL, arity: 2, params: [] as unknown[] };
     const extra = new Map<string, { sql: string; arity: number; params: unknown[] }>();
     for (const w of this.options.batchWrites?.(leaves) ?? []) {
       let group = extra.get(w.sql);
@@ -404,12 +427,16 @@ class SequencedLogEngine implements LogEngine {
       if (w.params.length !== group.arity) throw new TypeError(`batchWrites: every row of one statement needs ${group.arity} parameters`);
       for (const p of w.params) group.params.push(p);
     }
+    for (const r of batch.results) if (!r.duplicate) for (const k of r.keys) stage.params.push(r.index, k);
+    if (stage.params.length > 0) extra.set(stage.sql, stage);
     // Crossing the mark: this transaction also moves every leaf up to its last into leaf_index.
     if (batch.head.size - this.seqIndexUpTo >= this.leafIndexEvery) {
       batch.indexUpTo = batch.head.size;
       extra.set(LEAF_INDEX_FLUSH_SQL, { sql: LEAF_INDEX_FLUSH_SQL, arity: 2, params: [this.seqIndexUpTo, batch.indexUpTo] });
       const putMeta = 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)';
       extra.set(putMeta, { sql: putMeta, arity: 2, params: [LEAF_INDEX_UPTO, String(batch.indexUpTo)] });
+      extra.set(LEAF_KEYS_FLUSH_SQL, { sql: LEAF_KEYS_FLUSH_SQL, arity: 1, params: [batch.indexUpTo] });
+      extra.set(LEAF_KEYS_UNSTAGE_SQL, { sql: LEAF_KEYS_UNSTAGE_SQL, arity: 1, params: [batch.indexUpTo] });
       this.seqIndexUpTo = batch.indexUpTo;
     }
     const h = batch.head;
@@ -439,6 +466,11 @@ class SequencedLogEngine implements LogEngine {
         if (batch.indexUpTo !== undefined) {
           // leaf_index now holds everything below the mark: the tail keeps the leaves above it.
           this.tail.dropBelow(batch.indexUpTo);
+          for (const [k, list] of this.tailKeys) {
+            const keep = list.filter((i) => i >= batch.indexUpTo!);
+            if (keep.length === 0) this.tailKeys.delete(k);
+            else if (keep.length !== list.length) this.tailKeys.set(k, keep);
+          }
         }
         this.answer(batch, batch.head);
         for (const f of batch.followers) this.answer(f, batch.head);
@@ -497,6 +529,7 @@ class SequencedLogEngine implements LogEngine {
     }
     this.seqIndexUpTo = this.store.leafIndexUpTo();
     this.tail = readTail(this.store, this.seqIndexUpTo);
+    this.tailKeys = readTailKeys(this.store);
   }
 
   checkpoint(): SignedTreeHead {
@@ -515,6 +548,16 @@ class SequencedLogEngine implements LogEngine {
   indexOfLeafHash(hash: Uint8Array): number | undefined {
     const i = hash.length === HASH_SIZE ? (this.tail.get(hash) ?? this.store.indexOfLeafHash(hash)) : undefined;
     return i !== undefined && i < this.head.size ? i : undefined;
+  }
+
+  leavesWithKey(key: string, limit: number): number[] {
+    const size = this.head.size;
+    const found = new Set(this.store.indexesWithKey(key, limit));
+    for (const i of this.tailKeys.get(key) ?? []) found.add(i);
+    return [...found]
+      .filter((i) => i < size)
+      .sort((a, b) => a - b)
+      .slice(0, limit);
   }
 
   rootAt(size: number): Buffer {
@@ -605,6 +648,17 @@ function readTail(store: SqliteLogStore, from: number): LeafHashTail {
   return tail;
 }
 
+/** The staged (not yet moved) secondary keys: key -> indexes, ascending. */
+function readTailKeys(store: SqliteLogStore): Map<string, number[]> {
+  const keys = new Map<string, number[]>();
+  for (const r of store.stagedKeys()) {
+    const list = keys.get(r.key);
+    if (!list) keys.set(r.key, [r.idx]);
+    else if (list[list.length - 1] !== r.idx) list.push(r.idx);
+  }
+  return keys;
+}
+
 /** The right edge of a tree of `size` leaves, read from stored complete subtrees. */
 function rebuildRange(store: SqliteLogStore, size: number): CompactRange {
   const edge: Buffer[] = [];
@@ -652,7 +706,7 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
     const indexUpTo = store.leafIndexUpTo();
     const tail = readTail(store, indexUpTo);
     const writer = await BatchWriter.open(options.dbPath, WRITER_CACHE_KIB);
-    return new SequencedLogEngine(store, writer, options, head, range, indexUpTo, tail);
+    return new SequencedLogEngine(store, writer, options, head, range, indexUpTo, tail, readTailKeys(store));
   } catch (e) {
     store.close();
     throw e;

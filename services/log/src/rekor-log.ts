@@ -12,11 +12,10 @@
  *   the v1 log ID for ECDSA keys).
  */
 import { randomBytes } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import { canonicalizeJcs, toPem, type Clock, type Signer } from '@cairn/shared';
 import { formatCheckpoint, formatSignedNote, noteKeyId, signNote } from '@cairn/shared/checkpoint';
 import { leafHash } from '@cairn/shared/merkle';
-import { openLogEngine, type AppendResult, type BatchStatement, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
+import { openLogEngine, type AppendResult, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
 import type { Migration } from './store/sqlite-log-store.ts';
 import { PreparePool } from './prepare-pool.ts';
@@ -35,9 +34,12 @@ const REKOR_MIGRATIONS: readonly Migration[] = [
     version: 1,
     sql: `CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;`,
   },
+  {
+    // Search keys became the engine's secondary keys (leaf_keys, filled in bulk steps).
+    version: 2,
+    sql: `INSERT OR IGNORE INTO leaf_keys (key, idx) SELECT key, idx FROM search_index; DROP TABLE search_index;`,
+  },
 ];
-
-const INSERT_SEARCH_KEY = 'INSERT OR IGNORE INTO search_index (key, idx) VALUES (?, ?)';
 
 export interface LogEntryV1 {
   body: string;
@@ -92,7 +94,6 @@ export class RekorLog {
   readonly v1Writes: boolean;
   private readonly signer: Signer;
   private readonly pool: PreparePool;
-  private findKey: Statement<[string, number], { idx: number }> | undefined;
 
   private constructor(engine: LogEngine, o: RekorLogOptions, names: { v1Name: string; v2Name: string }) {
     this.engine = engine;
@@ -127,11 +128,10 @@ export class RekorLog {
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
       extraMigrations: { namespace: 'rekor', migrations: REKOR_MIGRATIONS },
+      leafKeys: (_data, meta) => (meta as PreparedEntry).indexKeys,
       batchWrites: (leaves) => {
         o.onBatch?.(leaves.length);
-        const rows: BatchStatement[] = [];
-        for (const l of leaves) for (const k of (l.meta as PreparedEntry).indexKeys) rows.push({ sql: INSERT_SEARCH_KEY, params: [k, l.index] });
-        return rows;
+        return [];
       },
     });
     return new RekorLog(engine, o, { v1Name, v2Name });
@@ -231,10 +231,9 @@ export class RekorLog {
 
   /** Entry IDs matching every (`and`) or any (`or`) of the keys. */
   search(keys: string[], operator: 'and' | 'or'): string[] {
-    this.findKey ??= this.engine.db.prepare(`SELECT idx FROM search_index WHERE key = ? ORDER BY idx LIMIT ?`);
     let result: Set<number> | undefined;
     for (const k of keys) {
-      const found = new Set(this.findKey.all(k, MAX_SEARCH_RESULTS).map((r) => r.idx));
+      const found = new Set(this.engine.leavesWithKey(k, MAX_SEARCH_RESULTS));
       if (result === undefined) result = found;
       else if (operator === 'and') result = new Set([...result].filter((i) => found.has(i)));
       else for (const i of found) result.add(i);

@@ -117,7 +117,20 @@ const ENGINE_MIGRATIONS: readonly Migration[] = [
       DROP INDEX leaves_hkey;
       INSERT OR REPLACE INTO meta (key, value) VALUES ('${LEAF_INDEX_UPTO}', (SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves));`,
   },
+  {
+    // Secondary keys of leaves (the Rekor search index), filled the same way: a batch appends its
+    // keys to the unindexed staging table; the batch that crosses the mark moves them, sorted.
+    version: 3,
+    sql: `
+      CREATE TABLE leaf_keys (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;
+      CREATE TABLE leaf_keys_staging (idx INTEGER NOT NULL, key TEXT NOT NULL);`,
+  },
 ];
+
+export const LEAF_KEY_STAGE_SQL = 'INSERT INTO leaf_keys_staging (idx, key) VALUES (?, ?)';
+/** The writer's bulk steps for secondary keys: staged keys below the mark into leaf_keys, sorted. */
+export const LEAF_KEYS_FLUSH_SQL = 'INSERT OR IGNORE INTO leaf_keys (key, idx) SELECT key, idx FROM leaf_keys_staging WHERE idx < ? ORDER BY key, idx';
+export const LEAF_KEYS_UNSTAGE_SQL = 'DELETE FROM leaf_keys_staging WHERE idx < ?';
 
 
 export interface SqliteLogStoreOptions {
@@ -128,6 +141,7 @@ export interface SqliteLogStoreOptions {
 }
 
 const DEFAULT_TILE_CACHE = 512;
+
 /** Leaf hashes looked up per duplicate-detection query. */
 const LOOKUP_CHUNK = 128;
 
@@ -143,6 +157,8 @@ export class SqliteLogStore implements NodeReader {
     byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
     byHashKeys: Statement<number[], { idx: number; leaf_hash: Buffer }>;
     hashesFrom: Statement<[number], { idx: number; leaf_hash: Buffer }>;
+    staged: Statement<[], { idx: number; key: string }>;
+    withKey: Statement<[string, number], { idx: number }>;
     putHead: Statement<[number, Buffer, number, string]>;
     latestHead: Statement<[], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
     headAt: Statement<[number], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
@@ -180,6 +196,8 @@ export class SqliteLogStore implements NodeReader {
         `SELECT l.idx, l.leaf_hash FROM leaf_index i JOIN leaves l ON l.idx = i.idx WHERE i.hkey IN (${Array(LOOKUP_CHUNK).fill('?').join(',')})`,
       ),
       hashesFrom: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE idx >= ? ORDER BY idx'),
+      staged: this.db.prepare('SELECT idx, key FROM leaf_keys_staging ORDER BY idx'),
+      withKey: this.db.prepare('SELECT idx FROM leaf_keys WHERE key = ? ORDER BY idx LIMIT ?'),
       putHead: this.db.prepare('INSERT OR REPLACE INTO tree_heads (size, root, ts_ms, signatures) VALUES (?, ?, ?, ?)'),
       latestHead: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads ORDER BY size DESC LIMIT 1'),
       headAt: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads WHERE size = ?'),
@@ -299,6 +317,18 @@ export class SqliteLogStore implements NodeReader {
   leafHashesFrom(start: number): { idx: number; leaf_hash: Buffer }[] {
     this.ensureOpen();
     return this.stmts.hashesFrom.all(start);
+  }
+
+  /** Secondary keys not yet moved into leaf_keys (committed state), in index order. */
+  stagedKeys(): { idx: number; key: string }[] {
+    this.ensureOpen();
+    return this.stmts.staged.all();
+  }
+
+  /** Indexes under `key` in leaf_keys (ascending, at most `limit`); staged keys are not there. */
+  indexesWithKey(key: string, limit: number): number[] {
+    this.ensureOpen();
+    return this.stmts.withKey.all(key, limit).map((r) => r.idx);
   }
 
   /**
