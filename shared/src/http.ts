@@ -2,7 +2,7 @@
  * Express helpers shared by every service: one JSON body parser with a size limit, one error
  * handler that turns everything into `{code, message}` and never leaks a stack or SQL text.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { isCairnError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -23,29 +23,102 @@ interface BodyParserError {
   status?: number;
 }
 
+/** The answer for an error: CairnErrors keep their status and code; nothing else leaks. */
+export function errorAnswer(err: unknown, logger: Logger, where: { method?: string; path: string }): { status: number; json: { code: string; message: string } } {
+  if (isCairnError(err)) return { status: err.status, json: { code: err.code, message: err.message } };
+  const bp = err as BodyParserError;
+  if (bp?.type === 'entity.too.large') return { status: 413, json: { code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' } };
+  if (bp?.type === 'entity.parse.failed') return { status: 400, json: { code: 'INVALID_JSON', message: 'request body is not valid JSON' } };
+  if (bp?.type !== undefined && typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) {
+    return { status: bp.status, json: { code: 'BAD_REQUEST', message: 'malformed request body' } };
+  }
+  logger.error('unhandled error', { method: where.method, path: where.path, error: err instanceof Error ? err.message : String(err) });
+  return { status: 500, json: { code: 'INTERNAL', message: 'internal error' } };
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
-    if (isCairnError(err)) {
-      res.status(err.status).json({ code: err.code, message: err.message });
-      return;
-    }
-    const bp = err as BodyParserError;
-    if (bp?.type === 'entity.too.large') {
-      res.status(413).json({ code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' });
-      return;
-    }
-    if (bp?.type === 'entity.parse.failed') {
-      res.status(400).json({ code: 'INVALID_JSON', message: 'request body is not valid JSON' });
-      return;
-    }
-    if (bp?.type !== undefined && typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) {
-      res.status(bp.status).json({ code: 'BAD_REQUEST', message: 'malformed request body' });
-      return;
-    }
-    logger.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
-    res.status(500).json({ code: 'INTERNAL', message: 'internal error' });
+    const a = errorAnswer(err, logger, { method: req.method, path: req.path });
+    res.status(a.status).json(a.json);
   };
+}
+
+/** What a lean route answers: a status, extra headers and a JSON value. */
+export interface LeanAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  json: unknown;
+}
+
+/**
+ * A hot POST route answered without the Express stack (router walk, body-parser, res.json): the
+ * raw body in, a JSON answer out. Same behaviour as its Express twin: a body over the limit is
+ * 413 BODY_TOO_LARGE before it is read further, errors come from `refuse`.
+ */
+export interface LeanRoute {
+  method: 'POST';
+  /** Exact request path (a query string sends the request down the Express stack instead). */
+  path: string;
+  maxBodyBytes: number;
+  handle(body: Buffer): Promise<LeanAnswer>;
+  /** The answer for an error, including body-reading errors (shaped as body-parser's). */
+  refuse(err: unknown): LeanAnswer;
+}
+
+function sendLean(res: ServerResponse, a: LeanAnswer, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify(a.json);
+  res.writeHead(a.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(close ? { connection: 'close' } : {}),
+    ...a.headers,
+  });
+  res.end(body);
+}
+
+/**
+ * Serves `req` on a lean route. Compressed bodies are not handled here: false, and nothing is
+ * read, so the caller passes the request to the Express stack (whose body parser inflates).
+ */
+export function serveLean(route: LeanRoute, req: IncomingMessage, res: ServerResponse): boolean {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+  const tooLarge = (): void => {
+    // Stop reading and close after the answer: the rest of the body is not worth receiving.
+    req.removeAllListeners('data');
+    req.resume();
+    sendLean(res, route.refuse({ type: 'entity.too.large', status: 413 }), true);
+  };
+  const declared = Number(req.headers['content-length']);
+  if (declared > route.maxBodyBytes) {
+    tooLarge();
+    return true;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > route.maxBodyBytes) {
+      over = true;
+      tooLarge();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (over) return;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    route.handle(body).then(
+      (a) => sendLean(res, a),
+      (e: unknown) => sendLean(res, route.refuse(e)),
+    );
+  });
+  // An aborted upload has nobody to answer.
+  req.on('error', () => res.destroy());
+  return true;
 }
 
 /** 404 for any route no component claimed. */

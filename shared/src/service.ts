@@ -3,6 +3,7 @@
  * them all on one port and `cairn serve X` can run one alone with the same code.
  */
 import type { Router } from 'express';
+import type { LeanRoute } from './http.ts';
 import type { CairnConfig } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
@@ -60,6 +61,8 @@ export interface Service {
   readonly name: ComponentName;
   /** Mounted at the root path; routes carry their own prefixes (/api/v1/..., /ct/v1/..., /tuf/...). */
   readonly router: Router;
+  /** Hot POST routes also served without the Express stack (the router keeps their twins). */
+  readonly leanRoutes?: readonly LeanRoute[];
   ready(): ReadyStatus;
   trustInfo(): TrustInfo[];
   /** Stops background work and closes stores. Idempotent. */

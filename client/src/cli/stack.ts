@@ -2,7 +2,7 @@
  * Starts components on one HTTP(S) server: all five for `cairn up`, one for `cairn serve X`.
  * The server listens first so a port of 0 resolves before the services learn their base URL.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import {
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
-import { errorHandler, notFound } from '@cairn/shared/http';
+import { errorHandler, notFound, serveLean, type LeanRoute } from '@cairn/shared/http';
 import { rateLimit } from './rate-limit.ts';
 
 const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
@@ -99,13 +99,14 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
 
   const requests = metrics.counter('cairn_http_requests_total', 'HTTP requests by route and status');
   const latency = metrics.histogram('cairn_http_request_duration_seconds', 'HTTP request latency by route');
+  const record = (path: string, method: string, status: number, start: bigint): void => {
+    const route = routeLabel(path);
+    requests.inc({ route, method, status: String(status) });
+    latency.observe(Number(process.hrtime.bigint() - start) / 1e9, { route });
+  };
   const observe: RequestHandler = (req, res, next) => {
     const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = routeLabel(req.path);
-      requests.inc({ route, method: req.method, status: String(res.statusCode) });
-      latency.observe(Number(process.hrtime.bigint() - start) / 1e9, { route });
-    });
+    res.on('finish', () => record(req.path, req.method, res.statusCode, start));
     next();
   };
   app.use(observe);
@@ -127,7 +128,21 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   for (const s of services) app.use(s.router);
   app.use(notFound);
   app.use(errorHandler(logger));
-  server.on('request', app);
+  // Hot write routes skip the Express stack (same answers; see LeanRoute). With a rate limit
+  // configured every request goes through Express, where the limiter is.
+  const lean = new Map<string, LeanRoute>();
+  if (!(config.rateLimit > 0)) for (const s of services) for (const r of s.leanRoutes ?? []) lean.set(`${r.method} ${r.path}`, r);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const route = lean.size > 0 ? lean.get(`${req.method} ${req.url}`) : undefined;
+    if (route) {
+      const start = process.hrtime.bigint();
+      if (serveLean(route, req, res)) {
+        res.on('finish', () => record(route.path, route.method, res.statusCode, start));
+        return;
+      }
+    }
+    void app(req, res);
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -116,7 +116,8 @@ test('engine: a failed commit on the writer thread answers STORE_WRITE_FAILED, a
       clock: new FixedClock(0),
       signTreeHead: sign,
       batchMaxSize: 4,
-      batchMaxDelayMs: 1,
+      // Batches are cut by size here (8 appends = two full batches), never by a busy machine's clock.
+      batchMaxDelayMs: 200,
       extraMigrations: { namespace: 'test', migrations: [{ version: 1, sql: 'CREATE TABLE side (idx INTEGER PRIMARY KEY, v TEXT NOT NULL)' }] },
       batchWrites: (leaves) => leaves.map((l) => ({ ...extra, params: [l.index, l.data.toString()] })),
     });

@@ -4,7 +4,7 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { isCairnError, isRecord, type Counter, type Logger } from '@cairn/shared';
-import { errorHandler, jsonBody, rawBody } from '@cairn/shared/http';
+import { errorAnswer, errorHandler, jsonBody, rawBody, type LeanAnswer, type LeanRoute } from '@cairn/shared/http';
 import { parseTilePath } from '@cairn/shared/tiles';
 import { LogError } from './errors.ts';
 import { MAX_RETRIEVE_ITEMS, MAX_SEARCH_VALUE, type RekorLog } from './rekor-log.ts';
@@ -69,9 +69,46 @@ function searchKeys(q: Record<string, unknown>): string[] {
   return keys;
 }
 
-export function createRouter(o: RouteOptions): Router {
+/** The rejection code of an error as the answer will carry it (metrics label). */
+function rejectionCode(err: unknown): string {
+  const bp = err as { type?: string };
+  return isCairnError(err) ? err.code : bp?.type === 'entity.too.large' ? 'BODY_TOO_LARGE' : bp?.type === 'entity.parse.failed' ? 'INVALID_JSON' : 'INTERNAL';
+}
+
+/**
+ * The log's routes: an Express router for everything, and the two write routes once more as
+ * lean routes (served without the Express stack; same handlers, same answers and headers).
+ */
+export function createRoutes(o: RouteOptions): { router: Router; leanRoutes: LeanRoute[] } {
   const { log } = o;
   const router = Router();
+  // Write answers, shared by the Express routes and the lean ones. A duplicate carries where the
+  // existing entry is (Location for v1, x-log-index for v2).
+  const writeV1 = async (body: unknown): Promise<LeanAnswer> => {
+    const { entryId, entry } = await log.addV1(body);
+    o.appended.inc({ api: 'v1' });
+    return { status: 201, headers: { ETag: entryId, Location: `/api/v1/log/entries/${entryId}` }, json: { [entryId]: entry } };
+  };
+  const writeV2 = async (body: unknown): Promise<LeanAnswer> => {
+    const entry = await log.addV2(body);
+    o.appended.inc({ api: 'v2' });
+    return { status: 201, json: entry };
+  };
+  const duplicateHeaders = (api: 'v1' | 'v2', e: unknown): Record<string, string> => {
+    if (!(e instanceof LogError) || e.code !== 'DUPLICATE_ENTRY') return {};
+    return api === 'v1' ? { Location: `/api/v1/log/entries/${String(e.details?.entryId)}` } : { 'x-log-index': String(e.details?.logIndex) };
+  };
+  const lean = (api: 'v1' | 'v2', path: string, write: (body: unknown) => Promise<LeanAnswer>): LeanRoute => ({
+    method: 'POST',
+    path,
+    maxBodyBytes: o.maxBodyBytes,
+    handle: write,
+    refuse: (e) => {
+      o.rejections.inc({ code: rejectionCode(e) });
+      return { ...errorAnswer(e, o.logger, { method: 'POST', path }), headers: duplicateHeaders(api, e) };
+    },
+  });
+  const leanRoutes = [lean('v1', '/api/v1/log/entries', writeV1), lean('v2', '/api/v2/log/entries', writeV2)];
   const json = jsonBody(o.maxBodyBytes);
   // Write bodies stay raw bytes here: they are parsed where the entry is prepared (a worker
   // thread under load), so the event loop neither parses nor copies the object tree.
@@ -82,11 +119,10 @@ export function createRouter(o: RouteOptions): Router {
     raw,
     wrap(async (req, res) => {
       try {
-        const { entryId, entry } = await log.addV1(req.body);
-        o.appended.inc({ api: 'v1' });
-        res.status(201).setHeader('ETag', entryId).setHeader('Location', `/api/v1/log/entries/${entryId}`).json({ [entryId]: entry });
+        const a = await writeV1(req.body);
+        res.status(a.status).set(a.headers).json(a.json);
       } catch (e) {
-        if (e instanceof LogError && e.code === 'DUPLICATE_ENTRY') res.setHeader('Location', `/api/v1/log/entries/${String(e.details?.entryId)}`);
+        res.set(duplicateHeaders('v1', e));
         throw e;
       }
     }),
@@ -184,11 +220,10 @@ export function createRouter(o: RouteOptions): Router {
     raw,
     wrap(async (req, res) => {
       try {
-        const entry = await log.addV2(req.body);
-        o.appended.inc({ api: 'v2' });
-        res.status(201).json(entry);
+        const a = await writeV2(req.body);
+        res.status(a.status).json(a.json);
       } catch (e) {
-        if (e instanceof LogError && e.code === 'DUPLICATE_ENTRY') res.setHeader('x-log-index', String(e.details?.logIndex));
+        res.set(duplicateHeaders('v2', e));
         throw e;
       }
     }),
@@ -222,10 +257,8 @@ export function createRouter(o: RouteOptions): Router {
   // Count rejections by code, then answer with the shared handler.
   const handle = errorHandler(o.logger);
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    const bp = err as { type?: string };
-    const code = isCairnError(err) ? err.code : bp?.type === 'entity.too.large' ? 'BODY_TOO_LARGE' : bp?.type === 'entity.parse.failed' ? 'INVALID_JSON' : 'INTERNAL';
-    o.rejections.inc({ code });
+    o.rejections.inc({ code: rejectionCode(err) });
     handle(err, req, res, next);
   });
-  return router;
+  return { router, leanRoutes };
 }

@@ -27,7 +27,7 @@ import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS,
 import { LogError } from './errors.ts';
 import { PreparePool } from './prepare-pool.ts';
 import { RekorLog, newTreeId } from './rekor-log.ts';
-import { createRouter } from './routes.ts';
+import { createRoutes } from './routes.ts';
 import { SqliteCosignatureStore, createWitnessRouter, parseWitnessKeys } from './witness.ts';
 
 interface LogState {
@@ -124,7 +124,7 @@ export const createService: ServiceFactory = async (ctx) => {
     throw e;
   }
   const witnessRouter = createWitnessRouter({ store: witnessStore, witnesses: parseWitnessKeys(cfg.witnesses), logKey: signer.publicKey, clock: ctx.clock });
-  const router = createRouter({
+  const { router, leanRoutes } = createRoutes({
     log,
     maxBodyBytes: ctx.config.maxBodyBytes,
     logger: ctx.logger,
@@ -147,6 +147,7 @@ export const createService: ServiceFactory = async (ctx) => {
   return {
     name: 'log',
     router,
+    leanRoutes,
     ready: () => (log.engine.ready() ? { ok: true } : { ok: false, reason: 'the log store is not open' }),
     trustInfo: () => [trust],
     close: () =>
