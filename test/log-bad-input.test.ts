@@ -5,6 +5,8 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { b64, certificateFor, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
@@ -181,6 +183,46 @@ test('duplicates: 409 with the Location of the existing entry, inside one batch 
   const again = await post(`${log.url}/api/v1/log/entries`, entry);
   assert.equal(again.status, 409);
   assert.equal(again.headers.get('location'), ok.headers.get('location'));
+});
+
+test('write routes without Express (lean) and through it answer alike: chunked oversize 413, gzip and query strings via Express, metrics counted', async () => {
+  const url = new URL(`${log.url}/api/v1/log/entries`);
+  const raw = (path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<{ status: number; headers: Record<string, unknown>; json: any }> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  const sizeBefore = ((await (await fetch(`${log.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+  // Chunked (no content-length) and over the 4 MiB limit: 413 once the limit is crossed.
+  const big = await raw('/api/v1/log/entries', { 'content-type': 'application/json' }, Array.from({ length: 5 }, () => Buffer.alloc(1024 * 1024, 0x20)));
+  assert.equal(big.status, 413);
+  assert.equal(big.json.code, 'BODY_TOO_LARGE');
+  // The same malformed body on the lean path and (with a query string) through Express.
+  for (const path of ['/api/v1/log/entries', '/api/v1/log/entries?via=express']) {
+    const r = await raw(path, { 'content-type': 'application/json' }, [Buffer.from('{"apiVersion":')]);
+    assert.equal(r.status, 400, path);
+    assert.equal(r.json.code, 'INVALID_JSON', path);
+  }
+  // gzip: inflated by Express's body parser, accepted.
+  const { entry } = hashedRekord(Buffer.from('gzipped entry'));
+  const gz = await raw('/api/v1/log/entries', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, [gzipSync(JSON.stringify(entry))]);
+  assert.equal(gz.status, 201);
+  assert.match(String(gz.headers.location), /^\/api\/v1\/log\/entries\/[0-9a-f]{80}$/);
+  const viaQuery = await raw('/api/v1/log/entries?x=1', { 'content-type': 'application/json' }, [Buffer.from(JSON.stringify(entry))]);
+  assert.equal(viaQuery.status, 409);
+  assert.equal(viaQuery.headers.location, gz.headers.location);
+  const sizeAfter = ((await (await fetch(`${log.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
+  assert.equal(sizeAfter, sizeBefore + 1, 'only the gzipped entry was written');
+  const metrics = await (await fetch(`${log.url}/metrics`)).text();
+  assert.match(metrics, /cairn_http_requests_total\{[^}]*method="POST"[^}]*status="413"[^}]*\} [1-9]/);
+  assert.match(metrics, /cairn_log_rejections_total\{code="BODY_TOO_LARGE"\} [1-9]/);
 });
 
 test('reads: unknown entries 404, malformed IDs and ranges 400, retrieve limits 422', async () => {

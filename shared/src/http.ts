@@ -6,6 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { isCairnError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { LeanAnswer, LeanRoute } from './service.ts';
+
+export type { LeanAnswer, LeanRoute };
 
 export function jsonBody(limitBytes: number): RequestHandler {
   // strict=false: a bare JSON string or number reaches the handler, which rejects it with its
@@ -42,28 +45,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const a = errorAnswer(err, logger, { method: req.method, path: req.path });
     res.status(a.status).json(a.json);
   };
-}
-
-/** What a lean route answers: a status, extra headers and a JSON value. */
-export interface LeanAnswer {
-  status: number;
-  headers?: Record<string, string>;
-  json: unknown;
-}
-
-/**
- * A hot POST route answered without the Express stack (router walk, body-parser, res.json): the
- * raw body in, a JSON answer out. Same behaviour as its Express twin: a body over the limit is
- * 413 BODY_TOO_LARGE before it is read further, errors come from `refuse`.
- */
-export interface LeanRoute {
-  method: 'POST';
-  /** Exact request path (a query string sends the request down the Express stack instead). */
-  path: string;
-  maxBodyBytes: number;
-  handle(body: Buffer): Promise<LeanAnswer>;
-  /** The answer for an error, including body-reading errors (shaped as body-parser's). */
-  refuse(err: unknown): LeanAnswer;
 }
 
 function sendLean(res: ServerResponse, a: LeanAnswer, close = false): void {

@@ -3,7 +3,6 @@
  * them all on one port and `cairn serve X` can run one alone with the same code.
  */
 import type { Router } from 'express';
-import type { LeanRoute } from './http.ts';
 import type { CairnConfig } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
@@ -56,6 +55,28 @@ export type TrustInfo =
       validTo?: string;
     }
   | { kind: 'oidc'; issuer: string };
+
+/** What a lean route answers: a status, extra headers and a JSON value. */
+export interface LeanAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  json: unknown;
+}
+
+/**
+ * A hot POST route answered without the Express stack (router walk, body-parser, res.json): the
+ * raw body in, a JSON answer out. Same behaviour as its Express twin: a body over the limit is
+ * 413 BODY_TOO_LARGE before it is read further, errors come from `refuse`.
+ */
+export interface LeanRoute {
+  method: 'POST';
+  /** Exact request path (a query string sends the request down the Express stack instead). */
+  path: string;
+  maxBodyBytes: number;
+  handle(body: Buffer): Promise<LeanAnswer>;
+  /** The answer for an error, including body-reading errors (shaped as body-parser's). */
+  refuse(err: unknown): LeanAnswer;
+}
 
 export interface Service {
   readonly name: ComponentName;
