@@ -11,7 +11,8 @@
  *
  * Engine: in another child process, 1,000,000 leaves appended through the engine (real ECDSA
  * P-256 signature per batch head, SQLite synchronous=FULL, commits on the writer thread) by an
- * importer-style loop keeping 8,192 appends outstanding, then random inclusion and consistency
+ * importer-style loop keeping 4,096 appends outstanding in batches of 2,048 (BENCH_LOG_WINDOW,
+ * BENCH_LOG_BATCH), then random inclusion and consistency
  * proofs at that size, and the RSS at 1M entries. BENCH_LOG_LEAVES overrides 1M.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,9 @@ import * as x509 from '@peculiar/x509';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLIENTS = Number(process.env.BENCH_LOG_CLIENTS ?? 64);
 const SIGNERS = 64;
+/** Engine run: leaves per batch and appends kept outstanding (BENCH_LOG_BATCH, BENCH_LOG_WINDOW). */
+const ENGINE_BATCH = Number(process.env.BENCH_LOG_BATCH ?? 2048);
+const WINDOW = Number(process.env.BENCH_LOG_WINDOW ?? 4096);
 
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -218,7 +222,7 @@ async function engineChild(): Promise<void> {
     const engine = await openLogEngine({
       dbPath: join(dir, 'log.db'),
       clock: systemClock,
-      batchMaxSize: 4096,
+      batchMaxSize: ENGINE_BATCH,
       batchMaxDelayMs: 5,
       signTreeHead: async (h) => {
         const text = formatCheckpoint({ origin: 'bench.example', size: h.size, rootHash: h.rootHash, extensions: [] });
@@ -232,7 +236,6 @@ async function engineChild(): Promise<void> {
     };
     // A bulk importer's loop: at most WINDOW appends outstanding, refilled as they are answered,
     // so the next batches are sequenced while earlier ones commit on the writer thread.
-    const WINDOW = 8_192;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await new Promise<void>((resolve, reject) => {
@@ -309,7 +312,7 @@ async function engineBench(): Promise<string[]> {
   const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
   return [
     '',
-    `| engine (${r.total} leaves of 300 B, batches of 4096, 8192 outstanding, one signed checkpoint per batch) | value |`,
+    `| engine (${r.total} leaves of 300 B, batches of ${ENGINE_BATCH}, ${WINDOW} outstanding, one signed checkpoint per batch) | value |`,
     '|---|---|',
     `| append | ${Math.round(r.leavesPerSec!)} leaves/s wall (${r.appendSeconds!.toFixed(1)} s); ${Math.round(r.leavesPerCpu!)} leaves per CPU-second |`,
     `| inclusion proofs at ${r.total} | ${Math.round(r.inclusionPerSec!)} /s wall; ${Math.round(r.inclusionPerCpu!)} per CPU-second |`,
