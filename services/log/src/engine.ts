@@ -173,7 +173,7 @@ export interface LogEngine {
   close(): Promise<void>;
 }
 
-/** SQLite page cache of the writer connection (index pages touched by inserts). */
+/** SQLite page cache of the writer connection (pages touched by batch inserts and the bulk index steps). */
 const WRITER_CACHE_KIB = 6_000;
 
 /** Batches sequenced ahead of the disk: one committing, one more queued behind it. */
