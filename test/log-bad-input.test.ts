@@ -297,6 +297,32 @@ test('retrieve and search find what was logged', async () => {
   assert.match(await pem.text(), /^-----BEGIN PUBLIC KEY-----\n/);
 });
 
+test('a log whose search keys were in search_index (rekor schema 1) is migrated: old entries are still found', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-migrate-'));
+  let server = await startLog(dataDir);
+  const { entry, digest } = hashedRekord(Buffer.from('searchable before the migration'));
+  const created = await post(`${server.url}/api/v1/log/entries`, entry);
+  const [entryId] = Object.keys(created.json);
+  await server.stop(false);
+  // Back to rekor schema 1: the keys in search_index, none in leaf_keys or staged.
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(join(dataDir, 'log', 'log.db'));
+  db.exec(`CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO search_index (key, idx) SELECT key, idx FROM leaf_keys_staging;
+    INSERT OR IGNORE INTO search_index (key, idx) SELECT key, idx FROM leaf_keys;
+    DELETE FROM leaf_keys_staging; DELETE FROM leaf_keys;
+    DELETE FROM schema_migrations WHERE namespace = 'rekor' AND version = 2;`);
+  assert.ok((db.prepare('SELECT COUNT(*) AS n FROM search_index').get() as { n: number }).n > 0);
+  db.close();
+  server = await startLog(dataDir);
+  try {
+    const s = await post(`${server.url}/api/v1/index/retrieve`, { hash: `sha256:${digest.toString('hex')}` });
+    assert.deepEqual(s.json, [entryId]);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('search by certificate identity (email and URI SANs), and by the certificate', async () => {
   const k = keyPair();
   const pem = await certificateFor(k, [
