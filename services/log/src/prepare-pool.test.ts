@@ -71,3 +71,13 @@ test('prepare pool: requests held by a worker that stops are prepared inline, wi
     await pool.close();
   }
 });
+
+test('closing the pool while its workers are still starting completes (they are let start, then stopped)', async () => {
+  // Closing at different moments of the workers' start (module loading takes ~100-500 ms).
+  for (let round = 0; round < 24; round++) {
+    const pool = new PreparePool({ workers: 2, startAfterPerSecond: 0 });
+    await new Promise((r) => setTimeout(r, round * 15));
+    await pool.close();
+    assert.equal(pool.size, 0);
+  }
+});

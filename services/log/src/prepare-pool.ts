@@ -13,6 +13,9 @@ import { parseJsonBody, prepareProposedEntry, prepareV2Request, type PreparedEnt
 
 export type PrepareApi = 'v1' | 'v2';
 
+/** How long stopping the pool waits for a starting worker, and then for its termination. */
+const STOP_WAIT_MS = 5_000;
+
 export interface PreparePoolOptions {
   /** Worker threads at most; 0 prepares everything on the main thread. */
   workers: number;
@@ -51,7 +54,8 @@ export function prepareInline(api: PrepareApi, input: unknown): PreparedEntry {
 
 export class PreparePool {
   private readonly workers: PoolWorker[] = [];
-  private readonly spawned = new Set<Worker>();
+  /** Every worker not yet exited, with a promise settled once it is ready or gone. */
+  private readonly spawned = new Map<Worker, Promise<void>>();
   private starting = false;
   private closed = false;
   private nextId = 1;
@@ -124,14 +128,22 @@ export class PreparePool {
 
   private spawn(): void {
     const worker = new Worker(new URL('./prepare.worker.js', import.meta.url));
-    this.spawned.add(worker);
+    let started!: () => void;
+    this.spawned.set(
+      worker,
+      new Promise<void>((r) => (started = r)),
+    );
+    worker.once('exit', () => started());
+    worker.once('error', () => started());
     const w: PoolWorker = { worker, pending: new Map(), outbox: [] };
     worker.on('message', (msg: Reply | Reply[]) => {
       if (!Array.isArray(msg)) {
         if (msg.ready) {
-          if (this.closed) void worker.terminate();
-          else this.workers.push(w);
-          worker.unref();
+          started();
+          if (!this.closed) {
+            this.workers.push(w);
+            worker.unref();
+          }
         }
         return;
       }
@@ -184,12 +196,30 @@ export class PreparePool {
   async dropWorkers(): Promise<void> {
     this.workers.splice(0);
     this.starting = false;
-    await Promise.all([...this.spawned].map((w) => w.terminate()));
+    await this.stopAll();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.workers.splice(0);
-    await Promise.all([...this.spawned].map((w) => w.terminate()));
+    await this.stopAll();
+  }
+
+  /**
+   * Terminates every worker. One still starting is first let finish: terminating a worker in the
+   * middle of its start can leave terminate() pending forever with nothing keeping the process
+   * alive (seen on Node 20 under load). Each wait is bounded by STOP_WAIT_MS.
+   */
+  private async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.spawned].map(async ([worker, started]) => {
+        worker.ref();
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = (p: Promise<unknown>): Promise<unknown> =>
+          Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]).finally(() => clearTimeout(timer));
+        await bounded(started);
+        await bounded(worker.terminate());
+      }),
+    );
   }
 }
