@@ -314,3 +314,33 @@ test('engine: secondary keys are found below the mark (leaf_keys), above it (mem
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('engine: after reopen, duplicates of leaves in leaf_index are found while the filter is rebuilt and after', async () => {
+  const dir = tmp();
+  try {
+    const opts = { dbPath: join(dir, 'log.db'), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 1024, batchMaxDelayMs: 1, leafIndexEvery: 1000 };
+    let engine = await openLogEngine(opts);
+    const leaves = Array.from({ length: 12_000 }, (_, i) => Buffer.from(`many-${i}`));
+    await Promise.all(leaves.map((l) => engine.append(l)));
+    await engine.close();
+    engine = await openLogEngine(opts);
+    // Right after open (12,000 keys: the filter is rebuilt in steps of 4,096 over later turns).
+    const early = await Promise.all(leaves.slice(0, 3000).map((l) => engine.append(l)));
+    assert.deepEqual(
+      early.map((r) => r.duplicateOf),
+      [...Array(3000).keys()],
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const late = await Promise.all(leaves.slice(3000).map((l) => engine.append(l)));
+    assert.deepEqual(
+      late.map((r) => r.duplicateOf),
+      [...Array(9000).keys()].map((i) => i + 3000),
+    );
+    const fresh = await engine.append(Buffer.from('not seen before'));
+    assert.equal(fresh.index, 12_000);
+    assert.equal(engine.size, 12_001);
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

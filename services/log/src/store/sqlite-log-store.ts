@@ -166,6 +166,7 @@ export class SqliteLogStore implements NodeReader {
     putMeta: Statement<[string, string]>;
   };
   private open = true;
+  private keysAfter: Statement<[number, number], number> | undefined;
 
   constructor(path: string, options: SqliteLogStoreOptions = {}) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -311,6 +312,13 @@ export class SqliteLogStore implements NodeReader {
   leafIndexUpTo(): number {
     this.ensureOpen();
     return Number(this.getMeta(LEAF_INDEX_UPTO) ?? 0);
+  }
+
+  /** Up to `limit` hash keys of leaf_index above `after`, in key order (the engine's filter is rebuilt in steps). */
+  leafIndexKeysAfter(after: number, limit: number): number[] {
+    this.ensureOpen();
+    this.keysAfter ??= this.db.prepare<[number, number], number>('SELECT DISTINCT hkey FROM leaf_index WHERE hkey > ? ORDER BY hkey LIMIT ?').pluck();
+    return this.keysAfter.all(after, limit);
   }
 
   /** Leaf hashes of the committed leaves from `start` on, in index order (the unindexed tail). */
