@@ -190,7 +190,8 @@ const MAX_IN_FLIGHT = 2;
 interface Sequenced {
   seq: number;
   items: Pending[];
-  results: { item: Pending; index: number; duplicate: boolean; keys: readonly string[] }[];
+  /** hkey: the leaf hash's 48-bit key (hashKey), computed once for the filter, the lookup and the writer. */
+  results: { item: Pending; index: number; duplicate: boolean; hkey: number; keys: readonly string[] }[];
   head: SignedTreeHead;
   tiles: Map<number, Buffer>;
   /** New leaves in the batch (0: duplicates only). */
@@ -386,7 +387,7 @@ class SequencedLogEngine implements LogEngine {
       // The tail holds this batch's earlier leaves too (a failed batch rebuilds it from disk).
       const dup = stored[n] ?? this.tail.get(item.leafHash);
       if (dup !== undefined) {
-        results.push({ item, index: dup, duplicate: true, keys: NO_KEYS });
+        results.push({ item, index: dup, duplicate: true, hkey: hkeys[n]!, keys: NO_KEYS });
         continue;
       }
       const index = this.range.size;
@@ -403,13 +404,9 @@ class SequencedLogEngine implements LogEngine {
       this.tail.push(item.leafHash);
       this.filter.add(hkeys[n]!);
       const keys = this.options.leafKeys?.(item.data, item.meta) ?? NO_KEYS;
-      for (const k of keys) {
-        const list = this.tailKeys.get(k);
-        if (!list) this.tailKeys.set(k, [index]);
-        else if (list[list.length - 1] !== index) list.push(index);
-      }
+      for (const k of keys) addKey(this.tailKeys, k, index);
       added++;
-      results.push({ item, index, duplicate: false, keys });
+      results.push({ item, index, duplicate: false, hkey: hkeys[n]!, keys });
     }
     let head = this.seqHead;
     if (added > 0) {
@@ -448,7 +445,7 @@ class SequencedLogEngine implements LogEngine {
       const { data, leafHash, meta } = r.item;
       if (this.options.batchWrites) leaves.push({ index: r.index, leafHash, data, timestampMs: batch.timestampMs, meta });
       indexes.push(r.index);
-      hkeys.push(hashKey(leafHash));
+      hkeys.push(r.hkey);
       datas.push(data);
       hashes.push(leafHash);
       offset += data.length;
@@ -689,12 +686,15 @@ function readTail(store: SqliteLogStore, from: number): LeafHashTail {
 /** The staged (not yet moved) secondary keys: key -> indexes, ascending. */
 function readTailKeys(store: SqliteLogStore): Map<string, number[]> {
   const keys = new Map<string, number[]>();
-  for (const r of store.stagedKeys()) {
-    const list = keys.get(r.key);
-    if (!list) keys.set(r.key, [r.idx]);
-    else if (list[list.length - 1] !== r.idx) list.push(r.idx);
-  }
+  for (const r of store.stagedKeys()) addKey(keys, r.key, r.idx);
   return keys;
+}
+
+/** Records that leaf `index` has secondary key `key` (indexes arrive ascending; a key listed twice for one leaf counts once). */
+function addKey(keys: Map<string, number[]>, key: string, index: number): void {
+  const list = keys.get(key);
+  if (!list) keys.set(key, [index]);
+  else if (list[list.length - 1] !== index) list.push(index);
 }
 
 /** The right edge of a tree of `size` leaves, read from stored complete subtrees. */

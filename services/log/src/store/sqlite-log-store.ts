@@ -158,6 +158,7 @@ export class SqliteLogStore implements NodeReader {
     byHashKeys: Statement<number[], { idx: number; leaf_hash: Buffer }>;
     hashesFrom: Statement<[number], { idx: number; leaf_hash: Buffer }>;
     staged: Statement<[], { idx: number; key: string }>;
+    keysAfter: Statement<[number, number], number>;
     withKey: Statement<[string, number], { idx: number }>;
     putHead: Statement<[number, Buffer, number, string]>;
     latestHead: Statement<[], { size: number; root: Buffer; ts_ms: number; signatures: string }>;
@@ -166,7 +167,6 @@ export class SqliteLogStore implements NodeReader {
     putMeta: Statement<[string, string]>;
   };
   private open = true;
-  private keysAfter: Statement<[number, number], number> | undefined;
 
   constructor(path: string, options: SqliteLogStoreOptions = {}) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -198,6 +198,7 @@ export class SqliteLogStore implements NodeReader {
       ),
       hashesFrom: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE idx >= ? ORDER BY idx'),
       staged: this.db.prepare('SELECT idx, key FROM leaf_keys_staging ORDER BY idx'),
+      keysAfter: this.db.prepare<[number, number], number>('SELECT DISTINCT hkey FROM leaf_index WHERE hkey > ? ORDER BY hkey LIMIT ?').pluck(),
       withKey: this.db.prepare('SELECT idx FROM leaf_keys WHERE key = ? ORDER BY idx LIMIT ?'),
       putHead: this.db.prepare('INSERT OR REPLACE INTO tree_heads (size, root, ts_ms, signatures) VALUES (?, ?, ?, ?)'),
       latestHead: this.db.prepare('SELECT size, root, ts_ms, signatures FROM tree_heads ORDER BY size DESC LIMIT 1'),
@@ -317,8 +318,7 @@ export class SqliteLogStore implements NodeReader {
   /** Up to `limit` hash keys of leaf_index above `after`, in key order (the engine's filter is rebuilt in steps). */
   leafIndexKeysAfter(after: number, limit: number): number[] {
     this.ensureOpen();
-    this.keysAfter ??= this.db.prepare<[number, number], number>('SELECT DISTINCT hkey FROM leaf_index WHERE hkey > ? ORDER BY hkey LIMIT ?').pluck();
-    return this.keysAfter.all(after, limit);
+    return this.stmts.keysAfter.all(after, limit);
   }
 
   /** Leaf hashes of the committed leaves from `start` on, in index order (the unindexed tail). */
