@@ -311,3 +311,20 @@ test('engine: after reopen, duplicates of leaves in leaf_index are found while t
   assert.equal(engine.size, 12_001);
   await engine.close();
 });
+
+test('engine: a leaf missing above the leaf_index mark refuses to open (STORE_CORRUPT); a bad leafIndexEvery is refused', async (t) => {
+  const dir = tmp(t);
+  const dbPath = join(dir, 'log.db');
+  const opts = { dbPath, clock: new FixedClock(0), signTreeHead: sign, batchMaxDelayMs: 0 };
+  await assert.rejects(openLogEngine({ ...opts, leafIndexEvery: 0 }), (e: unknown) => e instanceof TypeError && /leafIndexEvery/.test(e.message));
+  await assert.rejects(openLogEngine({ ...opts, leafIndexEvery: 1.5 }), (e: unknown) => e instanceof TypeError && /leafIndexEvery/.test(e.message));
+  const engine = await openLogEngine(opts);
+  await Promise.all(['m0', 'm1', 'm2', 'm3'].map((x) => engine.append(Buffer.from(x))));
+  await engine.close();
+  // The tiles still reproduce the signed root; only the leaf row is gone (the tail cannot be rebuilt).
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(dbPath);
+  db.exec('DELETE FROM leaves WHERE idx = 2');
+  db.close();
+  await assert.rejects(openLogEngine(opts), (e: unknown) => e instanceof LogError && e.code === 'STORE_CORRUPT' && /leaf 2 is missing/.test(e.message));
+});
