@@ -13,7 +13,7 @@ import * as sigstore from 'sigstore';
 import { COMPONENTS, loadConfig, silentLogger, systemClock } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
 import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { bootstrapTrust } from '../client/src/cli/bootstrap.ts';
+import { bootstrapTrust, bootstrapTsa } from '../client/src/cli/bootstrap.ts';
 import { main } from '../client/src/cli/main.ts';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/7';
@@ -36,6 +36,7 @@ before(async () => {
     components: COMPONENTS,
     logger: silentLogger,
     beforeCreate: async (name, peers, baseUrl) => {
+      if (name === 'tsa') await bootstrapTsa(join(dataDir, 'tsa'));
       if (name === 'tuf') await bootstrapTrust({ config, peers, baseUrl, tufDir: join(dataDir, 'tuf') });
     },
   });

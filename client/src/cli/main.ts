@@ -11,10 +11,11 @@ interface Entry {
 }
 
 const COMMANDS: Record<string, Entry> = {
-  up: { summary: 'run the whole stack (CA, CT log, transparency log, TUF, OIDC) on one port', module: 'up' },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tuf|oidc', module: 'serve' },
+  up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', module: 'up' },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', module: 'serve' },
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
+  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', module: 'tsa' },
   tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
   trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
   sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },
