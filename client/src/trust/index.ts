@@ -31,7 +31,7 @@ export {
   type ServiceJson,
   type ValidFor,
 } from './trusted-root.ts';
-export { loadCachedTrustedRoot, initTrustCache, refreshTrustCache, type LoadCachedOptions, type InitTrustOptions, type InitTrustResult } from './cache.ts';
+export { loadCachedTrustedRoot, loadCachedSigningConfig, initTrustCache, refreshTrustCache, type LoadCachedOptions, type InitTrustOptions, type InitTrustResult } from './cache.ts';
 export { CairnTufClient, defaultCacheDir, fetchCapped, MAX_ROOT_ROTATIONS, type TufClientOptions } from './tuf-client.ts';
 export { runDevelopmentCeremony, DEV_KEY_DIR, type DevCeremonyOptions, type DevCeremonyResult } from './dev-ceremony.ts';
 export { TrustError, type TrustErrorCode } from './errors.ts';
