@@ -20,9 +20,8 @@ import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { COMPONENTS, loadConfig, silentLogger, systemClock, generateKey, privateKeyToPem } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { bootstrapTrust, bootstrapTsa } from '../client/src/cli/bootstrap.ts';
-import { defaultCacheDir, loadCachedSigningConfig } from '../client/src/trust/index.ts';
+import { startStack, type Stack, bootstrapTrust, bootstrapTsa } from '@cairn/host';
+import { defaultCacheDir, loadCachedSigningConfig } from '@cairn/trust';
 import { cli, errorCode, readJson } from './sign-fixtures.ts';
 
 const require = createRequire(import.meta.url);
@@ -270,7 +269,8 @@ test('cairn verify refuses a token from a TSA not in the trusted root (TIMESTAMP
   noTsa.timestampAuthorities = [];
   assert.equal(errorCode(await cli(args(write('root-no-tsa.json', JSON.stringify(noTsa))), env)), 'TIMESTAMP_UNTRUSTED');
   const ended = structuredClone(root);
-  ended.timestampAuthorities[0].validFor = { start: ended.timestampAuthorities[0].validFor.start, end: new Date(Date.parse(ended.timestampAuthorities[0].validFor.start) + 1000).toISOString() };
-  // The same TSA listed as valid for its first second only: the token is outside that window.
-  assert.equal(errorCode(await cli(args(write('root-ended.json', JSON.stringify(ended))), env)), 'TIMESTAMP_OUTSIDE_VALIDITY');
+  // The same TSA listed as valid for one day in 2000 only: the token is outside that window.
+  ended.timestampAuthorities[0].validFor = { start: '2000-01-01T00:00:00Z', end: '2000-01-02T00:00:00Z' };
+  const endedRun = await cli(args(write('root-ended.json', JSON.stringify(ended))), env);
+  assert.equal(errorCode(endedRun), 'TIMESTAMP_OUTSIDE_VALIDITY', endedRun.stderr + endedRun.stdout);
 });

@@ -1,7 +1,7 @@
 /**
  * The RFC 3161 timestamp authority on a real server (port 0): OpenSSL (`openssl ts`, an
  * independent implementation) makes the queries and verifies every reply against the chain from
- * /api/v1/timestamp/certchain; Cairn's own verifier (client/src/verify/timestamp.ts) checks the
+ * /api/v1/timestamp/certchain; Cairn's own verifier (@cairn/verify, client/verify/src/timestamp.ts) checks the
  * tokens too. Every refused query is asserted by HTTP status, code and RFC 3161 failInfo bit, and
  * by what it must not do: sign, count, or use up a serial number.
  */
@@ -15,11 +15,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { loadConfig, silentLogger, systemClock, type TrustInfo } from '@cairn/shared';
 import { bool, children, explicit, integer, nullValue, octetString, oid, oidToString, readOne, readUnsignedInteger, seq, TAG, type Tlv } from '@cairn/shared/der';
 import { initTsa, MAX_QUERY_BYTES, TsaError } from '@cairn/tsa';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { buildTrustedRoot } from '../client/src/trust/index.ts';
-import { parseTrustedRoot } from '../client/src/verify/trusted-root.ts';
-import { verifyRfc3161Timestamp } from '../client/src/verify/timestamp.ts';
-import { VerifyError } from '../client/src/verify/errors.ts';
+import { startStack, type Stack } from '@cairn/host';
+import { buildTrustedRoot } from '@cairn/trust';
+import { parseTrustedRoot, verifyRfc3161Timestamp, VerifyError } from '@cairn/verify';
 import { codeOf } from './helpers/codes.ts';
 
 const SHA256 = '2.16.840.1.101.3.4.2.1';

@@ -11,8 +11,8 @@
  * tokens. Random 20-byte serials would need no state but say nothing about order and rely on
  * the RNG alone; several replicas sharing one signing key need distinct `tsa.serialPrefix`es.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '@cairn/shared/io';
 import { TsaError } from './errors.ts';
 
 export const DEFAULT_SERIAL_BLOCK = 4096;
@@ -68,27 +68,8 @@ export class SerialCounter {
   private reserve(): void {
     const mark = this.next + this.block;
     if (mark >= 1n << COUNTER_BITS) throw new TsaError('SERIAL_STATE', 'the serial counter is exhausted');
-    writeDurably(this.path, JSON.stringify({ reserved: mark.toString() }) + '\n');
+    // Written and fsynced (file and directory) before any serial of the block is handed out.
+    writeAtomic(this.path, JSON.stringify({ reserved: mark.toString() }) + '\n', 0o600);
     this.reserved = mark;
-  }
-}
-
-/** Write to a temporary file, fsync, rename over, fsync the directory: all or nothing. */
-function writeDurably(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
   }
 }

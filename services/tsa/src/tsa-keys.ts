@@ -11,7 +11,8 @@ import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:c
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bitString, bool, children, encodeTlv, explicit, implicitPrimitive, integer, oid, printableString, readOne, seq, set, utf8String, x509Time, TAG } from '@cairn/shared/der';
-import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, writeSecretFile, type Clock, type Signer } from '@cairn/shared';
+import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import { writeSecretFile } from '@cairn/shared/key-files';
 import { TsaError } from './errors.ts';
 import { checkTsaKey, OID as TOKEN_OID, type TsaIdentity } from './token.ts';
 
