@@ -27,6 +27,13 @@ const OID_OF: Readonly<Record<HashAlgorithm, string>> = {
   sha512: '2.16.840.1.101.3.4.2.3',
 };
 
+/** The JSON form's AlgorithmIdentifiers, encoded once. */
+const JSON_ALG_IDS: Readonly<Record<HashAlgorithm, Buffer>> = {
+  sha256: seq(oid(OID_OF.sha256), nullValue()),
+  sha384: seq(oid(OID_OF.sha384), nullValue()),
+  sha512: seq(oid(OID_OF.sha512), nullValue()),
+};
+
 export function hashOid(h: HashAlgorithm): string {
   return OID_OF[h];
 }
@@ -152,7 +159,7 @@ export function parseJsonQuery(body: Buffer): TimestampQuery {
   const q: TimestampQuery = {
     hashAlgorithm: alg,
     hashedMessage: hashed,
-    messageImprint: seq(seq(oid(OID_OF[alg]), nullValue()), octetString(hashed)),
+    messageImprint: seq(JSON_ALG_IDS[alg], octetString(hashed)),
     certReq: certificates === true,
   };
   if (nonce !== undefined && nonce !== null) {
