@@ -304,3 +304,32 @@ test('start-up refusals: no keys is NOT_INITIALIZED, a bad policy OID is INVALID
   assert.equal(await code(start(['tsa.serialPrefix=1.5'])), 'INVALID_CONFIG');
   assert.equal(await code(initTsa(join(dataDir, 'tsa'), { clock: systemClock })), 'INVALID_TSA_KEYS', 'init refuses to overwrite');
 });
+
+test('the Express twin of the lean route answers the same (a rate limit sends every request through Express)', async () => {
+  await stack.close();
+  stack = await startStack(loadConfig({ overrides: { port: 0, dataDir, logLevel: 'silent', rateLimit: 100_000 } }), { components: ['tsa'], logger: silentLogger });
+  url = stack.url;
+  try {
+    const ok = await post(query({ certReq: true, nonce: 7n }));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.type, 'application/timestamp-reply');
+    assert.equal(tstInfoOf(ok.body).nonce, 7n);
+    const tsr = join(work, 'express.tsr');
+    writeFileSync(tsr, ok.body);
+    assert.match(openssl(['ts', '-reply', '-in', tsr, '-text']).out, /Status: Granted/);
+    const bad = await post(query({ alg: SHA1, hashed: randomBytes(20) }));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.code, 'BAD_ALG');
+    assert.equal(statusOf(bad.body).failBit, 0);
+    const big = await post(Buffer.alloc(MAX_QUERY_BYTES + 1, 0x30));
+    assert.equal(big.status, 413);
+    assert.equal(JSON.parse(big.body.toString()).code, 'BODY_TOO_LARGE');
+    const json = await post('{', 'application/json');
+    assert.equal(JSON.parse(json.body.toString()).code, 'INVALID_JSON');
+    assert.equal((await post(query(), 'text/plain')).status, 415);
+  } finally {
+    await stack.close();
+    stack = await start();
+    url = stack.url;
+  }
+});

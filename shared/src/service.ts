@@ -73,6 +73,8 @@ export interface LeanAnswer {
   status: number;
   headers?: Record<string, string>;
   json: unknown;
+  /** A binary body sent instead of `json` (its content-type in `headers`), e.g. an RFC 3161 reply. */
+  raw?: Buffer;
 }
 
 /**
@@ -85,7 +87,8 @@ export interface LeanRoute {
   /** Exact request path (a query string sends the request down the Express stack instead). */
   path: string;
   maxBodyBytes: number;
-  handle(body: Buffer): Promise<LeanAnswer>;
+  /** `contentType`: the request's Content-Type header, for routes that take more than one form. */
+  handle(body: Buffer, contentType?: string): Promise<LeanAnswer>;
   /** The answer for an error, including body-reading errors (shaped as body-parser's). */
   refuse(err: unknown): LeanAnswer;
 }

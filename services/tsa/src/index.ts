@@ -20,7 +20,7 @@ import { section, sectionNumber, sectionString, type Service, type ServiceFactor
 import { TsaError } from './errors.ts';
 import { loadTsa } from './tsa-keys.ts';
 import { MAX_SERIAL_PREFIX, SerialCounter } from './serial.ts';
-import { tsaRouter } from './routes.ts';
+import { tsaRoutes } from './routes.ts';
 
 export { TsaError, FAIL_INFO_BIT, type TsaErrorCode } from './errors.ts';
 export { initTsa, loadTsa, tsaFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE, type TsaCurve, type TsaInitOptions, type TsaInitResult, type LoadedTsa } from './tsa-keys.ts';
@@ -72,7 +72,7 @@ export const createService: ServiceFactory = (ctx) => {
   if (!Number.isInteger(serialPrefix)) throw new TsaError('INVALID_CONFIG', 'tsa.serialPrefix must be an integer');
   const serials = SerialCounter.open(join(ctx.dataDir, 'serial.json'), { prefix: serialPrefix });
 
-  const router = tsaRouter({
+  const { router, leanRoutes } = tsaRoutes({
     tsa,
     serials,
     policy,
@@ -88,6 +88,7 @@ export const createService: ServiceFactory = (ctx) => {
   const svc: Service & { tsa: typeof tsa } = {
     name: 'tsa',
     router,
+    leanRoutes,
     tsa,
     ready: () => ({ ok: true }),
     trustInfo: () => [

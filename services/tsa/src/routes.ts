@@ -6,9 +6,9 @@
  * with status rejection and the failInfo bit, with HTTP 400 so plain HTTP clients stop there too;
  * a refused JSON query gets timestamp-authority's JSON error. Nothing refused is signed or counted.
  */
-import express, { Router, type ErrorRequestHandler, type Request } from 'express';
+import express, { Router, type ErrorRequestHandler } from 'express';
 import { isCairnError, toPem, type Clock, type Counter, type Logger } from '@cairn/shared';
-import { errorAnswer } from '@cairn/shared/http';
+import { errorAnswer, type LeanAnswer, type LeanRoute } from '@cairn/shared/http';
 import { TsaError } from './errors.ts';
 import { MAX_QUERY_BYTES, parseDerQuery, parseJsonQuery, type TimestampQuery } from './request.ts';
 import { grantedResponse, rejectionResponse } from './token.ts';
@@ -32,14 +32,19 @@ export interface TsaRouteOptions {
 
 type Form = 'der' | 'json';
 
-function formOf(req: Request): Form {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+function formOf(contentType: string | undefined): Form {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === TIMESTAMP_QUERY_TYPE) return 'der';
   if (type === 'application/json') return 'json';
   throw new TsaError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${TIMESTAMP_QUERY_TYPE} or application/json`);
 }
 
-export function tsaRouter(o: TsaRouteOptions): Router {
+/**
+ * The routes, and `POST /api/v1/timestamp` also as a lean route (served without the Express
+ * stack, same answers: see LeanRoute): a timestamp is one signature, so the HTTP framework's own
+ * cost is a large share of each request.
+ */
+export function tsaRoutes(o: TsaRouteOptions): { router: Router; leanRoutes: LeanRoute[] } {
   const router = Router();
   const chainPem = o.tsa.chainDer.map((d) => toPem('CERTIFICATE', d)).join('');
   const notBefore = new Date(o.tsa.leaf.validFrom).getTime();
@@ -49,11 +54,9 @@ export function tsaRouter(o: TsaRouteOptions): Router {
     res.type(CERT_CHAIN_TYPE).set('Cache-Control', 'public, max-age=300').send(chainPem);
   });
 
-  const raw = express.raw({ limit: MAX_QUERY_BYTES, type: () => true });
-  router.post('/api/v1/timestamp', raw, async (req, res) => {
-    const form = formOf(req);
-    const body: unknown = req.body;
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+  /** One answer for both paths; a thrown error is a refusal of a JSON query or not a query at all. */
+  const answer = async (contentType: string | undefined, bytes: Buffer): Promise<LeanAnswer> => {
+    const form = formOf(contentType);
     let q: TimestampQuery;
     try {
       q = form === 'der' ? parseDerQuery(bytes) : parseJsonQuery(bytes);
@@ -64,20 +67,38 @@ export function tsaRouter(o: TsaRouteOptions): Router {
       if (now.getTime() < notBefore || now.getTime() > notAfter) throw new TsaError('TIME_NOT_AVAILABLE', 'the TSA signing certificate is not valid now');
       const resp = await grantedResponse(q, { identity: o.tsa, policy: o.policy, serial: o.serials.take(), genTime: now, accuracySeconds: o.accuracySeconds });
       o.issued.inc();
-      res.status(200).type(TIMESTAMP_REPLY_TYPE).send(resp);
+      return { status: 200, headers: { 'content-type': TIMESTAMP_REPLY_TYPE }, json: undefined, raw: resp };
     } catch (e) {
       if (!(e instanceof TsaError) || form !== 'der') throw e;
       o.rejected.inc({ code: e.code });
-      res.status(e.status).type(TIMESTAMP_REPLY_TYPE).set('X-Cairn-Code', e.code).send(rejectionResponse(e.code, e.message));
+      return { status: e.status, headers: { 'content-type': TIMESTAMP_REPLY_TYPE, 'x-cairn-code': e.code }, json: undefined, raw: rejectionResponse(e.code, e.message) };
     }
-  });
+  };
+  const refuse = (err: unknown, where: { method?: string; path: string }): LeanAnswer => {
+    const a = errorAnswer(err, o.logger, where);
+    if (isCairnError(err) || a.status < 500) o.rejected.inc({ code: a.json.code });
+    return a;
+  };
 
+  const raw = express.raw({ limit: MAX_QUERY_BYTES, type: () => true });
+  router.post('/api/v1/timestamp', raw, async (req, res) => {
+    const body: unknown = req.body;
+    const a = await answer(req.headers['content-type'], Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+    res.status(a.status).set(a.headers).send(a.raw);
+  });
   const onError: ErrorRequestHandler = (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
-    const a = errorAnswer(err, o.logger, { method: req.method, path: req.path });
-    if (isCairnError(err) || a.status < 500) o.rejected.inc({ code: a.json.code });
+    const a = refuse(err, { method: req.method, path: req.path });
     res.status(a.status).json(a.json);
   };
   router.use('/api/v1/timestamp', onError);
-  return router;
+
+  const lean: LeanRoute = {
+    method: 'POST',
+    path: '/api/v1/timestamp',
+    maxBodyBytes: MAX_QUERY_BYTES,
+    handle: (body, contentType) => answer(contentType, body),
+    refuse: (err) => refuse(err, { method: 'POST', path: '/api/v1/timestamp' }),
+  };
+  return { router, leanRoutes: [lean] };
 }
