@@ -13,9 +13,10 @@
  *
  * Keys come from `cairn tsa init --dir <data-dir>/tsa` (or, in development, `cairn up`).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { oidContent } from '@cairn/shared/der';
+import { keyPassphrase } from '@cairn/shared/key-files';
 import { section, sectionNumber, sectionString, type Service, type ServiceFactory } from '@cairn/shared';
 import { TsaError } from './errors.ts';
 import { loadTsa } from './tsa-keys.ts';
@@ -32,22 +33,12 @@ export { TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, CERT_CHAIN_TYPE } from './r
 /** Sigstore's TSA policy OID (fulcio docs/oid-info.md: 1.3.6.1.4.1.57264.2). */
 export const DEFAULT_POLICY_OID = '1.3.6.1.4.1.57264.2';
 export const TIMESTAMP_PATH = '/api/v1/timestamp';
-const MAX_PASSPHRASE_FILE_BYTES = 4096;
 
 /** The only place the TSA reads the environment: the key passphrase. */
 function passphrase(file: string | undefined): string | undefined {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      throw new TsaError('INVALID_CONFIG', `cannot read passphrase file ${file}`);
-    }
-    if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new TsaError('INVALID_CONFIG', 'passphrase file is too large');
-    return text.replace(/\r?\n$/, '');
-  }
-  const env = process.env.CAIRN_TSA_PASSPHRASE;
-  return env === undefined || env === '' ? undefined : env;
+  return keyPassphrase(file, process.env.CAIRN_TSA_PASSPHRASE, (m) => {
+    throw new TsaError('INVALID_CONFIG', m);
+  });
 }
 
 function subjectOf(x509Subject: string): { organization: string; commonName: string } {

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
 import { initCa } from '@cairn/ca';
 import { CliError, parseFlags, type Command } from '../command.ts';
-
-const MAX_PASSPHRASE_FILE_BYTES = 4096;
+import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
   summary: 'CA key ceremony: cairn ca init',
@@ -42,31 +40,15 @@ Options:
     if (values.dir === undefined) throw new CliError('USAGE', 'cairn ca init needs --dir D');
     const curve = values.curve ?? 'p384';
     if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p384 or p256');
-    const days = (v: string | undefined, flag: string): number | undefined => {
-      if (v === undefined) return undefined;
-      if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new CliError('USAGE', `${flag} must be a positive number of days`);
-      return Number(v);
-    };
-    let passphrase: string | undefined;
-    if (values['passphrase-file'] !== undefined) {
-      let text: string;
-      try {
-        text = readFileSync(resolve(io.cwd, values['passphrase-file']), 'utf8');
-      } catch {
-        throw new CliError('IO_ERROR', `cannot read ${values['passphrase-file']}`);
-      }
-      if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new CliError('USAGE', 'the passphrase file is too large');
-      passphrase = text.split(/\r?\n/)[0] ?? '';
-      if (passphrase.length < 8) throw new CliError('USAGE', 'the passphrase must be at least 8 characters');
-    }
+    const passphrase = passphraseFlag(values['passphrase-file'], io);
     const dir = resolve(io.cwd, values.dir);
     const result = await initCa(dir, {
       curve,
       passphrase,
       organization: values.org,
       commonName: values.cn,
-      rootValidityDays: days(values['root-days'], '--root-days'),
-      intermediateValidityDays: days(values['intermediate-days'], '--intermediate-days'),
+      rootValidityDays: validityDays(values['root-days'], '--root-days'),
+      intermediateValidityDays: validityDays(values['intermediate-days'], '--intermediate-days'),
       clock: systemClock,
     });
     io.stdout(`created CA in ${dir}${passphrase !== undefined ? ' (keys encrypted)' : ''}:\n${result.files.map((f) => `  ${f}`).join('\n')}\n`);

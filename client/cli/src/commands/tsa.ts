@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
 import { initTsa } from '@cairn/tsa';
 import { CliError, parseFlags, type Command } from '../command.ts';
-
-const MAX_PASSPHRASE_FILE_BYTES = 4096;
+import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
   summary: 'timestamp authority key ceremony: cairn tsa init',
@@ -47,31 +45,15 @@ Options:
     if (values.dir === undefined) throw new CliError('USAGE', 'cairn tsa init needs --dir D');
     const curve = values.curve ?? 'p256';
     if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p256 or p384');
-    const days = (v: string | undefined, flag: string): number | undefined => {
-      if (v === undefined) return undefined;
-      if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new CliError('USAGE', `${flag} must be a positive number of days`);
-      return Number(v);
-    };
-    let passphrase: string | undefined;
-    if (values['passphrase-file'] !== undefined) {
-      let text: string;
-      try {
-        text = readFileSync(resolve(io.cwd, values['passphrase-file']), 'utf8');
-      } catch {
-        throw new CliError('IO_ERROR', `cannot read ${values['passphrase-file']}`);
-      }
-      if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new CliError('USAGE', 'the passphrase file is too large');
-      passphrase = text.split(/\r?\n/)[0] ?? '';
-      if (passphrase.length < 8) throw new CliError('USAGE', 'the passphrase must be at least 8 characters');
-    }
+    const passphrase = passphraseFlag(values['passphrase-file'], io);
     const dir = resolve(io.cwd, values.dir);
     const result = await initTsa(dir, {
       curve,
       passphrase,
       organization: values.org,
       commonName: values.cn,
-      rootValidityDays: days(values['root-days'], '--root-days'),
-      signingValidityDays: days(values['signing-days'], '--signing-days'),
+      rootValidityDays: validityDays(values['root-days'], '--root-days'),
+      signingValidityDays: validityDays(values['signing-days'], '--signing-days'),
       clock: systemClock,
     });
     io.stdout(`created TSA in ${dir}${passphrase !== undefined ? ' (keys encrypted)' : ''}:\n${result.files.map((f) => `  ${f}`).join('\n')}\n`);
