@@ -176,8 +176,10 @@ export const command: Command = {
 
 Signs FILE and writes a Sigstore bundle v0.3 (messageSignature, SHA2_256 digest) to OUT.
 Keyless: an ephemeral P-256 key, a certificate from the CA for the token's identity (the
-proof of possession signs the token's email if present, else its sub), a hashedrekord 0.0.1
-entry in the transparency log. Prints the bundle path on stdout, progress on stderr.
+proof of possession signs the token's email if present, else its sub), a hashedrekord entry in
+the transparency log: 0.0.1 through Rekor v1, or 0.0.2 through Rekor v2 together with an RFC 3161
+timestamp when the signing config advertises both (see Services). Prints the bundle path on
+stdout, progress on stderr.
 
 ${IDENTITY_USAGE}
 
