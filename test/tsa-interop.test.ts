@@ -16,7 +16,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { COMPONENTS, loadConfig, silentLogger, systemClock, generateKey, privateKeyToPem } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
@@ -24,14 +23,14 @@ import { startStack, type Stack, bootstrapTrust, bootstrapTsa } from '@cairn/hos
 import { defaultCacheDir, loadCachedSigningConfig } from '@cairn/trust';
 import { cli, errorCode, readJson } from './sign-fixtures.ts';
 
-const require = createRequire(import.meta.url);
-// The sigstore-js modules are loaded untyped so that both majors fit.
-const sigstore: any = require('sigstore');
-const sigstoreSign: any = require('@sigstore/sign');
-const sigstoreVerify: any = require('@sigstore/verify');
-const sigstoreBundle: any = require('@sigstore/bundle');
-const sigstoreTuf: any = require('@sigstore/tuf');
-const protobufSpecs: any = require('@sigstore/protobuf-specs');
+// The sigstore-js modules are loaded untyped (and dynamically, as scripts/node22-interop.sh looks
+// for) so that both majors fit; CommonJS modules arrive as `default`.
+let sigstore: any;
+let sigstoreSign: any;
+let sigstoreVerify: any;
+let sigstoreBundle: any;
+let sigstoreTuf: any;
+let protobufSpecs: any;
 
 const SUBJECT = 'https://ci.example.internal/pipelines/42';
 let stack: Stack;
@@ -47,6 +46,12 @@ const token = (): Promise<string> => mintDevToken(join(dataDir, 'oidc'), { subje
 const identityProvider = { getToken: () => token() };
 
 before(async () => {
+  sigstore = await import('sigstore').then((m: any) => m.default ?? m);
+  sigstoreSign = await import('@sigstore/sign').then((m: any) => m.default ?? m);
+  sigstoreVerify = await import('@sigstore/verify').then((m: any) => m.default ?? m);
+  sigstoreBundle = await import('@sigstore/bundle').then((m: any) => m.default ?? m);
+  sigstoreTuf = await import('@sigstore/tuf').then((m: any) => m.default ?? m);
+  protobufSpecs = await import('@sigstore/protobuf-specs').then((m: any) => m.default ?? m);
   dataDir = mkdtempSync(join(tmpdir(), 'cairn-tsa-interop-data-'));
   work = mkdtempSync(join(tmpdir(), 'cairn-tsa-interop-work-'));
   const config = loadConfig({ overrides: { port: 0, dataDir, dev: true, logLevel: 'silent' } });

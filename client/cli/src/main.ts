@@ -21,6 +21,7 @@ const LOADERS = {
   'serve': (): Promise<CommandModule> => import('./commands/serve.ts'),
   'token': (): Promise<CommandModule> => import('./commands/token.ts'),
   'ca': (): Promise<CommandModule> => import('./commands/ca.ts'),
+  'tsa': (): Promise<CommandModule> => import('./commands/tsa.ts'),
   'tuf': (): Promise<CommandModule> => import('./commands/tuf.ts'),
   'trust': (): Promise<CommandModule> => import('./commands/trust.ts'),
   'sign': (): Promise<CommandModule> => import('./commands/sign.ts'),
