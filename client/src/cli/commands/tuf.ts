@@ -8,6 +8,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKey, privateKeyToPem, systemClock, writeSecretFile, type KeyType } from '@cairn/shared';
 import { keyIdOf, tufKeyFor, type TufKeyJson } from '@cairn/tuf/metadata';
 import {
+  discardStaged,
   exportRepository,
   importRepository,
   initRepository,
@@ -194,11 +195,12 @@ function status(args: string[], io: CliIO): number {
   }
   const p = s.published;
   io.stdout(`published: root v${p.root ?? '-'}, targets v${p.targets ?? '-'}, snapshot v${p.snapshot ?? '-'}${s.development ? '  (DEVELOPMENT repository)' : ''}\n`);
+  for (const w of s.warnings) io.stdout(`WARNING: ${w}\n`);
   if (s.staged.length === 0) io.stdout('nothing staged\n');
   for (const r of s.staged) {
     io.stdout(`staged ${r.role} v${r.version} expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}: ${r.ready ? 'ready to publish' : 'NOT ready'}\n`);
     for (const t of r.thresholds) {
-      io.stdout(`  keys of ${t.by}: ${t.signedBy.length}/${t.threshold} ${t.met ? 'met' : 'not met'}\n`);
+      io.stdout(`  ${t.by}: ${t.signedBy.length}/${t.threshold} ${t.met ? 'met' : 'not met'}\n`);
       for (const k of t.signedBy) io.stdout(`    signed   ${k}\n`);
       for (const k of t.missing) io.stdout(`    missing  ${k}\n`);
     }
@@ -290,8 +292,20 @@ function addTarget(args: string[], io: CliIO): number {
 
 function resignTargets(args: string[], io: CliIO): number {
   const { values: v } = parseFlags(args, { dir: { type: 'string' } }, false);
-  const t = stageTargetsResign(abs(io, need(v.dir, '--dir')), systemClock);
-  io.stdout(`staged targets v${t.version} with unchanged targets for re-signing\n`);
+  const { targets: t, alreadyStaged } = stageTargetsResign(abs(io, need(v.dir, '--dir')), systemClock);
+  io.stdout(
+    alreadyStaged
+      ? `targets v${t.version} is already staged: collect its signatures from the current targets keys (cairn tuf sign)\n`
+      : `staged targets v${t.version} with unchanged targets for re-signing\n`,
+  );
+  return 0;
+}
+
+function discard(args: string[], io: CliIO): number {
+  const { values: v } = parseFlags(args, { dir: { type: 'string' }, role: { type: 'string' } }, false);
+  if (v.role !== undefined && v.role !== 'root' && v.role !== 'targets') throw new CliError('USAGE', '--role must be root or targets');
+  const dropped = discardStaged(abs(io, need(v.dir, '--dir')), v.role);
+  io.stdout(`discarded staged ${dropped.join(' and ')}; published metadata is unchanged\n`);
   return 0;
 }
 
@@ -304,8 +318,8 @@ function exportCmd(args: string[], io: CliIO): number {
   return 0;
 }
 
-function importCmd(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' } }, false);
+async function importCmd(args: string[], io: CliIO): Promise<number> {
+  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' }, server: { type: 'boolean' } }, false);
   const inPath = abs(io, need(v.in, '--in'));
   let gz: Buffer;
   try {
@@ -314,8 +328,12 @@ function importCmd(args: string[], io: CliIO): number {
     throw new CliError('IO_ERROR', `cannot read ${inPath}`);
   }
   if (gz.byteLength > MAX_ARCHIVE_BYTES) throw new CliError('USAGE', `${inPath} is larger than ${MAX_ARCHIVE_BYTES} bytes`);
-  const r = importRepository(gz, abs(io, need(v.dir, '--dir')));
+  const r = await importRepository(gz, abs(io, need(v.dir, '--dir')), { server: v.server === true });
   io.stdout(`imported ${r.written} file(s)${r.kept.length > 0 ? `; kept newer ${r.kept.join(', ')}` : ''}\n`);
+  if (r.root !== undefined) io.stdout(`published here: root v${r.root}, targets v${r.targets ?? '-'}\n`);
+  if (r.online && (r.online.resignedSnapshot || r.online.resignedTimestamp)) {
+    io.stdout(`signed snapshot v${r.online.snapshotVersion} and timestamp v${r.online.timestampVersion} with the online keys\n`);
+  }
   return 0;
 }
 
@@ -328,12 +346,14 @@ const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => number | Promis
   publish,
   'root-rotate': rootRotate,
   'resign-targets': resignTargets,
+  discard,
   export: exportCmd,
   import: importCmd,
 };
 
 export const command: Command = {
   summary: 'TUF repository ceremony: init, sign, status, publish, root-rotate, export, import',
+  subcommands: Object.keys(SUBCOMMANDS),
   usage: `Usage: cairn tuf <subcommand> [options]
 
 The offline TUF ceremony. These commands never use the network: run them on air-gapped machines
@@ -363,23 +383,34 @@ layout 'cairn serve tuf' serves at /tuf/).
   sign --dir REPO --key KEYFILE [--passphrase-env VAR]
       Add this keyholder's signature to every staged role the key is authorised for.
   status --dir REPO [--json]
-      Published versions, and for each staged role who signed and whether each threshold is met.
+      Published versions, warnings for published root/targets close to expiry, and for each
+      staged role who signed and whether each threshold (role keys of which root) is met.
   publish --dir REPO [--snapshot-key F --timestamp-key F]
       Refuse staged metadata below threshold (BELOW_THRESHOLD), expired (EXPIRED) or not newer
-      (VERSION_NOT_INCREASING); otherwise write the published layout and, when the online keys are
-      in REPO/online (or given), a fresh snapshot and timestamp.
+      (VERSION_NOT_INCREASING), and refuse when the online keys the root names are not here
+      unless ceremony.json says the server holds them (ONLINE_KEY_MISSING: keyholders sign, the
+      coordinator publishes); otherwise write the published layout and, with the online keys in
+      REPO/online (or given), a fresh snapshot and timestamp.
   root-rotate --dir REPO [--add-root-key F]... [--revoke-root-key F|KEYID]... [--root-threshold M]
               [--add-targets-key F]... [--revoke-targets-key F|KEYID]... [--targets-threshold K]
               [--rotate-online-keys | --snapshot-key F --timestamp-key F]
       Stage root N+1; it needs the root thresholds of both N and N+1 ('sign' accepts either).
       After revoking targets keys, also run 'resign-targets' and collect the new targets signatures.
   resign-targets --dir REPO
-      Stage the next targets version with unchanged content.
+      Stage the next targets version with unchanged content (after a targets key change, or to
+      renew its expiry); a targets version already staged is kept for signing.
+  discard --dir REPO [--role root|targets]
+      Drop staged roles (both without --role), their staged target files or waiting online keys.
+      Published metadata is not touched.
   export --dir REPO --out repo.tar.gz [--include-online-keys]
       Archive ceremony.json, staged/ and repository/ (online/ only with the flag).
-  import --in repo.tar.gz --dir REPO
-      Check the whole archive (no traversal, no links, size limits), then write it; a newer
-      timestamp.json already in REPO is kept.`,
+  import --in repo.tar.gz --dir REPO [--server]
+      Check the whole archive (no traversal, no links, size limits), then replace REPO's staged
+      roles with the archive's (signatures over the same bytes are merged), add its published
+      roots and targets (an older or forked archive is refused), and keep REPO's snapshot and
+      timestamp when newer, re-signing them with the online keys here when root or targets changed.
+      --server: REPO is the tuf server's data directory; refuse (ONLINE_KEY_MISSING, ...) unless
+      the result verifies and its snapshot and timestamp are signed by the keys the root names.`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
