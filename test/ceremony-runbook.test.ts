@@ -24,9 +24,9 @@ import { Updater } from 'tuf-js';
 import { getTrustedRoot } from '@sigstore/tuf';
 import { COMPONENTS, loadConfig, silentLogger, systemClock } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { parseMetadata } from '@cairn/tuf/metadata';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { main } from '../client/src/cli/main.ts';
+import { parseMetadata } from '@cairn/shared/tuf';
+import { startStack, type Stack } from '@cairn/host';
+import { main } from '@cairn/cli';
 
 const execFileP = promisify(execFile);
 const SIGSTORE_BIN = join(process.cwd(), 'node_modules', '.bin', 'sigstore');

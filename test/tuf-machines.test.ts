@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixedClock } from '@cairn/shared';
-import { parseMetadata } from '@cairn/tuf/metadata';
+import { parseMetadata } from '@cairn/shared/tuf';
 import { stagedStatus } from '@cairn/tuf/ceremony';
 import { cli, errorCode, makeTrustInfos, must } from './tuf-helpers.ts';
 import { startTufServer } from './tuf-server.ts';

@@ -2,12 +2,13 @@
  * `cairn tuf export|import`: a repository directory as a gzip'd POSIX ustar archive, written and
  * read here with node:zlib so no dependency is needed (what import does with it: ./import.ts).
  * `readArchive` checks the whole archive before anything is written: only regular files and
- * directories, only relative paths below the known top-level entries, no `..`, bounded member sizes, member count and total size.
+ * directories, only relative paths below the known top-level entries, no `..`, bounded member
+ * sizes, member count and total size.
  */
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { TufError } from '../errors.ts';
+import { TufError } from '@cairn/shared/tuf';
 import { CEREMONY_FILE, MAX_TARGET_BYTES, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, readCapped } from './layout.ts';
 
 export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;

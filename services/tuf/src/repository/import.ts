@@ -23,8 +23,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TufError } from '../errors.ts';
-import { parseMetadata, serializeEnvelope, signedBytes, type Envelope, type SignedCommon } from '../metadata/model.ts';
+import { TufError, parseMetadata, serializeEnvelope, signedBytes, type Envelope, type SignedCommon } from '@cairn/shared/tuf';
 import { CEREMONY_FILE, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, TARGETS_DIR, parseCeremonyConfig, publishedVersions, readCapped, writeAtomic } from './layout.ts';
 import { readArchive, type ArchiveMember } from './archive.ts';
 import { loadRootChain, refreshOnlineRoles, verifyPublished, type RefreshResult } from './published.ts';
