@@ -7,7 +7,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKey, privateKeyToPem, systemClock, type KeyType } from '@cairn/shared';
 import { writeSecretFile } from '@cairn/shared/key-files';
-import { keyIdOf, tufKeyFor, type TufKeyJson } from '@cairn/shared/tuf';
+import { keyIdOf, tufKeyFor, type TufKeyJson, type TufSigner } from '@cairn/shared/tuf';
+import { Pkcs11Signer, generatePkcs11Key, parsePkcs11Uri, readPin } from '@cairn/shared/pkcs11';
 import {
   discardStaged,
   exportRepository,
@@ -168,9 +169,45 @@ function init(args: string[], io: CliIO): number {
   return 0;
 }
 
+const PKCS11_FLAGS = {
+  'pkcs11-module': { type: 'string' },
+  'pin-file': { type: 'string' },
+  'pin-env': { type: 'string' },
+} as const;
+
+function pkcs11Args(io: CliIO, v: { 'pkcs11-module'?: string; 'pin-file'?: string; 'pin-env'?: string }): { modulePath: string; pin: string } {
+  const modulePath = abs(io, need(v['pkcs11-module'], '--pkcs11-module'));
+  const pin = readPin({ ...(v['pin-file'] !== undefined ? { pinFile: abs(io, v['pin-file']) } : {}), ...(v['pin-env'] !== undefined ? { pinEnv: v['pin-env'] } : {}), env: io.env });
+  return { modulePath, pin };
+}
+
+/** A keyholder key in a PKCS#11 token as a TUF signer (TUF signs ECDSA with SHA-256 on every curve). */
+function pkcs11TufSigner(signer: Pkcs11Signer): TufSigner {
+  const key = tufKeyFor(signer.publicKey.keyObject);
+  return { keyid: keyIdOf(key), key, signer };
+}
+
 function keygen(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags(args, { out: { type: 'string' }, 'key-type': { type: 'string' }, 'passphrase-env': { type: 'string' } }, false);
+  const { values: v } = parseFlags(
+    args,
+    { out: { type: 'string' }, 'key-type': { type: 'string' }, 'passphrase-env': { type: 'string' }, pkcs11: { type: 'string' }, ...PKCS11_FLAGS },
+    false,
+  );
   const out = abs(io, need(v.out, '--out'));
+  if (v.pkcs11 !== undefined) {
+    // The private key is made in the token and never leaves it; only OUT.pub is written.
+    if (v['passphrase-env'] !== undefined) throw new CliError('USAGE', '--passphrase-env does not apply to a key in a token (it has a PIN)');
+    const type = keyType(v['key-type']);
+    if (type !== 'ecdsa-p256' && type !== 'ecdsa-p384') throw new CliError('USAGE', 'keys in a token are ecdsa-p256 or ecdsa-p384');
+    if (existsSync(`${out}.pub`)) throw new CliError('USAGE', `${out}.pub exists; refusing to overwrite it`);
+    parsePkcs11Uri(v.pkcs11);
+    const signer = generatePkcs11Key({ ...pkcs11Args(io, v), uri: v.pkcs11, type });
+    const t = pkcs11TufSigner(signer);
+    signer.close();
+    writeFileSync(`${out}.pub`, signer.publicKey.toPem(), { mode: 0o644 });
+    io.stdout(`${t.keyid}  ${v.pkcs11} (in the token, not extractable), public key ${out}.pub\n`);
+    return 0;
+  }
   if (existsSync(out)) throw new CliError('USAGE', `${out} exists; refusing to overwrite a key`);
   const key = generateKey(keyType(v['key-type']));
   writeKeyPair(out, key, passphrase(io, v['passphrase-env']));
@@ -179,10 +216,19 @@ function keygen(args: string[], io: CliIO): number {
 }
 
 async function sign(args: string[], io: CliIO): Promise<number> {
-  const { values: v } = parseFlags(args, { dir: { type: 'string' }, key: { type: 'string' }, 'passphrase-env': { type: 'string' } }, false);
+  const { values: v } = parseFlags(args, { dir: { type: 'string' }, key: { type: 'string' }, 'passphrase-env': { type: 'string' }, ...PKCS11_FLAGS }, false);
   const dir = abs(io, need(v.dir, '--dir'));
-  const signer = readSigner(abs(io, need(v.key, '--key')), passphrase(io, v['passphrase-env']));
-  const roles = await signStaged(dir, signer);
+  const keyArg = need(v.key, '--key');
+  let hsm: Pkcs11Signer | undefined;
+  // The URI is checked first: one carrying a PIN is refused before any PIN is read.
+  if (keyArg.startsWith('pkcs11:') && parsePkcs11Uri(keyArg)) hsm = Pkcs11Signer.open({ ...pkcs11Args(io, v), uri: keyArg, algorithm: 'ecdsa-p256-sha256' });
+  const signer = hsm ? pkcs11TufSigner(hsm) : readSigner(abs(io, keyArg), passphrase(io, v['passphrase-env']));
+  let roles;
+  try {
+    roles = await signStaged(dir, signer);
+  } finally {
+    hsm?.close();
+  }
   io.stdout(`signed staged ${roles.join(' and ')} as key ${signer.keyid}\n`);
   return 0;
 }
@@ -379,10 +425,15 @@ layout 'cairn serve tuf' serves at /tuf/).
       --development          mark the root as a development root (x-cairn-development)
   keygen --out FILE [--key-type T] [--passphrase-env VAR]
       Generate one keyholder key: FILE (0600) and FILE.pub; prints the TUF key ID.
+  keygen --pkcs11 URI --pkcs11-module PATH (--pin-file F | --pin-env VAR) --out FILE [--key-type T]
+      Generate the key in a PKCS#11 token (RFC 7512 URI naming token= and object=; ecdsa-p256 or
+      ecdsa-p384; sensitive, not extractable); writes only FILE.pub.
   add-target --dir REPO --file F [--name NAME]
       Stage a target file (use 'cairn trust build --dir REPO' for the Sigstore trust targets).
   sign --dir REPO --key KEYFILE [--passphrase-env VAR]
-      Add this keyholder's signature to every staged role the key is authorised for.
+  sign --dir REPO --key pkcs11:URI --pkcs11-module PATH (--pin-file F | --pin-env VAR)
+      Add this keyholder's signature to every staged role the key is authorised for. The PIN of
+      a token key comes from a file or an environment variable, never from a flag value.
   status --dir REPO [--json]
       Published versions, warnings for published root/targets close to expiry, and for each
       staged role who signed and whether each threshold (role keys of which root) is met.
