@@ -90,6 +90,7 @@ async function collectSignatures(who: number[]): Promise<void> {
   for (const i of who) {
     const kh = m.keyholder[i - 1]!;
     await cairn(kh, ['tuf', 'import', '--in', join(usb, 'repo.tar.gz'), '--dir', 'repo']);
+    assert.match(await cairn(kh, ['tuf', 'status', '--dir', 'repo']), /staged (root|targets) v\d+/);
     await cairn(kh, ['tuf', 'sign', '--dir', 'repo', '--key', 'usb-key/key.pem', '--passphrase-env', 'KEY_PASS'], { KEY_PASS: `passphrase of keyholder ${i}` });
     await cairn(kh, ['tuf', 'export', '--dir', 'repo', '--out', join(usb, `signed-${i}.tar.gz`)]);
   }
