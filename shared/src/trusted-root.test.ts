@@ -60,6 +60,14 @@ test('retired keys stay with validFor.end; an existing end is kept', () => {
   assert.deepEqual(mergeTrustedRoot(next, next, new Date()), next, 'unchanged material merges to itself');
 });
 
+test('an existing end after the retirement is cut to the retirement (a CA window ending at notAfter)', () => {
+  const prev = buildTrustedRoot(infos);
+  prev.tlogs[0]!.publicKey.validFor.end = '2030-01-01T00:00:00Z';
+  const next = buildTrustedRoot([logInfo('tlog', 'http://127.0.0.1:3000')]);
+  const merged = mergeTrustedRoot(prev, next, new Date('2026-03-01T12:00:00Z'));
+  assert.equal(merged.tlogs[0]!.publicKey.validFor.end, '2026-03-01T12:00:00Z');
+});
+
 test('malformed trust info is refused with INVALID_TRUST_INFO', () => {
   const t: Record<string, unknown> = { ...infos[0] };
   const bad: unknown[] = [

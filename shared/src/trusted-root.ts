@@ -207,10 +207,14 @@ function caKey(ca: CertificateAuthority): string {
  * current keep verifying after a service key rotation (DESIGN.md, trust distribution).
  */
 export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJson, retiredAt: Date): TrustedRootJson {
-  const end = retiredAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const retiredEnd = retiredAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // A retired key's window closes at the retirement, or earlier if it already ended (a CA's
+  // window may carry its certificate's notAfter, which must not keep a retired chain valid).
+  const end = (current: string | undefined): string =>
+    current !== undefined && new Date(current).getTime() < retiredAt.getTime() ? current : retiredEnd;
   const retireLog = (l: TransparencyLogInstance): TransparencyLogInstance => ({
     ...l,
-    publicKey: { ...l.publicKey, validFor: { start: l.publicKey.validFor.start, end: l.publicKey.validFor.end ?? end } },
+    publicKey: { ...l.publicKey, validFor: { start: l.publicKey.validFor.start, end: end(l.publicKey.validFor.end) } },
   });
   const mergeLogs = (old: TransparencyLogInstance[], cur: TransparencyLogInstance[]): TransparencyLogInstance[] => {
     const ids = new Set(cur.map((l) => l.logId.keyId));
@@ -225,7 +229,7 @@ export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJso
     certificateAuthorities: [
       ...previous.certificateAuthorities
         .filter((c) => !curCas.has(caKey(c)))
-        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: c.validFor.end ?? end } })),
+        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: end(c.validFor.end) } })),
       ...next.certificateAuthorities,
     ],
     timestampAuthorities: [

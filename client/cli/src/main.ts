@@ -3,7 +3,7 @@
  * `command: Command`. Modules load lazily so `cairn verify` never loads server code.
  */
 import { isCairnError } from '@cairn/shared/errors';
-import { CliError, processIO, type CliIO, type Command } from './command.ts';
+import { CliError, processIO, subcommandUsage, type CliIO, type Command } from './command.ts';
 
 interface Entry {
   summary: string;
@@ -91,6 +91,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     // Arguments after `--` belong to a wrapped command (cairn intoto run -- CMD -h), not to cairn.
     const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
     if (own.includes('--help') || own.includes('-h')) {
+      const sub = own[0] !== undefined && command.subcommands?.includes(own[0]) ? subcommandUsage(name, command.usage, own[0]) : undefined;
+      if (sub !== undefined) {
+        io.stdout(sub);
+        return 0;
+      }
       io.stdout(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
       return 0;
     }

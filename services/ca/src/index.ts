@@ -28,6 +28,7 @@ import { caRouter } from './routes.ts';
 
 export { CaError, type CaErrorCode } from './errors.ts';
 export { initCa, loadCa, caFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, INTERMEDIATE_CERT_FILE, INTERMEDIATE_KEY_FILE, type CaCurve, type CaInitOptions, type CaInitResult, type LoadedCa } from './ca-keys.ts';
+export { rotateIntermediate, RETIRED_DIR, type RotateIntermediateOptions, type RotateIntermediateResult } from './ca-rotate.ts';
 export { CertificateAuthority, LEAF_VALIDITY_MS, type Issued } from './authority.ts';
 export { HttpCtClient, InProcessCtClient, type CtClient } from './ct-client.ts';
 export { TokenVerifier, TOKEN_ALGORITHMS, type VerifiedToken } from './identity/verifier.ts';

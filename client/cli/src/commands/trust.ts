@@ -157,6 +157,7 @@ const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => number | Promis
 
 export const command: Command = {
   summary: 'trust material: build trusted_root.json, init the client cache from a mirror',
+  subcommands: Object.keys(SUBCOMMANDS),
   usage: `Usage: cairn trust <subcommand> [options]
 
   build (--from URL... | --trust-info FILE...) [--dir REPO] [--out DIR]
