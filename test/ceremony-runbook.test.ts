@@ -227,6 +227,10 @@ test('runbook §1-3: CA keys, services, the initial ceremony (3 keyholders, thre
   await cairn(m.ca, ['ca', 'init', '--dir', 'ca-keys', '--curve', 'p256', '--org', 'Example', '--cn', 'Example code signing']);
   mkdirSync(join(m.server, 'ca'), { recursive: true });
   for (const f of ['root.crt.pem', 'intermediate.crt.pem', 'intermediate-key.pem']) copyFileSync(join(m.ca, 'ca-keys', f), join(m.server, 'ca', f));
+  // The timestamp authority's keys, made on the same offline machine; the root key stays there.
+  await cairn(m.ca, ['tsa', 'init', '--dir', 'tsa-keys', '--org', 'Example', '--cn', 'Example timestamps']);
+  mkdirSync(join(m.server, 'tsa'), { recursive: true });
+  for (const f of ['root.crt.pem', 'signing.crt.pem', 'signing-key.pem']) copyFileSync(join(m.ca, 'tsa-keys', f), join(m.server, 'tsa', f));
   // §2 the services start (the log and CT keys are made on first start); the TUF component is not
   // ready until a ceremony's repository is imported.
   await startServer();

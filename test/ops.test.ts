@@ -109,6 +109,19 @@ test('bad configuration is rejected with INVALID_CONFIG before anything starts',
   }
 });
 
+test('unknown settings are refused with the key named: a misspelt key, an unknown section', async () => {
+  const dataDir = tempDir();
+  const start = (set: string[]): Promise<unknown> =>
+    startStack(loadConfig({ flags: { set }, overrides: { port: 0, dataDir, dev: true, logLevel: 'silent' } }), { components: ['log'] }).then((s) => s.close());
+  const refused = async (set: string[], name: string): Promise<void> => {
+    await assert.rejects(start(set), (e: unknown) => e instanceof SharedError && e.code === 'INVALID_CONFIG' && e.message.includes(name));
+  };
+  await refused(['log.batchMaxSzie=64'], 'log.batchMaxSzie');
+  await refused(['lgo.batchMaxSize=64'], 'lgo');
+  // A known key of the same section still starts, and so does a section of a component not started here.
+  await start(['log.batchMaxSize=64', 'ca.clockToleranceSeconds=5']);
+});
+
 test('config precedence: defaults < file < environment < flags', () => {
   const dir = tempDir();
   const file = join(dir, 'cairn.yaml');

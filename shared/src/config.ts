@@ -192,11 +192,40 @@ export function loadConfig(options: LoadConfigOptions = {}): CairnConfig {
   return { ...cfg, dataDir: resolve(cfg.dataDir), sections, file };
 }
 
+/** The keys of each section that a component has read (sectionNumber, sectionString, ...). */
+const READ_KEYS = new WeakMap<Section, Set<string>>();
+
+function markRead(s: Section, key: string): void {
+  let keys = READ_KEYS.get(s);
+  if (!keys) READ_KEYS.set(s, (keys = new Set()));
+  keys.add(key);
+}
+
 export function section(config: CairnConfig, name: string): Section {
-  return config.sections[name] ?? {};
+  return (config.sections[name] ??= {});
+}
+
+/** A section value of any shape (lists, mappings), for settings the component parses itself. */
+export function sectionValue(s: Section, key: string): unknown {
+  markRead(s, key);
+  return s[key];
+}
+
+/**
+ * Refuses settings nobody reads: after a component has been created from its section, every key
+ * there must have been read through the section helpers. A typo (`batchMaxSzie`) then stops the
+ * start with the key named instead of being silently ignored.
+ */
+export function checkSectionRead(config: CairnConfig, name: string): void {
+  const s = config.sections[name];
+  if (!s) return;
+  const read = READ_KEYS.get(s) ?? new Set<string>();
+  const unknown = Object.keys(s).filter((k) => !read.has(k));
+  if (unknown.length > 0) bad(`unknown setting ${unknown.map((k) => `${name}.${k}`).join(', ')} (see the README's component settings)`);
 }
 
 export function sectionNumber(s: Section, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  markRead(s, key);
   const v = s[key];
   if (v === undefined || v === '') return fallback;
   const n = typeof v === 'number' ? v : Number(v);
@@ -207,6 +236,7 @@ export function sectionNumber(s: Section, key: string, fallback: number, min = 0
 export function sectionString(s: Section, key: string, fallback: string): string;
 export function sectionString(s: Section, key: string, fallback?: string): string | undefined;
 export function sectionString(s: Section, key: string, fallback?: string): string | undefined {
+  markRead(s, key);
   const v = s[key];
   if (v === undefined) return fallback;
   if (typeof v !== 'string') bad(`${key} must be a string`);
@@ -214,6 +244,7 @@ export function sectionString(s: Section, key: string, fallback?: string): strin
 }
 
 export function sectionBool(s: Section, key: string, fallback: boolean): boolean {
+  markRead(s, key);
   const v = s[key];
   if (v === undefined || v === '') return fallback;
   if (typeof v === 'boolean') return v;

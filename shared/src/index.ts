@@ -40,6 +40,8 @@ export { MetricsRegistry, Counter, Gauge, Histogram } from './metrics.ts';
 export {
   loadConfig,
   section,
+  sectionValue,
+  checkSectionRead,
   sectionNumber,
   sectionString,
   sectionBool,

@@ -235,7 +235,7 @@ export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJso
     timestampAuthorities: [
       ...previous.timestampAuthorities
         .filter((c) => !curTsas.has(caKey(c)))
-        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: c.validFor.end ?? end } })),
+        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: end(c.validFor.end) } })),
       ...next.timestampAuthorities,
     ],
   };

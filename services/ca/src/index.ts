@@ -17,7 +17,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { keyPassphrase } from '@cairn/shared/key-files';
-import { section, sectionBool, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
+import { section, sectionBool, sectionValue, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
 import { CaError } from './errors.ts';
 import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE } from './ca-keys.ts';
 import { builtinIssuersConfig, loadIssuersFile } from './identity/config.ts';
@@ -80,7 +80,7 @@ export const createService: ServiceFactory = async (ctx, peers) => {
   const loaded = loadCa(ctx.dataDir, pass);
 
   // CT: explicit off, explicit URL, in-process peer, or (auto) none.
-  const ctSetting = cfg.ctEnabled === undefined || cfg.ctEnabled === '' ? undefined : sectionBool(cfg, 'ctEnabled', true);
+  const ctSetting = sectionValue(cfg, 'ctEnabled') === undefined || cfg.ctEnabled === '' ? undefined : sectionBool(cfg, 'ctEnabled', true);
   const ctUrl = sectionString(cfg, 'ctUrl');
   let ct: CtClient | undefined;
   if (ctSetting !== false) {

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import {
+  COMPONENTS,
+  SharedError,
   baseUrlOf,
+  checkSectionRead,
   createLogger,
   MetricsRegistry,
   systemClock,
@@ -57,7 +60,15 @@ export interface StartOptions {
   beforeCreate?: (name: ComponentName, peers: Peers, baseUrl: string) => Promise<void>;
 }
 
+/** Config sections that are not components (read by the host or by commands). */
+const OTHER_SECTIONS: readonly string[] = ['store', 'admission', 'ui'];
+
 export async function startStack(config: CairnConfig, options: StartOptions): Promise<Stack> {
+  for (const name of Object.keys(config.sections)) {
+    if (!(COMPONENTS as readonly string[]).includes(name) && !OTHER_SECTIONS.includes(name)) {
+      throw new SharedError('INVALID_CONFIG', `unknown config section ${name} (known: ${[...COMPONENTS, ...OTHER_SECTIONS].join(', ')})`);
+    }
+  }
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new MetricsRegistry();
   const clock = options.clock ?? systemClock;
@@ -91,6 +102,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
       );
       services.push(svc);
       peers[name] = svc;
+      checkSectionRead(config, name);
     }
   } catch (e) {
     for (const s of services.reverse()) await s.close();

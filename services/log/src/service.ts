@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   LocalSigner,
   section,
+  sectionValue,
   sectionNumber,
   sectionString,
   isRecord,
@@ -123,7 +124,7 @@ export const createService: ServiceFactory = async (ctx) => {
     await log.close();
     throw e;
   }
-  const witnessRouter = createWitnessRouter({ store: witnessStore, witnesses: parseWitnessKeys(cfg.witnesses), logKey: signer.publicKey, clock: ctx.clock });
+  const witnessRouter = createWitnessRouter({ store: witnessStore, witnesses: parseWitnessKeys(sectionValue(cfg, 'witnesses')), logKey: signer.publicKey, clock: ctx.clock });
   const { router, leanRoutes } = createRoutes({
     log,
     maxBodyBytes: ctx.config.maxBodyBytes,

@@ -53,7 +53,7 @@ Options:
       if (values.curve !== undefined || values.org !== undefined || values.cn !== undefined || values['root-days'] !== undefined) {
         throw new CliError('USAGE', 'rotate-intermediate keeps the root: --curve, --org, --cn and --root-days do not apply');
       }
-      const r = await rotateIntermediate(dir, { passphrase, intermediateValidityDays: days(values['intermediate-days'], '--intermediate-days'), clock: systemClock });
+      const r = await rotateIntermediate(dir, { passphrase, intermediateValidityDays: validityDays(values['intermediate-days'], '--intermediate-days'), clock: systemClock });
       io.stdout(`new intermediate in ${dir}; the previous one moved to:\n${r.retired.map((f) => `  ${f}`).join('\n')}\nrestart the CA, then cairn trust build and the TUF ceremony\n`);
       return 0;
     }
