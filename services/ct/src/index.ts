@@ -21,6 +21,7 @@ import {
   section,
   sectionNumber,
   sectionString,
+  storeOf,
   toBase64,
   type ReadyStatus,
   type Service,
@@ -102,8 +103,10 @@ export const createService: ServiceFactory = async (ctx) => {
   const batchMaxDelayMs = sectionNumber(s, 'batchMaxDelayMs', 5, 0, 5_000);
   const rootsFile = sectionString(s, 'rootsFile');
   const maxPending = sectionNumber(s, 'maxPending', DEFAULT_MAX_PENDING, 1, 1_000_000);
+  const store = storeOf(ctx.config);
   const log = await EngineCtLog.open({
     dataDir: ctx.dataDir,
+    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
     clock: ctx.clock,
     logger: ctx.logger,
     metrics: ctx.metrics,

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   LocalSigner,
+  storeOf,
   loadOrCreatePrivateKey,
   section,
   sectionNumber,
@@ -97,8 +98,10 @@ export const createService: ServiceFactory = async (ctx) => {
     startAfterPerSecond: verifyWorkersAfter,
     onWorkerError: (message) => ctx.logger.warn(message),
   });
+  const store = storeOf(ctx.config);
   const log = await RekorLog.open({
     dbPath: join(ctx.dataDir, 'log.db'),
+    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
     signer,
     baseUrl: ctx.baseUrl,
     treeId: state.treeId,
