@@ -11,7 +11,8 @@
  */
 import { join } from 'node:path';
 import { LogError, claimIdentity, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine } from '@cairn/log';
-import { LocalSigner, isCairnError, loadOrCreatePrivateKey, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
+import { LocalSigner, isCairnError, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
+import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import {
   certificateSignedData,
   encodeMerkleTreeLeaf,

@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import {
   LocalSigner,
   storeOf,
-  loadOrCreatePrivateKey,
   section,
   sectionNumber,
   sectionString,
@@ -24,6 +23,7 @@ import {
   type ServiceFactory,
   type TrustInfo,
 } from '@cairn/shared';
+import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
 import { LogError } from './errors.ts';
 import { PreparePool } from './prepare-pool.ts';
