@@ -128,7 +128,8 @@ class PgReplicaEngine implements LogEngine {
     this.queueChannel = channelName(schema, 'queue');
   }
 
-  start(): void {
+  /** Starts following the database; resolves after the first lease attempt (a lone replica is the sequencer then). */
+  start(): Promise<void> {
     this.bridge.listen([this.headChannel, this.queueChannel], (channel) => {
       if (channel === this.headChannel) void this.refreshHead();
       else if (channel === this.queueChannel) void this.pull();
@@ -142,7 +143,7 @@ class PgReplicaEngine implements LogEngine {
       }, HEAD_POLL_MS),
     );
     for (const t of this.timers) t.unref();
-    void this.tick();
+    return this.tick();
   }
 
   /** Lease upkeep: renew it when sequencing, else try to take it if it expired. */
@@ -579,7 +580,7 @@ export async function openPgLogEngine(options: LogEngineOptions, url: string): P
     const unsigned: TreeHead = { size: latest.size, rootHash: latest.rootHash, timestampMs: latest.timestampMs };
     const head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
     const engine = new PgReplicaEngine(store, bridge, options, schema, head);
-    engine.start();
+    await engine.start();
     return engine;
   } catch (e) {
     await bridge.close();
