@@ -181,6 +181,8 @@ export interface LogEngine {
   entryBundle(index: number, width?: number): Buffer | undefined;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
+  /** PostgreSQL store: whether this replica holds the sequencer lease now (SQLite: always the sequencer). */
+  readonly isSequencer?: boolean;
   /** Rows of a read of your own tables (`?` parameters), on either store. */
   query<T>(sql: string, params: readonly unknown[]): T[];
   ready(): boolean;

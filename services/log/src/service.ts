@@ -114,6 +114,7 @@ export const createService: ServiceFactory = async (ctx) => {
   });
   verifyWorkerGauge.set(() => pool.size);
   sizeGauge.set(() => log.engine.size);
+  m.gauge('cairn_log_sequencer', '1 while this replica sequences the log (holds the lease on the PostgreSQL store)').set(() => ((log.engine.isSequencer ?? true) ? 1 : 0));
   ctx.logger.info('transparency log ready', { treeId: log.treeId, logId: log.logIdHex, size: log.engine.size });
 
   // Witness cosignatures (services/log/src/witness.ts): collected per checkpoint and served on the

@@ -14,6 +14,7 @@
 //     {id, op: 'close'}
 // SQL arrives with $n parameters (pg-bridge.ts translates `?`).
 import { parentPort, workerData } from 'node:worker_threads';
+import { userInfo } from 'node:os';
 import pg from 'pg';
 
 // int8 columns (indexes, sizes, timestamps) are below 2^53: numbers, not strings.
@@ -21,8 +22,11 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 const { url, schema, flag, syncPort, poolSize, queryTimeoutMs } = workerData;
 const signal = new Int32Array(flag);
+// Like libpq: a URL without a user name connects as PGUSER, else as the operating-system user.
+const target = new URL(url);
+if (target.username === '') target.username = encodeURIComponent(process.env.PGUSER ?? userInfo().username);
 const connection = {
-  connectionString: url,
+  connectionString: target.toString(),
   connectionTimeoutMillis: 1500,
   query_timeout: queryTimeoutMs,
   options: `-c search_path=${schema}`,
