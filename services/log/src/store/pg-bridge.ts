@@ -107,6 +107,9 @@ export class PgBridge {
         p.resolve(m.rows ?? []);
       } else p.reject(this.error(m));
     });
+    worker.on('error', () => {
+      // Reported through 'exit' below: the store is unavailable, the process stays up (503s).
+    });
     worker.on('exit', (code) => {
       this.exited = new LogError('STORE_UNAVAILABLE', `the database bridge stopped (exit ${code})`);
       for (const p of this.pending.values()) p.reject(this.exited);

@@ -36,6 +36,9 @@ const pool = new pg.Pool({ ...connection, max: poolSize, idleTimeoutMillis: 30_0
 // An idle connection that dies (pg_terminate_backend, server restart) is dropped by the pool;
 // the next query opens a new one.
 pool.on('error', () => {});
+// A connection killed while in use reports on its query (and the pool drops it); its 'error'
+// event must not take the worker down.
+pool.on('connect', (client) => client.on('error', () => {}));
 
 /** Buffers cross postMessage as Uint8Arrays: pg needs Buffers for bytea. */
 function param(p) {
