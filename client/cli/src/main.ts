@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Entry> = {
   log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
   intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
+  store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', module: 'store' },
 };
 
 function help(): string {

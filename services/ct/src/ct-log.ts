@@ -10,7 +10,7 @@
  * by an integrated leaf: the maximum merge delay is zero.
  */
 import { join } from 'node:path';
-import { LogError, claimIdentity, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine } from '@cairn/log';
+import { LogError, claimIdentity, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine, type Migration } from '@cairn/log';
 import { LocalSigner, isCairnError, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
 import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import {
@@ -82,7 +82,7 @@ interface EntryMeta {
   extra: Buffer;
 }
 
-const MIGRATIONS = [
+export const CT_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -187,7 +187,7 @@ export class EngineCtLog implements LocalCtLog {
       signTreeHead: async (head) => ({
         sth: (await signDigitallySigned(signer, treeHeadSignedData({ timestamp: head.timestampMs, treeSize: head.size, rootHash: head.rootHash }))).toString('base64'),
       }),
-      extraMigrations: { namespace: 'ct', migrations: MIGRATIONS },
+      extraMigrations: { namespace: 'ct', migrations: CT_MIGRATIONS },
       batchWrites: entryRows,
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),

@@ -33,7 +33,7 @@ import { DEFAULT_MAX_PENDING, EngineCtLog, type LocalCtLog } from './ct-log.ts';
 import { ctRouter } from './routes.ts';
 
 export { CtError, type CtErrorCode } from './errors.ts';
-export { EngineCtLog, MAX_GET_ENTRIES, DEFAULT_MAX_PENDING, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
+export { EngineCtLog, CT_MIGRATIONS, MAX_GET_ENTRIES, DEFAULT_MAX_PENDING, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
 export { HttpCtLog, HttpCtError, sctFromJson, MAX_SCT_RESPONSE_BYTES, type HttpCtErrorCode, type HttpCtLogOptions } from './http-ct-log.ts';
 export { sctToJson, type SctJson } from './routes.ts';
 export { MAX_CHAIN_LENGTH, MAX_CERT_BYTES, MAX_SUBMISSION_BYTES } from './chain.ts';

@@ -29,7 +29,7 @@ export const MAX_SEARCH_RESULTS = 1000;
 /** Longest search value accepted (emails, SANs, hashes). */
 export const MAX_SEARCH_VALUE = 1024;
 
-const REKOR_MIGRATIONS: readonly Migration[] = [
+export const REKOR_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;`,
