@@ -42,12 +42,14 @@ interface Reply {
   payload?: string;
 }
 
-/** SQLSTATE classes and client errors that mean "cannot reach the database", not "bad statement". */
-function isConnectionFailure(code: string | undefined, message: string | undefined): boolean {
-  if (code === undefined) return true;
-  if (/^(08|57|53|58)/.test(code)) return true; // connection, operator intervention (terminate, shutdown), resources, system
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'UNKNOWN'].includes(code)) return true;
-  return /timeout|terminat|Connection/i.test(message ?? '');
+/**
+ * Whether an error means "the database cannot be used right now" (503) rather than "this
+ * statement is wrong" (a defect: data exceptions, integrity violations, syntax or access rules,
+ * SQLSTATE classes 22, 23, 42). Everything else — refused or killed connections, a server
+ * shutting down, a database not accepting connections, timeouts, no answer — is unavailability.
+ */
+function isConnectionFailure(code: string | undefined): boolean {
+  return code === undefined || !/^(22|23|42)/.test(code);
 }
 
 const placeholders = new Map<string, string>();
@@ -167,7 +169,7 @@ export class PgBridge {
 
   private error(m: Reply): LogError | Error {
     if (m.code === 'FENCED') return new LogError('NOT_SEQUENCER', m.message ?? 'this replica no longer holds the sequencer lease');
-    if (isConnectionFailure(m.code, m.message)) {
+    if (isConnectionFailure(m.code)) {
       this.down();
       return new LogError('STORE_UNAVAILABLE', `the database is unreachable: ${m.message ?? m.code ?? 'no answer'}`);
     }
