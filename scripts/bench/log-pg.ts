@@ -17,8 +17,8 @@ import { generateKeyPairSync, randomBytes, sign as ecSign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openLogEngine, type LogEngine, type TreeHead } from '../../services/log/src/engine.ts';
-import { createTestDatabase } from '../../services/log/src/store/test-stores.ts';
+import { openLogEngine, type LogEngine, type TreeHead } from '@cairn/log/engine';
+import { createTestDatabase } from '@cairn/log/test-stores';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WINDOW = Number(process.env.BENCH_LOG_PG_WINDOW ?? 1024);

@@ -77,6 +77,18 @@ async function prepare(t: TestContext, kind: StoreKind): Promise<StoreUnderTest>
   };
 }
 
+/** The stores a parameterised suite runs on (both; the PostgreSQL one is skipped without a server). */
+export const STORE_KINDS: readonly StoreKind[] = ['sqlite', 'postgres'];
+
+/** The skip reason of a suite on `kind`, or false. */
+export function storeSkip(kind: StoreKind): string | false {
+  if (kind === 'postgres' && !TEST_POSTGRES) {
+    noteSkipped();
+    return 'CAIRN_TEST_POSTGRES is not set';
+  }
+  return false;
+}
+
 /** Registers `fn` on both stores: `<name> [sqlite]` and `<name> [postgres]`. */
 export function storeTest(name: string, fn: (t: TestContext, s: StoreUnderTest) => Promise<void>): void {
   test(`${name} [sqlite]`, async (t) => fn(t, await prepare(t, 'sqlite')));
