@@ -156,8 +156,11 @@ class PgReplicaEngine implements LogEngine {
           "UPDATE sequencer_lease SET expires_at = now() + ? * interval '1 millisecond' WHERE name = 'sequencer' AND holder = ? AND epoch = ? AND expires_at > now() RETURNING epoch",
           [this.leaseMs, this.holder, this.epoch],
         );
-        if (rows.length === 0) this.demote('the lease was lost');
-        else this.freshAt = Date.now();
+        if (rows.length === 0) {
+          this.demote('the lease was lost');
+          // Lost by a late renewal (a loaded machine): try to take it again at once if it is free.
+          setImmediate(() => void this.tick());
+        } else this.freshAt = Date.now();
       } else {
         const rows = await this.bridge.query<{ epoch: number }>(
           "UPDATE sequencer_lease SET holder = ?, epoch = epoch + 1, expires_at = now() + ? * interval '1 millisecond' WHERE name = 'sequencer' AND expires_at <= now() RETURNING epoch",
@@ -433,7 +436,8 @@ class PgReplicaEngine implements LogEngine {
     if (this.closed) return Promise.reject(new LogError('STORE_CLOSED', 'the log is closing'));
     if (leaf.length > MAX_LEAF_BYTES) return Promise.reject(new LogError('ENTRY_TOO_LARGE', `a leaf is limited to ${MAX_LEAF_BYTES} bytes`));
     if (this.inner) return this.inner.append(leaf, meta);
-    if (!this.ready()) return Promise.reject(new LogError('STORE_UNAVAILABLE', 'the database is unreachable'));
+    // A stale view does not matter for a write (it is answered only once integrated); an unreachable database does.
+    if (!this.bridge.reachable) return Promise.reject(new LogError('STORE_UNAVAILABLE', 'the database is unreachable'));
     const data = Buffer.from(leaf);
     let metaBytes: Buffer | null = null;
     try {

@@ -27,7 +27,7 @@ export interface StoreUnderTest {
 /** The server the PostgreSQL variants run on, or undefined. */
 export const TEST_POSTGRES = process.env.CAIRN_TEST_POSTGRES || undefined;
 /** Short lease in tests: a replica that closes hands over at once anyway. */
-export const TEST_LEASE_MS = 1_000;
+export const TEST_LEASE_MS = 2_000;
 
 let noted = false;
 function noteSkipped(): void {
