@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CairnError } from '@cairn/shared';
+import { CairnError } from '@cairn/shared/errors';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIO {
