@@ -3,7 +3,7 @@
  * `command: Command`. Modules load lazily so `cairn verify` never loads server code.
  */
 import { isCairnError } from '@cairn/shared/errors';
-import { CliError, processIO, type CliIO, type Command } from './command.ts';
+import { CliError, processIO, subcommandUsage, type CliIO, type Command } from './command.ts';
 
 interface Entry {
   summary: string;
@@ -21,6 +21,7 @@ const LOADERS = {
   'serve': (): Promise<CommandModule> => import('./commands/serve.ts'),
   'token': (): Promise<CommandModule> => import('./commands/token.ts'),
   'ca': (): Promise<CommandModule> => import('./commands/ca.ts'),
+  'tsa': (): Promise<CommandModule> => import('./commands/tsa.ts'),
   'tuf': (): Promise<CommandModule> => import('./commands/tuf.ts'),
   'trust': (): Promise<CommandModule> => import('./commands/trust.ts'),
   'sign': (): Promise<CommandModule> => import('./commands/sign.ts'),
@@ -37,10 +38,11 @@ const LOADERS = {
 } as const;
 
 const COMMANDS: Record<string, Entry> = {
-  up: { summary: 'run the whole stack (CA, CT log, transparency log, TUF, OIDC) on one port', module: 'up' },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tuf|oidc', module: 'serve' },
+  up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', module: 'up' },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', module: 'serve' },
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
+  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', module: 'tsa' },
   tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
   trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
   sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },
@@ -91,6 +93,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     // Arguments after `--` belong to a wrapped command (cairn intoto run -- CMD -h), not to cairn.
     const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
     if (own.includes('--help') || own.includes('-h')) {
+      const sub = own[0] !== undefined && command.subcommands?.includes(own[0]) ? subcommandUsage(name, command.usage, own[0]) : undefined;
+      if (sub !== undefined) {
+        io.stdout(sub);
+        return 0;
+      }
       io.stdout(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
       return 0;
     }
