@@ -44,6 +44,7 @@ const result = await build({
     { in: 'client/cli/src/bin.ts', out: 'cairn' },
     { in: 'services/log/src/prepare-worker.ts', out: 'prepare.worker' },
     { in: 'services/log/src/store/writer.worker.js', out: 'writer.worker' },
+    { in: 'services/log/src/store/pg.worker.js', out: 'pg.worker' },
   ],
   outdir,
   bundle: true,

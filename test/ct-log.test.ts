@@ -3,7 +3,7 @@
  * SCTs checked with our sct.ts AND sigstore-js's own SCT verifier, STH / proofs checked with
  * @cairn/shared/merkle, get-entries decoded, restart and dedupe, and every refusal by code.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,7 @@ import {
 import { bitString, seq, oid } from '@cairn/shared/der';
 import { startStack, type Stack } from '@cairn/host';
 import { HttpCtLog, HttpCtError, sctFromJson, MAX_SUBMISSION_BYTES, type CtService } from '@cairn/ct';
+import { STORE_KINDS, createTestDatabase, storeSkip } from '@cairn/log/test-stores';
 import { leafExtensions, makeIntermediate, makeLeaf, makeRoot, newKey, precertWithFinal, spkiOf, signTbs, tbsCertificate, name, type TestCa } from './ct-fixtures.ts';
 
 let dir: string;
@@ -39,23 +40,36 @@ let ct: CtService;
 let root: TestCa;
 let intermediate: TestCa;
 
+let storeUrl: string | undefined;
+
 async function start(): Promise<void> {
-  stack = await startStack(loadConfig({ overrides: { port: 0, dataDir: dir, logLevel: 'silent' } }), { components: ['ct'] });
+  const flags = storeUrl === undefined ? {} : { store: storeUrl };
+  stack = await startStack(loadConfig({ flags, overrides: { port: 0, dataDir: dir, logLevel: 'silent' } }), { components: ['ct'] });
   ct = stack.services.find((s) => s.name === 'ct') as CtService;
 }
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cairn-ct-'));
-  root = makeRoot();
-  intermediate = makeIntermediate(root);
-  await start();
-  ct.addRoot(root.der);
-});
-
-after(async () => {
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+// One suite, both stores: the PostgreSQL run gets a database of its own.
+for (const kind of STORE_KINDS) {
+  describe(`CT log over HTTP [${kind}]`, { skip: storeSkip(kind) }, () => {
+    let drop: (() => Promise<void>) | undefined;
+    before(async () => {
+      const db = kind === 'postgres' ? await createTestDatabase() : undefined;
+      drop = db?.drop;
+      storeUrl = db?.url;
+      dir = mkdtempSync(join(tmpdir(), 'cairn-ct-'));
+      root = makeRoot();
+      intermediate = makeIntermediate(root);
+      await start();
+      ct.addRoot(root.der);
+    });
+    after(async () => {
+      await stack.close();
+      rmSync(dir, { recursive: true, force: true });
+      await drop?.();
+    });
+    suite();
+  });
+}
 
 async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(stack.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
@@ -106,6 +120,7 @@ function trustedRootFor(info: TrustInfo[]): ReturnType<typeof TrustedRoot.fromJS
   });
 }
 
+function suite(): void {
 test('add-pre-chain: the SCT verifies with sct.ts and with sigstore-js, and its leaf is provably in the tree', async () => {
   const before = await sth();
   const p = precertWithFinal(intermediate);
@@ -515,3 +530,4 @@ test('HttpCtLog refuses malformed, oversized and failing answers by code', async
     await new Promise((r) => server.close(r));
   }
 });
+}

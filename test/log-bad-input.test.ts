@@ -1,5 +1,5 @@
 /** Every bad input gets its status and stable code, and changes nothing in the log. */
-import { test, after, before } from 'node:test';
+import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,15 +7,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { STORE_KINDS, createTestDatabase, storeSkip, type StoreKind } from '@cairn/log/test-stores';
 import { b64, certificateFor, dsseEnvelope, hashedRekord, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
-before(async () => {
-  log = await startLog();
-});
-after(async () => {
-  await log.stop();
-});
+// One suite, both stores: the PostgreSQL run gets a database of its own.
+for (const kind of STORE_KINDS) {
+  describe(`log bad input [${kind}]`, { skip: storeSkip(kind) }, () => {
+    let drop: (() => Promise<void>) | undefined;
+    before(async () => {
+      const db = kind === 'postgres' ? await createTestDatabase() : undefined;
+      drop = db?.drop;
+      log = await startLog(undefined, {}, undefined, db?.url);
+    });
+    after(async () => {
+      await log.stop();
+      await drop?.();
+    });
+    suite(kind);
+  });
+}
 
 async function get(path: string): Promise<{ status: number; json: any; headers: Headers }> {
   const r = await fetch(`${log.url}${path}`);
@@ -35,11 +46,13 @@ function withSpec(entry: Record<string, any>, mutate: (e: any) => void): any {
   return e;
 }
 
+function suite(kind: StoreKind): void {
 test('bad proposed entries: status + code, nothing written', async () => {
   await badProposedEntries(log);
 });
 
-test('the same bad entries prepared on worker threads keep their status and code, nothing written', async () => {
+// Its own log (worker threads configured): run once.
+if (kind === 'sqlite') test('the same bad entries prepared on worker threads keep their status and code, nothing written', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-log-workers-'));
   const configFile = join(dir, 'cairn.json');
   writeFileSync(configFile, JSON.stringify({ log: { verifyWorkers: 1, verifyWorkersAfter: 0 } }));
@@ -297,7 +310,8 @@ test('retrieve and search find what was logged', async () => {
   assert.match(await pem.text(), /^-----BEGIN PUBLIC KEY-----\n/);
 });
 
-test('a log whose search keys were in search_index (rekor schema 1) is migrated: old entries are still found', async () => {
+// SQLite-specific (rewrites the SQLite schema).
+if (kind === 'sqlite') test('a log whose search keys were in search_index (rekor schema 1) is migrated: old entries are still found', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-migrate-'));
   let server = await startLog(dataDir);
   const { entry, digest } = hashedRekord(Buffer.from('searchable before the migration'));
@@ -347,3 +361,4 @@ test('search by certificate identity (email and URI SANs), and by the certificat
   }
   assert.deepEqual((await post(`${log.url}/api/v1/index/retrieve`, { email: 'bob@example.com' })).json, []);
 });
+}

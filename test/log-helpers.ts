@@ -18,8 +18,9 @@ export async function startLog(
   dataDir = mkdtempSync(join(tmpdir(), 'cairn-log-')),
   overrides: { maxBodyBytes?: number } = {},
   configFile?: string,
+  storeUrl?: string,
 ): Promise<LogServer> {
-  const flags = configFile === undefined ? {} : { config: configFile };
+  const flags = { ...(configFile === undefined ? {} : { config: configFile }), ...(storeUrl === undefined ? {} : { store: storeUrl }) };
   const stack = await startStack(loadConfig({ flags, overrides: { port: 0, dataDir, ...overrides } }), { components: ['log'], logger: silentLogger });
   const trust = ((await (await fetch(`${stack.url}/api/cairn/v1/trust-info`)).json()) as TrustInfo[]).find((t) => t.kind === 'tlog') as LogServer['trust'];
   return {

@@ -2,7 +2,7 @@
  * Entries written through HTTP are checked by the real sigstore-js verifier (@sigstore/verify
  * 3.1.1): SET, inclusion proof and checkpoint against a trusted root holding the log's key.
  */
-import { test, after, before } from 'node:test';
+import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, sign } from 'node:crypto';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
@@ -11,15 +11,26 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { PublicKey, LocalVerifier } from '@cairn/shared';
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
+import { STORE_KINDS, createTestDatabase, storeSkip } from '@cairn/log/test-stores';
 import { b64, dsseEnvelope, hashedRekord, keyPair, pae, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
-before(async () => {
-  log = await startLog();
-});
-after(async () => {
-  await log.stop();
-});
+// One suite, both stores: the PostgreSQL run gets a database of its own.
+for (const kind of STORE_KINDS) {
+  describe(`log over HTTP [${kind}]`, { skip: storeSkip(kind) }, () => {
+    let drop: (() => Promise<void>) | undefined;
+    before(async () => {
+      const db = kind === 'postgres' ? await createTestDatabase() : undefined;
+      drop = db?.drop;
+      log = await startLog(undefined, {}, undefined, db?.url);
+    });
+    after(async () => {
+      await log.stop();
+      await drop?.();
+    });
+    suite();
+  });
+}
 
 function trustMaterial(signerKeyPem: string) {
   const root = TrustedRoot.fromJSON({
@@ -74,6 +85,7 @@ function verifyBundle(bundleJson: any, artifact: Buffer | undefined, keyPem: str
   verifier.verify(toSignedEntity(bundleFromJSON(bundleJson), artifact));
 }
 
+function suite(): void {
 test('hashedrekord 0.0.1 written over HTTP verifies with @sigstore/verify; tampering fails', async () => {
   const k = keyPair();
   // Some entries first so the proof has real hashes.
@@ -198,3 +210,4 @@ test('Rekor v2 hashedrekord 0.0.2: protojson response; proof + checkpoint verify
   assert.equal(dup.headers.get('x-log-index'), e.logIndex);
   void pae;
 });
+}

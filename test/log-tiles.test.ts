@@ -14,6 +14,7 @@ import { cosignCheckpoint, formatSignedNote, noteKeyId, parseCheckpoint, parseSi
 import { leafHash, rootAt, verifyConsistency } from '@cairn/shared/merkle';
 import { TileNodeReader, entriesPath, parseEntryBundle, pathOfTile, tilesForRoot } from '@cairn/shared/tiles';
 import { witnessVkey, WITNESS_ROUTE } from '@cairn/log/witness';
+import { storeTest } from '@cairn/log/test-stores';
 import { hashedRekord, keyPair, post, startLog } from './log-helpers.ts';
 
 async function bytes(url: string): Promise<{ status: number; body: Buffer; type: string | null }> {
@@ -21,12 +22,12 @@ async function bytes(url: string): Promise<{ status: number; body: Buffer; type:
   return { status: r.status, body: Buffer.from(await r.arrayBuffer()), type: r.headers.get('content-type') };
 }
 
-test('tiles: a monitor rebuilds the checkpoint root from tiles and reads every body from entry bundles', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-log-tiles-'));
+storeTest('tiles: a monitor rebuilds the checkpoint root from tiles and reads every body from entry bundles', async (_t, s) => {
+  const dir = s.dir;
   const witness = new LocalSigner(generateKey('ed25519'));
   const cfg = join(dir, 'cairn.yaml');
   writeFileSync(cfg, `log:\n  batchMaxSize: 50\n  witnesses:\n    - "${witnessVkey('witness.example', witness.publicKey)}"\n`);
-  const log = await startLog(join(dir, 'data'), {}, cfg);
+  const log = await startLog(join(dir, 'data'), {}, cfg, s.storeUrl);
   try {
     const k = keyPair();
     const bodies: Buffer[] = [];
@@ -101,7 +102,6 @@ test('tiles: a monitor rebuilds the checkpoint root from tiles and reads every b
     assert.equal(v1again.signatures.length, 1);
   } finally {
     await log.stop(false);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -8,7 +8,8 @@
  * CAIRN_DEV, CAIRN_TLS_CERT, CAIRN_TLS_KEY, CAIRN_MAX_BODY_BYTES, CAIRN_RATE_LIMIT, and
  * CAIRN_<SECTION>__<KEY> for section keys (CAIRN_LOG__BATCH_MAX_SIZE=512 -> log.batchMaxSize).
  * Flags: --port --host --data-dir --public-url --log-level --dev --tls-cert --tls-key
- * --max-body-bytes --rate-limit and `--set section.key=value`.
+ * --max-body-bytes --rate-limit --store and `--set section.key=value`.
+ * Store: --store / CAIRN_STORE / `store.url` (postgres://…; unset: SQLite), store.leaseMs.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -168,10 +169,13 @@ export function loadConfig(options: LoadConfigOptions = {}): CairnConfig {
     (sections[sec] ??= {})[camel(m[2]!)] = value;
   }
 
+  // The log store (`--store postgres://…`, CAIRN_STORE, `store.url`): see storeOf.
+  if (env.CAIRN_STORE !== undefined && env.CAIRN_STORE !== '') (sections.store ??= {}).url = env.CAIRN_STORE;
   for (const [flag, key] of Object.entries(CORE_FLAGS)) {
     const v = flags[flag];
     if (v !== undefined) core[key] = coerceCore(key, v, `--${flag}`);
   }
+  if (typeof flags.store === 'string') (sections.store ??= {}).url = flags.store;
   const sets = flags.set;
   for (const s of Array.isArray(sets) ? sets : typeof sets === 'string' ? [sets] : []) {
     const m = /^([a-z][a-zA-Z0-9]*)\.([a-zA-Z][a-zA-Z0-9]*)=(.*)$/s.exec(s);
@@ -251,6 +255,35 @@ export function sectionBool(s: Section, key: string, fallback: boolean): boolean
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
   return bad(`${key} must be true or false`);
+}
+
+/** Keys of the `store` section; any other key is refused. */
+const STORE_KEYS = ['url', 'leaseMs'];
+
+export interface StoreConfig {
+  /** `postgres://…` or `postgresql://…`; undefined: the embedded SQLite files in the data dir. */
+  url: string | undefined;
+  /** Sequencer lease of the PostgreSQL store in ms (failover takes at most about one lease). */
+  leaseMs: number;
+}
+
+export const DEFAULT_STORE_LEASE_MS = 3_000;
+
+/** The log store section (transparency log and CT log), validated. */
+export function storeOf(config: CairnConfig): StoreConfig {
+  const s = section(config, 'store');
+  for (const k of Object.keys(s)) if (!STORE_KEYS.includes(k)) bad(`store.${k} is not a store setting (known: ${STORE_KEYS.join(', ')})`);
+  const url = sectionString(s, 'url');
+  if (url !== undefined && url !== '') {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return bad('store.url is not a URL');
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') bad('store.url must be a postgres:// URL (or unset for SQLite)');
+  }
+  return { url: url === '' ? undefined : url, leaseMs: sectionNumber(s, 'leaseMs', DEFAULT_STORE_LEASE_MS, 300, 60_000) };
 }
 
 /** The base URL clients use: the configured public URL, else http(s)://host:port. */

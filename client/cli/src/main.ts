@@ -34,6 +34,7 @@ const LOADERS = {
   'log': (): Promise<CommandModule> => import('./commands/log.ts'),
   'intoto': (): Promise<CommandModule> => import('./commands/intoto.ts'),
   'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
+  'store': (): Promise<CommandModule> => import('./commands/store.ts'),
 } as const;
 
 const COMMANDS: Record<string, Entry> = {
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, Entry> = {
   log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
   intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
+  store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', module: 'store' },
 };
 
 function help(): string {

@@ -8,23 +8,28 @@ import { parseMerkleTreeLeaf } from '@cairn/shared/sct';
 import { EngineCtLog, MAX_GET_ENTRIES } from './ct-log.ts';
 import { CtError } from './errors.ts';
 import { makeIntermediate, makeRoot, precertWithFinal } from '../../../test/ct-fixtures.ts';
+import { storeTest, type StoreUnderTest } from '@cairn/log/test-stores';
 
-async function withLog(fn: (log: EngineCtLog, clock: FixedClock, dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
+/** The store options of EngineCtLog.open for the store under test. */
+function storeOptions(s: StoreUnderTest): { storeUrl?: string; leaseMs?: number } {
+  const { storeUrl, leaseMs } = s.engine();
+  return storeUrl !== undefined ? { storeUrl, leaseMs: leaseMs! } : {};
+}
+
+async function withLog(s: StoreUnderTest, fn: (log: EngineCtLog, clock: FixedClock, dir: string) => Promise<void>): Promise<void> {
   const clock = new FixedClock(Date.UTC(2026, 0, 1));
-  const log = await EngineCtLog.open({ dataDir: dir, clock, logger: silentLogger, metrics: new MetricsRegistry(), batchMaxDelayMs: 1 });
+  const log = await EngineCtLog.open({ dataDir: s.dir, clock, logger: silentLogger, metrics: new MetricsRegistry(), batchMaxDelayMs: 1, ...storeOptions(s) });
   try {
-    await fn(log, clock, dir);
+    await fn(log, clock, s.dir);
   } finally {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const isCode = (code: string) => (e: unknown) => e instanceof CtError && e.code === code;
 
-test('get-entries pages at MAX_GET_ENTRIES and SCT / STH timestamps follow the clock', async () => {
-  await withLog(async (log, clock) => {
+storeTest('get-entries pages at MAX_GET_ENTRIES and SCT / STH timestamps follow the clock', async (_t, s) => {
+  await withLog(s, async (log, clock) => {
     const root = makeRoot();
     const int = makeIntermediate(root);
     log.addRoot(root.der);
@@ -144,9 +149,16 @@ test('log keys outside the allow-list are refused; P-384 is announced as such', 
   }
 });
 
-test('beyond maxPending waiting submissions new ones get LOG_BUSY and store nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-ctlog-'));
-  const log = await EngineCtLog.open({ dataDir: dir, clock: new FixedClock(0), logger: silentLogger, metrics: new MetricsRegistry(), maxPending: 3, batchMaxDelayMs: 50 });
+storeTest('beyond maxPending waiting submissions new ones get LOG_BUSY and store nothing', async (_t, s) => {
+  const log = await EngineCtLog.open({
+    dataDir: s.dir,
+    clock: new FixedClock(0),
+    logger: silentLogger,
+    metrics: new MetricsRegistry(),
+    maxPending: 3,
+    batchMaxDelayMs: 50,
+    ...storeOptions(s),
+  });
   try {
     const root = makeRoot();
     const int = makeIntermediate(root);
@@ -164,6 +176,5 @@ test('beyond maxPending waiting submissions new ones get LOG_BUSY and store noth
     assert.equal(log.size, 4);
   } finally {
     await log.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

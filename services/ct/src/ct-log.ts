@@ -10,8 +10,7 @@
  * by an integrated leaf: the maximum merge delay is zero.
  */
 import { join } from 'node:path';
-import type { Statement } from 'better-sqlite3';
-import { LogError, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine } from '@cairn/log';
+import { LogError, claimIdentity, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine, type Migration } from '@cairn/log';
 import { LocalSigner, isCairnError, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
 import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import {
@@ -83,7 +82,7 @@ interface EntryMeta {
   extra: Buffer;
 }
 
-const MIGRATIONS = [
+export const CT_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -94,6 +93,15 @@ const MIGRATIONS = [
         sct_ts INTEGER NOT NULL,
         sct_sig BLOB NOT NULL,
         extra BLOB NOT NULL
+      );`,
+    pgSql: `
+      CREATE TABLE ct_entries (
+        idx bigint PRIMARY KEY,
+        cert_hash bytea NOT NULL UNIQUE,
+        kind integer NOT NULL,
+        sct_ts bigint NOT NULL,
+        sct_sig bytea NOT NULL,
+        extra bytea NOT NULL
       );`,
   },
 ];
@@ -127,6 +135,9 @@ export interface EngineCtLogOptions {
   logger: Logger;
   metrics: MetricsRegistry;
   rootsFile?: string;
+  /** postgres://…: the PostgreSQL store (replicas on one database); default `<dataDir>/ct.sqlite`. */
+  storeUrl?: string;
+  leaseMs?: number;
   batchMaxSize?: number;
   batchMaxDelayMs?: number;
   /** Default DEFAULT_MAX_PENDING. */
@@ -143,8 +154,6 @@ export class EngineCtLog implements LocalCtLog {
   readonly keyDetails: string;
   private readonly inFlight = new Map<string, Promise<Sct>>();
   private readonly validator: ChainValidator;
-  private readonly byHash: Statement<[Buffer], EntryRow>;
-  private readonly byIndex: Statement<[number], { extra: Buffer }>;
   private readonly submitted: Counter;
   private closed = false;
   private maxPending = DEFAULT_MAX_PENDING;
@@ -163,8 +172,6 @@ export class EngineCtLog implements LocalCtLog {
     this.validator = new ChainValidator(roots);
     this.keyValidFrom = keyValidFrom;
     this.keyDetails = CT_KEY_DETAILS[signer.algorithm as keyof typeof CT_KEY_DETAILS];
-    this.byHash = engine.db.prepare<[Buffer], EntryRow>('SELECT idx, sct_ts, sct_sig FROM ct_entries WHERE cert_hash = ?');
-    this.byIndex = engine.db.prepare<[number], { extra: Buffer }>('SELECT extra FROM ct_entries WHERE idx = ?');
     this.submitted = metrics.counter('cairn_ct_submissions_total', 'CT submissions by route and outcome');
   }
 
@@ -174,17 +181,26 @@ export class EngineCtLog implements LocalCtLog {
     const roots = new RootStore(join(o.dataDir, 'roots'), o.clock, o.logger, o.rootsFile);
     const engine = await openLogEngine({
       dbPath: join(o.dataDir, DB_FILE),
+      ...(o.storeUrl !== undefined ? { storeUrl: o.storeUrl, leaseMs: o.leaseMs ?? 3_000 } : {}),
       clock: o.clock,
       // RFC 6962 §3.5: the STH signature is a digitally-signed TreeHeadSignature.
       signTreeHead: async (head) => ({
         sth: (await signDigitallySigned(signer, treeHeadSignedData({ timestamp: head.timestampMs, treeSize: head.size, rootHash: head.rootHash }))).toString('base64'),
       }),
-      extraMigrations: { namespace: 'ct', migrations: MIGRATIONS },
+      extraMigrations: { namespace: 'ct', migrations: CT_MIGRATIONS },
       batchWrites: entryRows,
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
     });
     // The key's start of validity is persisted with the log, keyed by the log ID, on first use.
+    if (o.storeUrl !== undefined) {
+      try {
+        claimIdentity(engine, 'ct', signer.publicKey.keyId.toString('hex'));
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
+    }
     const metaKey = `ct.key.${signer.publicKey.keyId.toString('hex')}.validFrom`;
     let validFrom = engine.getMeta(metaKey);
     if (validFrom === undefined) {
@@ -242,12 +258,16 @@ export class EngineCtLog implements LocalCtLog {
     return p;
   }
 
+  private byHash(certHash: Buffer): EntryRow | undefined {
+    return this.engine.query<EntryRow>('SELECT idx, sct_ts, sct_sig FROM ct_entries WHERE cert_hash = ?', [certHash])[0];
+  }
+
   private sctOf(timestamp: number, signature: Buffer): Sct {
     return { sctVersion: 0, logId: this.logId, timestamp, extensions: Buffer.alloc(0), signature };
   }
 
   private lookup(certHash: Buffer): Sct | undefined {
-    const row = this.byHash.get(certHash);
+    const row = this.byHash(certHash);
     return row && this.sctOf(row.sct_ts, row.sct_sig);
   }
 
@@ -277,7 +297,7 @@ export class EngineCtLog implements LocalCtLog {
     });
     if (result.duplicateOf !== undefined) {
       // The identical leaf (same certificate, same millisecond) is already logged: answer its SCT.
-      const row = this.byHash.get(certHash);
+      const row = this.byHash(certHash);
       if (row) return this.sctOf(row.sct_ts, row.sct_sig);
     }
     return this.sctOf(timestamp, signature);
@@ -317,7 +337,7 @@ export class EngineCtLog implements LocalCtLog {
     const out: LeafEntryJson[] = [];
     for (let i = start; i <= last; i++) {
       const leaf = this.engine.leaf(i);
-      const row = this.byIndex.get(i);
+      const row = this.engine.query<{ extra: Buffer }>('SELECT extra FROM ct_entries WHERE idx = ?', [i])[0];
       if (!leaf || !row) throw new CtError('STORE_CLOSED', `entry ${i} is not readable`);
       out.push({ leaf_input: leaf.data.toString('base64'), extra_data: row.extra.toString('base64') });
     }

@@ -21,6 +21,7 @@ import {
   section,
   sectionNumber,
   sectionString,
+  storeOf,
   toBase64,
   type ReadyStatus,
   type Service,
@@ -32,7 +33,7 @@ import { DEFAULT_MAX_PENDING, EngineCtLog, type LocalCtLog } from './ct-log.ts';
 import { ctRouter } from './routes.ts';
 
 export { CtError, type CtErrorCode } from './errors.ts';
-export { EngineCtLog, MAX_GET_ENTRIES, DEFAULT_MAX_PENDING, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
+export { EngineCtLog, CT_MIGRATIONS, MAX_GET_ENTRIES, DEFAULT_MAX_PENDING, CT_KEY_DETAILS, type CtLog, type LocalCtLog, type SignedTreeHeadJson, type LeafEntryJson } from './ct-log.ts';
 export { HttpCtLog, HttpCtError, sctFromJson, MAX_SCT_RESPONSE_BYTES, type HttpCtErrorCode, type HttpCtLogOptions } from './http-ct-log.ts';
 export { sctToJson, type SctJson } from './routes.ts';
 export { MAX_CHAIN_LENGTH, MAX_CERT_BYTES, MAX_SUBMISSION_BYTES } from './chain.ts';
@@ -102,8 +103,10 @@ export const createService: ServiceFactory = async (ctx) => {
   const batchMaxDelayMs = sectionNumber(s, 'batchMaxDelayMs', 5, 0, 5_000);
   const rootsFile = sectionString(s, 'rootsFile');
   const maxPending = sectionNumber(s, 'maxPending', DEFAULT_MAX_PENDING, 1, 1_000_000);
+  const store = storeOf(ctx.config);
   const log = await EngineCtLog.open({
     dataDir: ctx.dataDir,
+    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
     clock: ctx.clock,
     logger: ctx.logger,
     metrics: ctx.metrics,

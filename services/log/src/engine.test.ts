@@ -9,6 +9,7 @@ import { parseEntryBundle } from '@cairn/shared/tiles';
 import { openLogEngine, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
 import type { Database as Db } from 'better-sqlite3';
+import { storeTest } from './store/test-stores.ts';
 
 /** A fresh folder, removed when the test ends (also when it fails). */
 function tmp(t: TestContext): string {
@@ -19,10 +20,9 @@ function tmp(t: TestContext): string {
 
 const sign = (h: TreeHead): Promise<Record<string, string>> => Promise.resolve({ test: `${h.size}:${h.rootHash.toString('hex')}` });
 
-test('engine: appends, proofs for every index and size verify, tiles and bundles match, state survives reopen', async (t) => {
-  const dir = tmp(t);
+storeTest('engine: appends, proofs for every index and size verify, tiles and bundles match, state survives reopen', async (_t, s) => {
   const clock = new FixedClock(1_700_000_000_000);
-  let engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock, signTreeHead: sign, batchMaxSize: 7, batchMaxDelayMs: 1 });
+  let engine = await openLogEngine({ ...s.engine(), clock, signTreeHead: sign, batchMaxSize: 7, batchMaxDelayMs: 1 });
   const leaves = Array.from({ length: 600 }, (_, i) => Buffer.from(`leaf-${i}`));
   const hashes = leaves.map((l) => leafHash(l));
   const first = await Promise.all(leaves.slice(0, 300).map((l) => engine.append(l)));
@@ -30,7 +30,7 @@ test('engine: appends, proofs for every index and size verify, tiles and bundles
   assert.equal(engine.size, 300);
   assert.deepEqual(engine.checkpoint().rootHash, rootOfLeafHashes(hashes.slice(0, 300)));
   await engine.close();
-  engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock, signTreeHead: sign, batchMaxSize: 64, batchMaxDelayMs: 1 });
+  engine = await openLogEngine({ ...s.engine(), clock, signTreeHead: sign, batchMaxSize: 64, batchMaxDelayMs: 1 });
   assert.equal(engine.size, 300);
   await Promise.all(leaves.slice(300).map((l) => engine.append(l)));
   assert.equal(engine.size, 600);
@@ -59,9 +59,8 @@ test('engine: appends, proofs for every index and size verify, tiles and bundles
   await engine.close();
 });
 
-test('engine: duplicates inside one batch and across batches are not appended', async (t) => {
-  const dir = tmp(t);
-  const engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 100, batchMaxDelayMs: 5 });
+storeTest('engine: duplicates inside one batch and across batches are not appended', async (_t, s) => {
+  const engine = await openLogEngine({ ...s.engine(), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 100, batchMaxDelayMs: 5 });
   const [a, b, c] = await Promise.all([engine.append(Buffer.from('x')), engine.append(Buffer.from('y')), engine.append(Buffer.from('x'))]);
   assert.equal(a.duplicateOf, undefined);
   assert.equal(b.index, 1);
@@ -73,11 +72,10 @@ test('engine: duplicates inside one batch and across batches are not appended', 
   await engine.close();
 });
 
-test('engine: a failing signer writes nothing and the log continues', async (t) => {
-  const dir = tmp(t);
+storeTest('engine: a failing signer writes nothing and the log continues', async (_t, s) => {
   let fail = false;
   const engine = await openLogEngine({
-    dbPath: join(dir, 'log.db'),
+    ...s.engine(),
     clock: new FixedClock(0),
     signTreeHead: (h) => (fail ? Promise.reject(new Error('hsm down')) : sign(h)),
     batchMaxDelayMs: 0,
@@ -141,9 +139,8 @@ test('engine: a failed commit on the writer thread answers STORE_WRITE_FAILED, a
   await engine.close();
 });
 
-test('engine: a duplicate of a leaf still being written is answered only once that leaf is durable', async (t) => {
-  const dir = tmp(t);
-  const engine = await openLogEngine({ dbPath: join(dir, 'log.db'), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 2, batchMaxDelayMs: 0 });
+storeTest('engine: a duplicate of a leaf still being written is answered only once that leaf is durable', async (_t, s) => {
+  const engine = await openLogEngine({ ...s.engine(), clock: new FixedClock(0), signTreeHead: sign, batchMaxSize: 2, batchMaxDelayMs: 0 });
   const all = await Promise.all(['p', 'q', 'p', 'q', 'r', 'p'].map((x) => engine.append(Buffer.from(x))));
   assert.deepEqual(
     all.map((r) => [r.index, r.duplicateOf]),

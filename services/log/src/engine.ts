@@ -68,18 +68,16 @@ import { LogError } from './errors.ts';
 import { LeafFilter } from './leaf-filter.ts';
 import { LeafHashTail } from './leaf-tail.ts';
 import { BatchWriter, type WriterBatch } from './store/batch-writer.ts';
+import type { LogStore, LogWriter } from './store/log-store.ts';
 import {
   HASH_SIZE,
-  LEAF_INDEX_FLUSH_SQL,
   LEAF_INDEX_UPTO,
-  LEAF_KEY_STAGE_SQL,
-  LEAF_KEYS_FLUSH_SQL,
-  LEAF_KEYS_UNSTAGE_SQL,
   MAX_TILE_LEVEL,
   SqliteLogStore,
   TILE_WIDTH,
   hashKey,
   nodeLocation,
+  tileKey,
   type Migration,
   type StoredLeaf,
   type StoredTreeHead,
@@ -133,6 +131,15 @@ export interface BatchStatement {
 
 export interface LogEngineOptions {
   dbPath: string;
+  /**
+   * `postgres://…`: the PostgreSQL store (pg-engine.ts) instead of the SQLite file at dbPath,
+   * with one elected sequencer among the replicas on that database.
+   */
+  storeUrl?: string;
+  /** PostgreSQL store: schema of this log's tables (default `cairn_<extraMigrations.namespace>`). */
+  storeSchema?: string;
+  /** PostgreSQL store: sequencer lease in ms (default 3,000: failover well under 5 s). */
+  leaseMs?: number;
   clock: Clock;
   signTreeHead: TreeHeadSigner;
   batchMaxSize?: number;
@@ -174,6 +181,10 @@ export interface LogEngine {
   entryBundle(index: number, width?: number): Buffer | undefined;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
+  /** PostgreSQL store: whether this replica holds the sequencer lease now (SQLite: always the sequencer). */
+  readonly isSequencer?: boolean;
+  /** Rows of a read of your own tables (`?` parameters), on either store. */
+  query<T>(sql: string, params: readonly unknown[]): T[];
   ready(): boolean;
   close(): Promise<void>;
 }
@@ -183,6 +194,9 @@ const WRITER_CACHE_KIB = 6_000;
 
 /** leaf_index keys added to the filter per event-loop turn while it is rebuilt on open. */
 const FILTER_STEP = 4_096;
+
+/** After a failed batch, when the store cannot be re-read: how soon to try again. */
+const RECOVER_RETRY_MS = 200;
 
 /** Batches sequenced ahead of the disk: one committing, one more queued behind it. */
 const MAX_IN_FLIGHT = 2;
@@ -203,7 +217,7 @@ interface Sequenced {
   followers: Sequenced[];
 }
 
-class SequencedLogEngine implements LogEngine {
+export class SequencedLogEngine implements LogEngine {
   private range: CompactRange;
   /** The latest COMMITTED head: what readers see and what callers are answered with. */
   private head: SignedTreeHead;
@@ -237,8 +251,8 @@ class SequencedLogEngine implements LogEngine {
   private filterComplete = false;
 
   constructor(
-    private readonly store: SqliteLogStore,
-    private readonly writer: BatchWriter,
+    private readonly store: LogStore,
+    private readonly writer: LogWriter,
     private readonly options: LogEngineOptions,
     head: SignedTreeHead,
     range: CompactRange,
@@ -280,7 +294,12 @@ class SequencedLogEngine implements LogEngine {
   }
 
   get db(): Db {
-    return this.store.db;
+    if (this.store instanceof SqliteLogStore) return this.store.db;
+    throw new TypeError('engine.db is the SQLite store only: use engine.query');
+  }
+
+  query<T>(sql: string, params: readonly unknown[]): T[] {
+    return this.store.all<T>(sql, params);
   }
 
   ready(): boolean {
@@ -393,7 +412,7 @@ class SequencedLogEngine implements LogEngine {
       const index = this.range.size;
       this.range.append(item.leafHash, (level, idx, hash) => {
         const loc = nodeLocation(level, idx);
-        const tk = SqliteLogStore.tileKey(loc.tileLevel, loc.tileIndex);
+        const tk = tileKey(loc.tileLevel, loc.tileIndex);
         let blob = dirty.get(tk);
         if (!blob) {
           blob = this.tileForWrite(tk, loc.tileLevel, loc.tileIndex);
@@ -451,7 +470,8 @@ class SequencedLogEngine implements LogEngine {
       offset += data.length;
       offsets.push(offset);
     }
-    const stage = { sql: LEAF_KEY_STAGE_SQL, arity: 2, params: [] as unknown[] };
+    const sql = this.store.sql;
+    const stage = { sql: sql.leafKeyStage, arity: 2, params: [] as unknown[] };
     const extra = new Map<string, { sql: string; arity: number; params: unknown[] }>();
     for (const w of this.options.batchWrites?.(leaves) ?? []) {
       let group = extra.get(w.sql);
@@ -467,11 +487,10 @@ class SequencedLogEngine implements LogEngine {
     // Crossing the mark: this transaction also moves every leaf up to its last into leaf_index.
     if (batch.head.size - this.seqIndexUpTo >= this.leafIndexEvery) {
       batch.indexUpTo = batch.head.size;
-      extra.set(LEAF_INDEX_FLUSH_SQL, { sql: LEAF_INDEX_FLUSH_SQL, arity: 2, params: [this.seqIndexUpTo, batch.indexUpTo] });
-      const putMeta = 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)';
-      extra.set(putMeta, { sql: putMeta, arity: 2, params: [LEAF_INDEX_UPTO, String(batch.indexUpTo)] });
-      extra.set(LEAF_KEYS_FLUSH_SQL, { sql: LEAF_KEYS_FLUSH_SQL, arity: 1, params: [batch.indexUpTo] });
-      extra.set(LEAF_KEYS_UNSTAGE_SQL, { sql: LEAF_KEYS_UNSTAGE_SQL, arity: 1, params: [batch.indexUpTo] });
+      extra.set(sql.leafIndexFlush, { sql: sql.leafIndexFlush, arity: 2, params: [this.seqIndexUpTo, batch.indexUpTo] });
+      extra.set(sql.putMeta, { sql: sql.putMeta, arity: 2, params: [LEAF_INDEX_UPTO, String(batch.indexUpTo)] });
+      extra.set(sql.leafKeysFlush, { sql: sql.leafKeysFlush, arity: 1, params: [batch.indexUpTo] });
+      extra.set(sql.leafKeysUnstage, { sql: sql.leafKeysUnstage, arity: 1, params: [batch.indexUpTo] });
       this.seqIndexUpTo = batch.indexUpTo;
     }
     const h = batch.head;
@@ -543,7 +562,13 @@ class SequencedLogEngine implements LogEngine {
   /** After a batch was sequenced, committed or failed: recover when the pipeline is empty, then go on. */
   private afterSettle(): void {
     if (this.needsRecovery && this.inFlight.length === 0 && !this.sequencing) {
-      this.recover();
+      try {
+        this.recover();
+      } catch {
+        // The store cannot be read right now (a database store that is unreachable): retry.
+        setTimeout(() => this.afterSettle(), RECOVER_RETRY_MS).unref();
+        return;
+      }
       this.needsRecovery = false;
       this.writer.reset();
     }
@@ -623,30 +648,12 @@ class SequencedLogEngine implements LogEngine {
     }
   }
 
-  /** Width of tile (level, index) in the current tree: 0 when it does not exist yet. */
-  private tileWidth(level: number, index: number): number {
-    const nodes = Math.floor(this.head.size / TILE_WIDTH ** level);
-    return Math.max(0, Math.min(TILE_WIDTH, nodes - index * TILE_WIDTH));
-  }
-
   tile(level: number, index: number, width?: number): Buffer | undefined {
-    if (!Number.isSafeInteger(level) || level < 0 || level > MAX_TILE_LEVEL || !Number.isSafeInteger(index) || index < 0) return undefined;
-    const have = this.tileWidth(level, index);
-    const want = width ?? TILE_WIDTH;
-    // C2SP tlog-tiles: a partial tile of width W is the prefix of the tile; any W up to what exists.
-    if (have === 0 || want < 1 || want > have) return undefined;
-    const blob = this.store.tileBlob(level, index);
-    if (!blob) throw new LogError('STORE_CORRUPT', `tile ${level}/${index} is missing`);
-    return Buffer.from(blob.subarray(0, want * HASH_SIZE));
+    return readTile(this.store, this.head.size, level, index, width);
   }
 
   entryBundle(index: number, width?: number): Buffer | undefined {
-    if (!Number.isSafeInteger(index) || index < 0) return undefined;
-    const have = this.tileWidth(0, index);
-    const want = width ?? TILE_WIDTH;
-    if (have === 0 || want < 1 || want > have) return undefined;
-    const start = index * TILE_WIDTH;
-    return Buffer.from(encodeEntryBundle(this.store.leafData(start, start + want)));
+    return readEntryBundle(this.store, this.head.size, index, width);
   }
 
   getMeta(key: string): string | undefined {
@@ -673,8 +680,36 @@ class SequencedLogEngine implements LogEngine {
   }
 }
 
+/** Width of tile (level, index) in a tree of `size` leaves: 0 when it does not exist yet. */
+function tileWidth(size: number, level: number, index: number): number {
+  const nodes = Math.floor(size / TILE_WIDTH ** level);
+  return Math.max(0, Math.min(TILE_WIDTH, nodes - index * TILE_WIDTH));
+}
+
+/** C2SP tile (level, index) of width `width` (default full) in a tree of `size`, or undefined. */
+export function readTile(store: LogStore, size: number, level: number, index: number, width?: number): Buffer | undefined {
+  if (!Number.isSafeInteger(level) || level < 0 || level > MAX_TILE_LEVEL || !Number.isSafeInteger(index) || index < 0) return undefined;
+  const have = tileWidth(size, level, index);
+  const want = width ?? TILE_WIDTH;
+  // C2SP tlog-tiles: a partial tile of width W is the prefix of the tile; any W up to what exists.
+  if (have === 0 || want < 1 || want > have) return undefined;
+  const blob = store.tileBlob(level, index);
+  if (!blob) throw new LogError('STORE_CORRUPT', `tile ${level}/${index} is missing`);
+  return Buffer.from(blob.subarray(0, want * HASH_SIZE));
+}
+
+/** C2SP entry bundle `index` of width `width` (default full) in a tree of `size`, or undefined. */
+export function readEntryBundle(store: LogStore, size: number, index: number, width?: number): Buffer | undefined {
+  if (!Number.isSafeInteger(index) || index < 0) return undefined;
+  const have = tileWidth(size, 0, index);
+  const want = width ?? TILE_WIDTH;
+  if (have === 0 || want < 1 || want > have) return undefined;
+  const start = index * TILE_WIDTH;
+  return Buffer.from(encodeEntryBundle(store.leafData(start, start + want)));
+}
+
 /** The hashes of the stored leaves at and above the leaf_index mark. */
-function readTail(store: SqliteLogStore, from: number): LeafHashTail {
+function readTail(store: LogStore, from: number): LeafHashTail {
   const tail = new LeafHashTail(from);
   for (const r of store.leafHashesFrom(from)) {
     if (r.idx !== tail.end) throw new LogError('STORE_CORRUPT', `leaf ${tail.end} is missing`);
@@ -684,7 +719,7 @@ function readTail(store: SqliteLogStore, from: number): LeafHashTail {
 }
 
 /** The staged (not yet moved) secondary keys: key -> indexes, ascending. */
-function readTailKeys(store: SqliteLogStore): Map<string, number[]> {
+function readTailKeys(store: LogStore): Map<string, number[]> {
   const keys = new Map<string, number[]>();
   for (const r of store.stagedKeys()) addKey(keys, r.key, r.idx);
   return keys;
@@ -698,7 +733,7 @@ function addKey(keys: Map<string, number[]>, key: string, index: number): void {
 }
 
 /** The right edge of a tree of `size` leaves, read from stored complete subtrees. */
-function rebuildRange(store: SqliteLogStore, size: number): CompactRange {
+export function rebuildRange(store: LogStore, size: number): CompactRange {
   const edge: Buffer[] = [];
   let start = 0;
   for (let level = 52; level >= 0; level--) {
@@ -711,13 +746,36 @@ function rebuildRange(store: SqliteLogStore, size: number): CompactRange {
   return new CompactRange(size, edge);
 }
 
-export async function openLogEngine(options: LogEngineOptions): Promise<LogEngine> {
+/** Checks the batch settings of `options` (config validation). */
+function checkOptions(options: LogEngineOptions): void {
   const maxSize = options.batchMaxSize ?? DEFAULT_BATCH_MAX_SIZE;
   const maxDelay = options.batchMaxDelayMs ?? DEFAULT_BATCH_MAX_DELAY_MS;
   if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > MAX_BATCH_SIZE) throw new TypeError(`batchMaxSize must be 1..${MAX_BATCH_SIZE}`);
   if (!Number.isFinite(maxDelay) || maxDelay < 0 || maxDelay > MAX_BATCH_DELAY_MS) throw new TypeError(`batchMaxDelayMs must be 0..${MAX_BATCH_DELAY_MS}`);
   const indexEvery = options.leafIndexEvery ?? DEFAULT_LEAF_INDEX_EVERY;
   if (!Number.isInteger(indexEvery) || indexEvery < 1) throw new TypeError('leafIndexEvery must be a positive integer');
+}
+
+/**
+ * The sequencer over an opened store whose latest head is `head` (already checked or signed by
+ * the caller): the right edge is rebuilt from the stored tiles and must reproduce the head's root.
+ */
+export function startSequencer(store: LogStore, writer: LogWriter, options: LogEngineOptions, head: SignedTreeHead): SequencedLogEngine {
+  const range = head.size === 0 ? new CompactRange() : rebuildRange(store, head.size);
+  if (!range.root().equals(head.rootHash)) {
+    throw new LogError('STORE_CORRUPT', `stored tiles do not reproduce the signed root at size ${head.size}`);
+  }
+  const indexUpTo = store.leafIndexUpTo();
+  const tail = readTail(store, indexUpTo);
+  return new SequencedLogEngine(store, writer, options, head, range, indexUpTo, tail, readTailKeys(store));
+}
+
+export async function openLogEngine(options: LogEngineOptions): Promise<LogEngine> {
+  checkOptions(options);
+  if (options.storeUrl !== undefined) {
+    const { openPgLogEngine } = await import('./pg-engine.ts');
+    return openPgLogEngine(options, options.storeUrl);
+  }
   const store = new SqliteLogStore(options.dbPath, {
     ...(options.extraMigrations ? { extraMigrations: options.extraMigrations } : {}),
     ...(options.tileCacheSize !== undefined ? { tileCacheSize: options.tileCacheSize } : {}),
@@ -725,15 +783,12 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
   try {
     const latest = store.latestHead();
     let head: SignedTreeHead;
-    let range: CompactRange;
     if (!latest) {
-      range = new CompactRange();
-      const unsigned: TreeHead = { size: 0, rootHash: range.root(), timestampMs: options.clock.now().getTime() };
+      const unsigned: TreeHead = { size: 0, rootHash: new CompactRange().root(), timestampMs: options.clock.now().getTime() };
       head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
       store.putHead(head);
     } else {
-      range = rebuildRange(store, latest.size);
-      if (!range.root().equals(latest.rootHash)) {
+      if (!rebuildRange(store, latest.size).root().equals(latest.rootHash)) {
         throw new LogError('STORE_CORRUPT', `stored tiles do not reproduce the signed root at size ${latest.size}`);
       }
       // Re-sign the latest head: names in the signatures may have changed (new public URL or key).
@@ -741,10 +796,13 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
       head = { ...unsigned, signatures: await options.signTreeHead(unsigned) };
       store.putHead(head);
     }
-    const indexUpTo = store.leafIndexUpTo();
-    const tail = readTail(store, indexUpTo);
     const writer = await BatchWriter.open(options.dbPath, WRITER_CACHE_KIB);
-    return new SequencedLogEngine(store, writer, options, head, range, indexUpTo, tail, readTailKeys(store));
+    try {
+      return startSequencer(store, writer, options, head);
+    } catch (e) {
+      await writer.close();
+      throw e;
+    }
   } catch (e) {
     store.close();
     throw e;

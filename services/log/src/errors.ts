@@ -28,6 +28,8 @@ export type LogErrorCode =
   | 'STORE_CLOSED' // 503
   | 'STORE_CORRUPT' // 500 stored hashes do not reproduce the signed root
   | 'STORE_WRITE_FAILED' // 503 the batch transaction failed (disk full, I/O error); nothing was written
+  | 'STORE_UNAVAILABLE' // 503 the database cannot be reached (PostgreSQL store): nothing stale is served
+  | 'NOT_SEQUENCER' // 503 this replica lost the sequencer lease while the batch was in flight; nothing was written
   | 'SIGNING_FAILED'; // 503 the tree head could not be signed; the batch was not written
 
 const STATUS: Record<LogErrorCode, number> = {
@@ -54,6 +56,8 @@ const STATUS: Record<LogErrorCode, number> = {
   STORE_CLOSED: 503,
   STORE_CORRUPT: 500,
   STORE_WRITE_FAILED: 503,
+  STORE_UNAVAILABLE: 503,
+  NOT_SEQUENCER: 503,
   SIGNING_FAILED: 503,
 };
 

@@ -15,6 +15,7 @@ export {
   type StoredLeaf,
   type Migration,
 } from './engine.ts';
-export { RekorLog, type LogEntryV1, type TransparencyLogEntryV2 } from './rekor-log.ts';
+export { migrateLogToPg, type MigrateLogOptions, type MigrateLogResult } from './store/migrate.ts';
+export { RekorLog, REKOR_MIGRATIONS, claimIdentity, type LogEntryV1, type TransparencyLogEntryV2 } from './rekor-log.ts';
 export { verifyPrehashed } from './prehash.ts';
 export { LogError, type LogErrorCode } from './errors.ts';

@@ -29,15 +29,17 @@ export const MAX_SEARCH_RESULTS = 1000;
 /** Longest search value accepted (emails, SANs, hashes). */
 export const MAX_SEARCH_VALUE = 1024;
 
-const REKOR_MIGRATIONS: readonly Migration[] = [
+export const REKOR_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `CREATE TABLE search_index (key TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (key, idx)) WITHOUT ROWID;`,
+    pgSql: `CREATE TABLE search_index (key text NOT NULL, idx bigint NOT NULL, PRIMARY KEY (key, idx));`,
   },
   {
     // Search keys became the engine's secondary keys (leaf_keys, filled in bulk steps).
     version: 2,
     sql: `INSERT OR IGNORE INTO leaf_keys (key, idx) SELECT key, idx FROM search_index; DROP TABLE search_index;`,
+    pgSql: `INSERT INTO leaf_keys (key, idx) SELECT key, idx FROM search_index ON CONFLICT DO NOTHING; DROP TABLE search_index;`,
   },
 ];
 
@@ -62,6 +64,9 @@ export interface TransparencyLogEntryV2 {
 
 export interface RekorLogOptions {
   dbPath: string;
+  /** postgres://…: the PostgreSQL store (replicas on one database); default the SQLite file at dbPath. */
+  storeUrl?: string;
+  leaseMs?: number;
   signer: Signer;
   baseUrl: string;
   treeId: string;
@@ -73,6 +78,19 @@ export interface RekorLogOptions {
   onBatch?: (size: number) => void;
   /** Where entries are prepared (validated, canonicalized, signatures checked); default inline. */
   preparePool?: PreparePool;
+}
+
+/**
+ * Replicas on one database must be one log: the first one records its identity (tree ID, key ID)
+ * in the store; a replica with another identity (another data dir's key or state.json) is refused.
+ */
+export function claimIdentity(engine: LogEngine, kind: string, identity: string): void {
+  const key = `${kind}.identity`;
+  const stored = engine.getMeta(key);
+  if (stored === undefined) engine.setMeta(key, identity);
+  else if (stored !== identity) {
+    throw new LogError('STORE_CORRUPT', `the database holds another ${kind} log (${stored}); replicas must share the log key and state of one data dir`);
+  }
 }
 
 /** A random positive 63-bit tree ID in decimal (Trillian style). */
@@ -123,6 +141,7 @@ export class RekorLog {
     };
     const engine = await openLogEngine({
       dbPath: o.dbPath,
+      ...(o.storeUrl !== undefined ? { storeUrl: o.storeUrl, leaseMs: o.leaseMs ?? 3_000 } : {}),
       clock: o.clock,
       signTreeHead,
       ...(o.batchMaxSize !== undefined ? { batchMaxSize: o.batchMaxSize } : {}),
@@ -134,6 +153,14 @@ export class RekorLog {
         return [];
       },
     });
+    if (o.storeUrl !== undefined) {
+      try {
+        claimIdentity(engine, 'rekor', `${o.treeId}/${o.signer.publicKey.keyId.toString('hex')}`);
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
+    }
     return new RekorLog(engine, o, { v1Name, v2Name });
   }
 

@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   LocalSigner,
+  storeOf,
   section,
   sectionValue,
   sectionNumber,
@@ -98,8 +99,10 @@ export const createService: ServiceFactory = async (ctx) => {
     startAfterPerSecond: verifyWorkersAfter,
     onWorkerError: (message) => ctx.logger.warn(message),
   });
+  const store = storeOf(ctx.config);
   const log = await RekorLog.open({
     dbPath: join(ctx.dataDir, 'log.db'),
+    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
     signer,
     baseUrl: ctx.baseUrl,
     treeId: state.treeId,
@@ -112,6 +115,7 @@ export const createService: ServiceFactory = async (ctx) => {
   });
   verifyWorkerGauge.set(() => pool.size);
   sizeGauge.set(() => log.engine.size);
+  m.gauge('cairn_log_sequencer', '1 while this replica sequences the log (holds the lease on the PostgreSQL store)').set(() => ((log.engine.isSequencer ?? true) ? 1 : 0));
   ctx.logger.info('transparency log ready', { treeId: log.treeId, logId: log.logIdHex, size: log.engine.size });
 
   // Witness cosignatures (services/log/src/witness.ts): collected per checkpoint and served on the

@@ -15,6 +15,7 @@ export const SERVER_FLAGS = {
   'max-body-bytes': { type: 'string' },
   'rate-limit': { type: 'string' },
   set: { type: 'string', multiple: true },
+  store: { type: 'string' },
 } as const;
 
 export const SERVER_FLAGS_HELP = `  --port P              port to listen on (default 3000; 0 picks a free port)        [CAIRN_PORT]
@@ -27,6 +28,8 @@ export const SERVER_FLAGS_HELP = `  --port P              port to listen on (def
   --tls-cert F --tls-key F   serve HTTPS                                              [CAIRN_TLS_CERT/KEY]
   --max-body-bytes N    request body limit (default 4194304)                          [CAIRN_MAX_BODY_BYTES]
   --rate-limit N        requests per second per client, 0 = off (default 0)           [CAIRN_RATE_LIMIT]
+  --store URL           log and CT store: postgres://… (several replicas, one elected
+                        sequencer); default: SQLite files in the data dir          [CAIRN_STORE]
   --set section.key=V   any component setting, e.g. --set log.batchMaxSize=512        [CAIRN_<SECTION>__<KEY>]`;
 
 /** Waits for SIGINT/SIGTERM, then drains and closes the stack. */

@@ -22,8 +22,8 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { NodeReader } from '@cairn/shared/merkle';
 import { LogError } from '../errors.ts';
+import type { LogStore, Migration, StoredLeaf, StoredTreeHead, StoreSql } from './log-store.ts';
 
 export const HASH_SIZE = 32;
 /** C2SP tlog-tiles: a full tile holds 256 hashes, i.e. 8 tree levels. */
@@ -40,7 +40,7 @@ function subLevelOffset(s: number): number {
   return 2 * TILE_WIDTH - ((2 * TILE_WIDTH) >> s);
 }
 
-function tileKey(level: number, index: number): number {
+export function tileKey(level: number, index: number): number {
   return index * 64 + level;
 }
 
@@ -59,26 +59,7 @@ export function hashKey(hash: Uint8Array): number {
   return hash[0]! * 2 ** 40 + hash[1]! * 2 ** 32 + ((hash[2]! << 24) >>> 0) + (hash[3]! << 16) + (hash[4]! << 8) + hash[5]!;
 }
 
-export interface StoredLeaf {
-  index: number;
-  leafHash: Buffer;
-  data: Buffer;
-  timestampMs: number;
-}
-
-export interface StoredTreeHead {
-  size: number;
-  rootHash: Buffer;
-  timestampMs: number;
-  /** Opaque signatures made by the engine's TreeHeadSigner (e.g. signed notes by name). */
-  signatures: Record<string, string>;
-}
-
-/** A numbered schema step. Steps run once, in order, inside a transaction. */
-export interface Migration {
-  version: number;
-  sql: string;
-}
+export type { StoredLeaf, StoredTreeHead, Migration } from './log-store.ts';
 
 /** meta key: leaves with idx below it are in leaf_index; the ones above are not yet. */
 export const LEAF_INDEX_UPTO = 'engine.leaf_index_upto';
@@ -132,6 +113,14 @@ export const LEAF_KEY_STAGE_SQL = 'INSERT INTO leaf_keys_staging (idx, key) VALU
 export const LEAF_KEYS_FLUSH_SQL = 'INSERT OR IGNORE INTO leaf_keys (key, idx) SELECT key, idx FROM leaf_keys_staging WHERE idx < ? ORDER BY key, idx';
 export const LEAF_KEYS_UNSTAGE_SQL = 'DELETE FROM leaf_keys_staging WHERE idx < ?';
 
+const SQLITE_SQL: StoreSql = {
+  leafIndexFlush: LEAF_INDEX_FLUSH_SQL,
+  putMeta: 'INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)',
+  leafKeyStage: LEAF_KEY_STAGE_SQL,
+  leafKeysFlush: LEAF_KEYS_FLUSH_SQL,
+  leafKeysUnstage: LEAF_KEYS_UNSTAGE_SQL,
+};
+
 
 export interface SqliteLogStoreOptions {
   /** Kind-specific tables, applied after the engine's own under their own namespace. */
@@ -146,8 +135,10 @@ const DEFAULT_TILE_CACHE = 512;
 const LOOKUP_CHUNK = 128;
 
 /** SQLite-backed leaves + tiles + tree heads. Synchronous; the engine serialises writes. */
-export class SqliteLogStore implements NodeReader {
+export class SqliteLogStore implements LogStore {
   readonly db: Db;
+  readonly sql = SQLITE_SQL;
+  private readonly reads = new Map<string, Statement>();
   private readonly cache = new Map<number, Buffer>();
   private readonly cacheSize: number;
   private readonly stmts: {
@@ -383,6 +374,16 @@ export class SqliteLogStore implements NodeReader {
   setMeta(key: string, value: string): void {
     this.ensureOpen();
     this.stmts.putMeta.run(key, value);
+  }
+
+  all<T>(sql: string, params: readonly unknown[]): T[] {
+    this.ensureOpen();
+    let st = this.reads.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.reads.set(sql, st);
+    }
+    return st.all(...params) as T[];
   }
 
   /** Drops cached tiles (after a failed batch the in-memory state is rebuilt from disk). */
