@@ -54,6 +54,8 @@ export interface SignResult {
   bundle: BundleJson;
   /** Keyless: the leaf certificate (DER) and the identity the proof of possession named. */
   certificate?: Buffer;
+  /** Keyless: the rest of the chain as the CA returned it (DER; cosign's chain annotation). */
+  certificateChain?: Buffer[];
   subject?: string;
   logEntry?: LogEntry;
 }
@@ -64,6 +66,7 @@ interface Identity {
   /** What the log entry names as verifier: the leaf PEM or the public key PEM. */
   logPem: string;
   certificate?: Buffer;
+  chain?: Buffer[];
   subject?: string;
 }
 
@@ -89,7 +92,7 @@ async function identityFor(o: SignOptions): Promise<Identity> {
   const signer = new LocalSigner(generateKey('ecdsa-p256'));
   const proofOfPossession = await signer.sign(Buffer.from(subject, 'utf8'));
   const cert = await new FulcioClient(o.fulcioUrl, o.http).createSigningCertificate({ token: o.identityToken, publicKey: signer.publicKey, proofOfPossession });
-  return { signer, material: { kind: 'certificate', leafDer: cert.leaf }, logPem: toPem('CERTIFICATE', cert.leaf), certificate: cert.leaf, subject };
+  return { signer, material: { kind: 'certificate', leafDer: cert.leaf }, logPem: toPem('CERTIFICATE', cert.leaf), certificate: cert.leaf, chain: cert.chain, subject };
 }
 
 async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry, expect: EntryExpectation): Promise<{ entries: TransparencyLogEntryJson[]; entry?: LogEntry }> {
@@ -120,7 +123,7 @@ export async function sign(artifact: Uint8Array, o: SignOptions): Promise<SignRe
   const { entries, entry } = await logEntryFor(o, () => hashedRekordEntry(digest.toString('hex'), signature, id.logPem), { kind: 'hashedrekord', signature, digest });
   return {
     bundle: messageSignatureBundle(id.material, digest, signature, entries),
-    ...(id.certificate !== undefined ? { certificate: id.certificate, subject: id.subject } : {}),
+    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
     ...(entry !== undefined ? { logEntry: entry } : {}),
   };
 }
@@ -146,7 +149,7 @@ export async function attest(statement: Uint8Array | Record<string, unknown>, o:
   });
   return {
     bundle: dsseBundle(id.material, envelope, entries),
-    ...(id.certificate !== undefined ? { certificate: id.certificate, subject: id.subject } : {}),
+    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
     ...(entry !== undefined ? { logEntry: entry } : {}),
   };
 }
