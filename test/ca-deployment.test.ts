@@ -12,8 +12,8 @@ import { FixedClock, PublicKey, fromPemAll, loadConfig, systemClock, type TrustI
 import { children, oidToString, readOne } from '@cairn/shared/der';
 import { OID_SCT_LIST, splitCertificate, tbsExtensions, verifyEmbeddedScts } from '@cairn/shared/sct';
 import { mintDevToken } from '@cairn/oidc';
-import { main } from '../client/src/cli/main.ts';
-import { startStack } from '../client/src/cli/stack.ts';
+import { main } from '@cairn/cli';
+import { startStack } from '@cairn/host';
 import { ecKey, requestCert, tempDir } from './ca-fixtures.ts';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/42';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { loadConfig, type ComponentName } from '@cairn/shared';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { startStack, type Stack } from '@cairn/host';
 
 export function tempDir(prefix = 'cairn-ca-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

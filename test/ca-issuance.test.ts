@@ -20,7 +20,7 @@ import { assertDer, children, readOne, oidToString, encodeTlv, seq, oid, explici
 import { OID_CT_POISON, OID_SCT_LIST, removeExtensionFromTbs, splitCertificate, tbsExtensions, verifyEmbeddedScts } from '@cairn/shared/sct';
 import { PublicKey } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import type { Stack } from '../client/src/cli/stack.ts';
+import type { Stack } from '@cairn/host';
 import { TestIssuer, ecKey, pop, postJson, publicPem, requestCert, startCaStack, tempDir } from './ca-fixtures.ts';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/42';

@@ -12,7 +12,7 @@ import { SignJWT } from 'jose';
 import { systemClock, toPem } from '@cairn/shared';
 import { bitString, explicit, integer, oid, seq, set, utf8String } from '@cairn/shared/der';
 import { mintDevToken } from '@cairn/oidc';
-import type { Stack } from '../client/src/cli/stack.ts';
+import type { Stack } from '@cairn/host';
 import { TestIssuer, ctTreeSize, ecKey, pop, postJson, publicPem, requestCert, startCaStack, tempDir, type CertResponse } from './ca-fixtures.ts';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/42';

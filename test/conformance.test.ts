@@ -1,6 +1,6 @@
 /**
  * The sigstore-conformance bundle-verify corpus through scripts/conformance (the protocol in
- * ../shared/conformance/README.md), exactly as a conformance runner calls it.
+ * test/vectors/conformance/README.md), exactly as a conformance runner calls it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { REPO } from './verify-fixtures.ts';
 
 test('conformance: bundle-verify corpus ends with 0 failed', { timeout: 540_000 }, async () => {
-  const cmd = 'node ../shared/conformance/run.mjs ../shared/conformance/bundle-verify ../shared/conformance/production_trusted_root.json -- scripts/conformance';
+  const cmd = 'node test/vectors/conformance/run.mjs test/vectors/conformance/bundle-verify test/vectors/conformance/production_trusted_root.json -- scripts/conformance';
   const [exe, ...args] = cmd.split(' ');
   const child = spawn(exe!, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

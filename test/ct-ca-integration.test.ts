@@ -18,9 +18,9 @@ import { fromPemAll, loadConfig, systemClock, type TrustInfo } from '@cairn/shar
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { OID_SCT_LIST, parseMerkleTreeLeaf, removeExtensionFromTbs, splitCertificate, tbsExtensions, parseSctList } from '@cairn/shared/sct';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { startStack, type Stack } from '@cairn/host';
 import type { CtService } from '@cairn/ct';
-import { buildTrustedRoot } from '../client/src/trust/trusted-root.ts';
+import { buildTrustedRoot } from '@cairn/shared/trusted-root';
 import { newKey, spkiOf } from './ct-fixtures.ts';
 
 const SUBJECT = 'https://ci.cairn.test/pipelines/7';
@@ -90,7 +90,7 @@ test('an issued certificate embeds an SCT that @sigstore/verify accepts (ctlogTh
   const ct = stack.services.find((s) => s.name === 'ct') as CtService;
   assert.deepEqual(Buffer.from(result.scts[0]!), ct.logId);
 
-  // The same through the trusted_root.json Cairn itself publishes (client/src/trust builder).
+  // The same through the trusted_root.json Cairn itself publishes (the @cairn/shared/trusted-root builder).
   const published = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(JSON.stringify(buildTrustedRoot(info)))));
   assert.equal(verifyCertificate(sx(leaf!), [new Date()], published).scts.length, 1);
 

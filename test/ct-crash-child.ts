@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '@cairn/shared';
 import type { CtService } from '@cairn/ct';
-import { startStack } from '../client/src/cli/stack.ts';
+import { startStack } from '@cairn/host';
 import { makeIntermediate, makeRoot, precertWithFinal } from './ct-fixtures.ts';
 
 const dataDir = process.argv[2]!;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadConfig } from '@cairn/shared';
 import { parseMerkleTreeLeaf } from '@cairn/shared/sct';
 import type { CtService } from '@cairn/ct';
-import { startStack } from '../client/src/cli/stack.ts';
+import { startStack } from '@cairn/host';
 
 interface Line {
   chain: string[];

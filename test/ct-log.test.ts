@@ -29,7 +29,7 @@ import {
   OID_CT_POISON,
 } from '@cairn/shared/sct';
 import { bitString, seq, oid } from '@cairn/shared/der';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { startStack, type Stack } from '@cairn/host';
 import { HttpCtLog, HttpCtError, sctFromJson, MAX_SUBMISSION_BYTES, type CtService } from '@cairn/ct';
 import { leafExtensions, makeIntermediate, makeLeaf, makeRoot, newKey, precertWithFinal, spkiOf, signTbs, tbsCertificate, name, type TestCa } from './ct-fixtures.ts';
 

@@ -46,7 +46,7 @@ after(async () => {
 
 test('sigstore attest + sigstore verify through the TUF mirror with default thresholds', () => {
   const statement = join(work, 'statement.json');
-  copyFileSync(join(ROOT, '../shared/conformance/statement.json'), statement);
+  copyFileSync(join(ROOT, 'test/vectors/conformance/statement.json'), statement);
   const bundle = join(work, 'bundle.json');
   const a = run(SIGSTORE_BIN, ['attest', statement, '--fulcio-url', up.url, '--rekor-url', up.url, '-o', bundle], {
     env: { CI: 'true', SIGSTORE_ID_TOKEN: token(), ...freshHome() },

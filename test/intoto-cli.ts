@@ -3,10 +3,10 @@
  * output captured, and the Debian reference tools as separate processes.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { main } from '../client/src/cli/main.ts';
+import { main } from '@cairn/cli';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-export const PIPELINE_SCRIPT = `${ROOT}/../shared/interop/intoto-reference-pipeline.sh`;
+export const PIPELINE_SCRIPT = `${ROOT}/test/interop/intoto-reference-pipeline.sh`;
 
 export interface CliResult {
   code: number;

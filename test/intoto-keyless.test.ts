@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cairn, run, SIGSTORE_BIN, startCairn, type UpProcess } from './helpers/cli.ts';
 import { cairnIn, failureCode } from './intoto-cli.ts';
-import { checkSignature, parseMetadata, publicKeyFromKeyObject } from '../client/src/intoto/index.ts';
+import { checkSignature, parseMetadata, publicKeyFromKeyObject } from '@cairn/intoto';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/7';
 let up: UpProcess;

@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PublicKey, sha256Hex } from '@cairn/shared';
-import { RekorClient } from '../client/src/sign/rekor.ts';
-import { verifyConsistencyWithHead } from '../client/src/sign/log-proof.ts';
+import { RekorClient } from '@cairn/sign';
+import { verifyConsistencyWithHead } from '@cairn/sign';
 import { cli, errorCode, readJson, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 
 let s: SignStack;
@@ -166,7 +166,7 @@ test('a proxy that alters the proof, the SET, the checkpoint or the body is caug
 test('unknown entries, untrusted logs and bad arguments have stable codes', async () => {
   const missing = await cli(['log', 'get', 'ab'.repeat(32), '--url', s.url]);
   assert.equal(errorCode(missing), 'ENTRY_NOT_FOUND');
-  const prodRoot = new URL('../../shared/conformance/production_trusted_root.json', import.meta.url).pathname;
+  const prodRoot = new URL('./vectors/conformance/production_trusted_root.json', import.meta.url).pathname;
   const untrusted = await cli(['log', 'get', signed[0]!.uuid, '--url', s.url, '--trusted-root', prodRoot]);
   assert.equal(untrusted.code, 1);
   assert.match(untrusted.stdout, /VERIFICATION FAILED \[LOG_UNTRUSTED\]/);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, silentLogger, type TrustInfo } from '@cairn/shared';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { startStack, type Stack } from '@cairn/host';
 
 export interface LogServer {
   stack: Stack;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { hashedRekord, post } from './log-helpers.ts';
 
-const CAIRN = join(import.meta.dirname, '..', 'client', 'bin', 'cairn.js');
+const CAIRN = join(import.meta.dirname, '..', 'client', 'cli', 'bin', 'cairn.js');
 
 async function serve(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CAIRN, 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -13,7 +13,7 @@ import { LocalSigner, LocalVerifier, PublicKey, generateKey } from '@cairn/share
 import { cosignCheckpoint, formatSignedNote, noteKeyId, parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import { leafHash, rootAt, verifyConsistency } from '@cairn/shared/merkle';
 import { TileNodeReader, entriesPath, parseEntryBundle, pathOfTile, tilesForRoot } from '@cairn/shared/tiles';
-import { witnessVkey, WITNESS_ROUTE } from '../services/log/src/witness.ts';
+import { witnessVkey, WITNESS_ROUTE } from '@cairn/log/witness';
 import { hashedRekord, keyPair, post, startLog } from './log-helpers.ts';
 
 async function bytes(url: string): Promise<{ status: number; body: Buffer; type: string | null }> {

@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MAX_NOTE_BYTES } from '@cairn/shared/checkpoint';
 import { encodeEntryBundle } from '@cairn/shared/tiles';
-import { MonitorError } from '../client/src/monitor/errors.ts';
-import { HttpTlogReader } from '../client/src/monitor/tlog-client.ts';
+import { MonitorError } from '@cairn/monitor';
+import { HttpTlogReader } from '@cairn/monitor';
 
 type Handler = (path: string, res: ServerResponse, req: IncomingMessage) => void;
 

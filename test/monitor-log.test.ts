@@ -10,12 +10,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FixedClock, LocalSigner, LocalVerifier, PublicKey, generateKey, loadConfig, toPem } from '@cairn/shared';
 import { parseSignedNote, verifyCosignature } from '@cairn/shared/checkpoint';
-import { startStack } from '../client/src/cli/stack.ts';
-import { runOnce, type MonitorOptions } from '../client/src/monitor/monitor.ts';
-import { parsePolicy } from '../client/src/monitor/policy.ts';
-import { loadState } from '../client/src/monitor/state.ts';
-import { HttpTlogReader } from '../client/src/monitor/tlog-client.ts';
-import { witnessVkey } from '../services/log/src/witness.ts';
+import { startStack } from '@cairn/host';
+import { runOnce, type MonitorOptions } from '@cairn/monitor';
+import { parsePolicy } from '@cairn/monitor';
+import { loadState } from '@cairn/monitor';
+import { HttpTlogReader } from '@cairn/monitor';
+import { witnessVkey } from '@cairn/log/witness';
 import { tempDir } from './helpers/cli.ts';
 import { OID_SOURCE_REPO, makeCert } from './monitor-fixture.ts';
 

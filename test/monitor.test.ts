@@ -6,12 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FixedClock, toPem } from '@cairn/shared';
-import { EntryParseError, parseEntry } from '../client/src/monitor/entry.ts';
-import { MonitorError } from '../client/src/monitor/errors.ts';
-import { runOnce, type MonitorOptions } from '../client/src/monitor/monitor.ts';
-import { globMatch, parsePolicy } from '../client/src/monitor/policy.ts';
-import { loadState } from '../client/src/monitor/state.ts';
-import { HttpTlogReader } from '../client/src/monitor/tlog-client.ts';
+import { EntryParseError, parseEntry } from '@cairn/monitor';
+import { MonitorError } from '@cairn/monitor';
+import { runOnce, type MonitorOptions } from '@cairn/monitor';
+import { globMatch, parsePolicy } from '@cairn/monitor';
+import { loadState } from '@cairn/monitor';
+import { HttpTlogReader } from '@cairn/monitor';
 import { CAIRN_BIN, tempDir } from './helpers/cli.ts';
 
 /** Runs the cairn bin without blocking this process (the fixture servers live in it). */
@@ -492,7 +492,7 @@ test('entry parsing reads every supported kind and rejects the rest', () => {
 
 test('the Kubernetes CronJob runs a valid monitor command with a policy that parses', async () => {
   const { parseAllDocuments } = await import('yaml');
-  const { command } = await import('../client/src/cli/commands/monitor.ts');
+  const { command } = await import('@cairn/cli/commands/monitor');
   const docs = parseAllDocuments(readFileSync(new URL('../deploy/kubernetes/monitor-cronjob.yaml', import.meta.url), 'utf8')).map((d) => d.toJS());
   const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'cairn-monitor-policy');
   const policy = parsePolicy(cm.data['policy.yaml']);

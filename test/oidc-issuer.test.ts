@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { loadConfig, systemClock } from '@cairn/shared';
 import { hashSecret, mintDevToken } from '@cairn/oidc';
-import { main } from '../client/src/cli/main.ts';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
+import { main } from '@cairn/cli';
+import { startStack, type Stack } from '@cairn/host';
 import { tempDir } from './ca-fixtures.ts';
 
 let stack: Stack;

@@ -11,7 +11,7 @@ import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { loadConfig, SharedError } from '@cairn/shared';
-import { startStack } from '../client/src/cli/stack.ts';
+import { startStack } from '@cairn/host';
 import { tempDir } from './helpers/cli.ts';
 
 x509.cryptoProvider.set(webcrypto);

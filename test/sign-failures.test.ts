@@ -135,7 +135,7 @@ test('an unwritable bundle path is refused before anything is signed or logged',
 });
 
 test('--trusted-root that does not hold this log: LOG_UNTRUSTED and no bundle; an unreadable one fails before signing', async () => {
-  const prodRoot = new URL('../../shared/conformance/production_trusted_root.json', import.meta.url).pathname;
+  const prodRoot = new URL('./vectors/conformance/production_trusted_root.json', import.meta.url).pathname;
   await expectFailure(['sign', artifact, '--bundle', 'OUT', '--url', s.url, '--identity-token', await s.token(), '--trusted-root', prodRoot], 'LOG_UNTRUSTED');
   const size = async () => ((await (await fetch(`${s.url}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
   const before = await size();

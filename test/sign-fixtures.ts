@@ -14,9 +14,9 @@ import type * as SigstoreBundle from '@sigstore/bundle';
 import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
 import { loadConfig, silentLogger, systemClock, type TrustInfo } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { main } from '../client/src/cli/main.ts';
-import { buildTrustedRoot, buildSigningConfig, type TrustedRootJson } from '../client/src/trust/index.ts';
+import { startStack, type Stack } from '@cairn/host';
+import { main } from '@cairn/cli';
+import { buildTrustedRoot, buildSigningConfig, type TrustedRootJson } from '@cairn/trust';
 
 const require = createRequire(import.meta.url);
 export const sigstoreVerify = require('@sigstore/verify') as typeof SigstoreVerify;

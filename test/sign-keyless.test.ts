@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '@cairn/shared';
-import { attest, sign } from '../client/src/sign/index.ts';
+import { attest, sign } from '@cairn/sign';
 import { cli, readJson, runAsync, sigstoreVerifyBundle, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 
 let s: SignStack;
@@ -114,7 +114,7 @@ test('conformance sign-bundle (signing config URLs; --in-toto statement) and cai
   assert.equal(v.status, 0, v.stderr + v.stdout);
 
   const statement = join(s.work, 'statement.json');
-  writeFileSync(statement, readFileSync(new URL('../../shared/conformance/statement.json', import.meta.url)));
+  writeFileSync(statement, readFileSync(new URL('./vectors/conformance/statement.json', import.meta.url)));
   const out2 = join(s.work, 'conf-intoto.sigstore.json');
   const r2 = await runAsync(script, ['sign-bundle', '--in-toto', '--identity-token', token, '--bundle', out2, '--signing-config', s.signingConfigPath, statement], env);
   assert.equal(r2.status, 0, r2.stderr);

@@ -9,9 +9,9 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater } from 'tuf-js';
-import { formatExpires, hashesOf, parseMetadata, serializeEnvelope, signEnvelope, type SignedCommon } from '@cairn/tuf/metadata';
+import { formatExpires, hashesOf, parseMetadata, serializeEnvelope, signEnvelope, type SignedCommon } from '@cairn/shared/tuf';
 import { readSigner } from '@cairn/tuf/ceremony';
-import { CairnTufClient } from '../client/src/trust/index.ts';
+import { CairnTufClient } from '@cairn/trust';
 import { cli, makeTrustInfos, must, runCeremony, staticMirror, type Ceremony } from './tuf-helpers.ts';
 
 let base: string;

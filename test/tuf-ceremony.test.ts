@@ -8,9 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixedClock } from '@cairn/shared';
-import { parseMetadata } from '@cairn/tuf/metadata';
+import { parseMetadata } from '@cairn/shared/tuf';
 import { publishStaged, stageRootRotation, signStaged, readSigner, verifyPublished, initRepository } from '@cairn/tuf/ceremony';
-import { runDevelopmentCeremony, parseTrustedRoot } from '../client/src/trust/index.ts';
+import { parseTrustedRoot } from '@cairn/trust';
+import { runDevelopmentCeremony } from '@cairn/tuf/ceremony';
 import { cli, errorCode, makeTrustInfos, must } from './tuf-helpers.ts';
 
 let base: string;

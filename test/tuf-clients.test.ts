@@ -13,8 +13,8 @@ import { Updater } from 'tuf-js';
 import { getTrustedRoot } from '@sigstore/tuf';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { loadConfig } from '@cairn/shared';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { initTrustCache, loadCachedTrustedRoot, refreshTrustCache } from '../client/src/trust/index.ts';
+import { startStack, type Stack } from '@cairn/host';
+import { initTrustCache, loadCachedTrustedRoot, refreshTrustCache } from '@cairn/trust';
 import { cli, makeTrustInfos, must, runCeremony, type Ceremony } from './tuf-helpers.ts';
 
 const run = promisify(execFile);

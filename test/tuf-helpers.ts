@@ -7,7 +7,7 @@ import { createPublicKey, webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { generateKey, sha256, type TrustInfo } from '@cairn/shared';
-import { main } from '../client/src/cli/main.ts';
+import { main } from '@cairn/cli';
 
 export interface CliResult {
   code: number;

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FixedClock, type TrustInfo } from '@cairn/shared';
-import { defaultCacheDir, loadCachedTrustedRoot, runDevelopmentCeremony } from '../client/src/trust/index.ts';
+import { defaultCacheDir, loadCachedTrustedRoot } from '@cairn/trust';
+import { runDevelopmentCeremony } from '@cairn/tuf/ceremony';
 import { cli, errorCode, makeTrustInfos, must, staticMirror } from './tuf-helpers.ts';
 
 let base: string;

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../client/src/cli/main.ts';
-import type { CliIO } from '../client/src/cli/command.ts';
+import { main } from '@cairn/cli';
+import type { CliIO } from '@cairn/cli';
 import { clone, CORPUS, flipBase64, loadCase, PRODUCTION_ROOT } from './verify-fixtures.ts';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {

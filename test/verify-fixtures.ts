@@ -1,6 +1,6 @@
 /**
  * Conformance corpus access for the verify tests: the public sigstore-conformance bundle-verify
- * cases in ../shared/conformance (provenance in its README), and helpers to derive tampered
+ * cases in test/vectors/conformance (provenance in its README), and helpers to derive tampered
  * variants in code.
  */
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const CONFORMANCE = join(REPO, '..', 'shared', 'conformance');
+export const CONFORMANCE = join(REPO, 'test', 'vectors', 'conformance');
 export const CORPUS = join(CONFORMANCE, 'bundle-verify');
 export const PRODUCTION_ROOT = join(CONFORMANCE, 'production_trusted_root.json');
 export const DEFAULT_IDENTITY =

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { parseTrustedRoot, verify, VerifyError, type VerificationPolicy, type VerifyErrorCode } from '../client/src/verify/index.ts';
+import { parseTrustedRoot, verify, VerifyError, type VerificationPolicy, type VerifyErrorCode } from '@cairn/verify';
 import { clone, flipBase64, HAPPY_CASES, loadCase, type Case } from './verify-fixtures.ts';
 
 function policyOf(c: Case, extra: Partial<VerificationPolicy> = {}): VerificationPolicy {
@@ -283,7 +283,7 @@ test('policy mistakes: POLICY_INVALID', () => {
 test('an entry with neither SET nor inclusion proof: TLOG_INCLUSION_MISSING', async () => {
   // Bundle parsing already refuses this for every version; a caller handing in a parsed Bundle
   // object is still checked.
-  const { parseBundle } = await import('../client/src/verify/index.ts');
+  const { parseBundle } = await import('@cairn/verify');
   const c = v01();
   const parsed = parseBundle(c.bundle);
   parsed.verificationMaterial.tlogEntries[0]!.signedEntryTimestamp = undefined;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
+import { parseTrustedRoot, verify, VerifyError } from '@cairn/verify';
 import { clone, loadCase } from './verify-fixtures.ts';
 
 type Path = Array<string | number>;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dns from 'node:dns';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { REPO, HAPPY_CASES, loadCase } from './verify-fixtures.ts';
@@ -26,13 +26,22 @@ const NETWORK_MODULES = new Set([
 
 const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
+/** Workspace packages by name: their folder and exports map (the one way packages reach each other). */
+const WORKSPACES = new Map<string, { dir: string; exports: Record<string, string> }>();
+for (const dir of ['shared', ...['client', 'services'].flatMap((top) => readdirSync(join(REPO, top)).map((d) => join(top, d)))]) {
+  const pj = join(REPO, dir, 'package.json');
+  if (!existsSync(pj)) continue;
+  const m = JSON.parse(readFileSync(pj, 'utf8')) as { name: string; exports: Record<string, string> };
+  WORKSPACES.set(m.name, { dir: join(REPO, dir), exports: m.exports });
+}
+
 function resolveSpecifier(from: string, spec: string): string | undefined {
   if (spec.startsWith('.')) return resolve(dirname(from), spec);
-  const shared = /^@cairn\/shared(?:\/(.+))?$/.exec(spec);
-  if (shared) {
-    const exportsMap = (JSON.parse(readFileSync(join(REPO, 'shared', 'package.json'), 'utf8')) as { exports: Record<string, string> }).exports;
-    const target = exportsMap[shared[1] ? `./${shared[1]}` : '.'];
-    return target ? join(REPO, 'shared', target) : undefined;
+  const m = /^(@cairn\/[^/]+)(?:\/(.+))?$/.exec(spec);
+  const ws = m ? WORKSPACES.get(m[1]!) : undefined;
+  if (ws) {
+    const target = ws.exports[m![2] ? `./${m![2]}` : '.'];
+    return target ? join(ws.dir, target) : undefined;
   }
   return undefined; // a package or builtin: judged by name
 }
@@ -62,7 +71,7 @@ function importGraph(entry: string): { files: string[]; bare: Set<string> } {
 }
 
 test('the verify module graph imports no network module and calls no fetch', () => {
-  const { files, bare } = importGraph(join(REPO, 'client', 'src', 'verify', 'index.ts'));
+  const { files, bare } = importGraph(join(REPO, 'client', 'verify', 'src', 'index.ts'));
   assert.ok(files.length >= 10, `expected the whole verify graph, got ${files.length} files`);
   assert.ok(files.some((f) => f.endsWith('shared/src/merkle.ts')) && files.some((f) => f.endsWith('shared/src/checkpoint.ts')));
   for (const b of bare) assert.ok(!NETWORK_MODULES.has(b), `the verify graph imports ${b}`);
@@ -70,12 +79,13 @@ test('the verify module graph imports no network module and calls no fetch', () 
     const src = readFileSync(f, 'utf8');
     assert.doesNotMatch(src, /\bfetch\s*\(/, `${f} calls fetch`);
     assert.doesNotMatch(src, /\bXMLHttpRequest\b|\bWebSocket\b/, `${f} uses a network API`);
+    if (!f.endsWith('.test.ts')) assert.doesNotMatch(src, /\b(?:writeFileSync|writeSync|appendFileSync|mkdirSync|renameSync|rmSync|createWriteStream|writeAtomic)\b/, `${f} writes files`);
   }
 });
 
 test('the graph walker itself sees a network import when there is one', () => {
   // Guard against a walker that never finds anything: the stack runner does import node:http.
-  const { bare } = importGraph(join(REPO, 'client', 'src', 'cli', 'stack.ts'));
+  const { bare } = importGraph(join(REPO, 'services', 'host', 'src', 'stack.ts'));
   assert.ok([...bare].some((b) => NETWORK_MODULES.has(b)), 'expected stack.ts to import a network module');
 });
 
@@ -87,7 +97,7 @@ test('verification passes with fetch replaced by a throwing function', async () 
     throw new Error('network access during verification');
   });
   try {
-    const { verify, parseTrustedRoot } = await import('../client/src/verify/index.ts');
+    const { verify, parseTrustedRoot } = await import('@cairn/verify');
     for (const name of HAPPY_CASES) {
       const c = loadCase(name);
       const policy = c.keyPem ? { publicKey: c.keyPem } : { identity: c.identity, issuer: c.issuer };
@@ -101,7 +111,7 @@ test('verification passes with fetch replaced by a throwing function', async () 
 
 test('--offline makes any fetch fail with NETWORK_FORBIDDEN until the command ends', async () => {
   const original = globalThis.fetch;
-  const { forbidNetwork } = await import('../client/src/verify/offline.ts');
+  const { forbidNetwork } = await import('@cairn/verify');
   const restore = forbidNetwork();
   try {
     await assert.rejects(() => fetch('http://127.0.0.1:9/'), (e: unknown) => (e as { code?: string }).code === 'NETWORK_FORBIDDEN');
@@ -113,7 +123,7 @@ test('--offline makes any fetch fail with NETWORK_FORBIDDEN until the command en
 
 test('cairn verify --offline: fetch fails with NETWORK_FORBIDDEN during the whole run', async () => {
   // The command blocks fetch while it runs: prove it by observing fetch from inside the run.
-  const { main } = await import('../client/src/cli/main.ts');
+  const { main } = await import('@cairn/cli');
   const c = loadCase('happy-path-v0.3');
   let seen: unknown;
   let socket: unknown;
@@ -137,7 +147,7 @@ test('cairn verify --offline: fetch fails with NETWORK_FORBIDDEN during the whol
     cwd: process.cwd(),
   };
   const code = await main(
-    ['verify', c.artifactPath, '--bundle', join(REPO, '..', 'shared', 'conformance', 'bundle-verify', c.name, 'bundle.sigstore.json'), '--certificate-identity', c.identity, '--certificate-oidc-issuer', c.issuer, '--trusted-root', join(REPO, '..', 'shared', 'conformance', 'production_trusted_root.json'), '--offline'],
+    ['verify', c.artifactPath, '--bundle', join(REPO, 'test', 'vectors', 'conformance', 'bundle-verify', c.name, 'bundle.sigstore.json'), '--certificate-identity', c.identity, '--certificate-oidc-issuer', c.issuer, '--trusted-root', join(REPO, 'test', 'vectors', 'conformance', 'production_trusted_root.json'), '--offline'],
     io,
   );
   assert.equal(code, 0);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as sigstore from 'sigstore';
-import { parseTrustedRoot, verify, VerifyError } from '../client/src/verify/index.ts';
+import { parseTrustedRoot, verify, VerifyError } from '@cairn/verify';
 import { cli, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 import { clone } from './verify-fixtures.ts';
 import { codeOf } from './helpers/codes.ts';

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import * as sigstore from 'sigstore';
 import { COMPONENTS, loadConfig, silentLogger, systemClock } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack, type Stack } from '../client/src/cli/stack.ts';
-import { bootstrapTrust } from '../client/src/cli/bootstrap.ts';
-import { main } from '../client/src/cli/main.ts';
+import { startStack, type Stack } from '@cairn/host';
+import { bootstrapTrust } from '@cairn/host';
+import { main } from '@cairn/cli';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/7';
 let stack: Stack;

@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { loadConfig, systemClock } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack } from '../../client/src/cli/stack.ts';
+import { startStack } from '@cairn/host';
 
 const DURATION_MS = Number(process.env.BENCH_CA_DURATION_MS ?? 8000);
 const WARMUP_MS = 1500;

@@ -12,7 +12,7 @@ import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { loadConfig, PublicKey } from '@cairn/shared';
 import { encodeSctList, verifyEmbeddedScts } from '@cairn/shared/sct';
 import type { CtService } from '@cairn/ct';
-import { startStack } from '../../client/src/cli/stack.ts';
+import { startStack } from '@cairn/host';
 import { makeIntermediate, makeRoot, precertWithFinal } from '../../test/ct-fixtures.ts';
 
 const N = Number(process.env.BENCH_CT_N ?? 2000);

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sign } from '../../client/src/sign/index.ts';
+import { sign } from '@cairn/sign';
 
-const BIN = new URL('../../client/bin/cairn.js', import.meta.url).pathname;
+const BIN = new URL('../../client/cli/bin/cairn.js', import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_FLOW_CONCURRENCY ?? 16);
 

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyFiles, linkFileName, loadMetadata, loadPublicKey, loadSigningKey, runStep, signMetadata, unsignedMetadataText, verifyLayout, type LayoutMetadata } from '../../client/src/intoto/index.ts';
-import { parseLayout } from '../../client/src/intoto/models.ts';
+import { generateKeyFiles, linkFileName, loadMetadata, loadPublicKey, loadSigningKey, runStep, signMetadata, unsignedMetadataText, verifyLayout, type LayoutMetadata } from '@cairn/intoto';
+import { parseLayout } from '@cairn/intoto';
 
-const BIN = new URL('../../client/bin/cairn.js', import.meta.url).pathname;
+const BIN = new URL('../../client/cli/bin/cairn.js', import.meta.url).pathname;
 const ARTIFACTS = Number(process.env.BENCH_INTOTO_ARTIFACTS ?? 1000);
 const RUNS = Number(process.env.BENCH_INTOTO_RUNS ?? 5);
 

@@ -127,7 +127,7 @@ function postEntry(agent: Agent, url: URL, body: string): Promise<number> {
 async function startServer(dataDir: string): Promise<{ url: URL; pid: number; stop(): Promise<void> }> {
   // BENCH_SERVER_NODE_ARGS: extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'client/bin/cairn.js'), 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'client/cli/bin/cairn.js'), 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env },
   });
@@ -211,7 +211,7 @@ async function httpBench(): Promise<string[]> {
 
 /** Runs in a child process: `node --import tsx scripts/bench/log.ts --engine-child`. */
 async function engineChild(): Promise<void> {
-  const { openLogEngine } = await import('../../services/log/src/engine.ts');
+  const { openLogEngine } = await import('@cairn/log/engine');
   const { LocalSigner, generateKey, systemClock } = await import('@cairn/shared');
   const { formatCheckpoint, formatSignedNote, signNote } = await import('@cairn/shared/checkpoint');
   const { verifyConsistency, verifyInclusion, leafHash } = await import('@cairn/shared/merkle');

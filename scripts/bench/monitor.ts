@@ -81,7 +81,7 @@ function bodyOf(t: { good: Template[]; bad: Template }, i: number): Buffer {
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; maxRssKiB: number }> {
   // The real command through its entry point, reporting this process's peak RSS on exit.
   const code = `import { register } from 'tsx/esm/api'; register();
-const { main } = await import(${JSON.stringify(join(ROOT, 'client/src/cli/main.ts'))});
+const { main } = await import(${JSON.stringify(join(ROOT, 'client/cli/src/main.ts'))});
 process.on('exit', () => process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n'));
 process.exitCode = await main(${JSON.stringify(args)});`;
   return new Promise((resolve) => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const BIN = new URL('../../client/bin/cairn.js', import.meta.url).pathname;
+const BIN = new URL('../../client/cli/bin/cairn.js', import.meta.url).pathname;
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 3);
 
 function startOnce(dataDir: string): Promise<number> {

@@ -17,10 +17,11 @@ import { join } from 'node:path';
 import { Updater } from 'tuf-js';
 import { getTrustedRoot } from '@sigstore/tuf';
 import { FixedClock, generateKey, loadConfig, sha256, silentLogger, type TrustInfo } from '@cairn/shared';
-import { localTufSigner, tufKeyFor } from '@cairn/tuf/metadata';
+import { localTufSigner, tufKeyFor } from '@cairn/shared/tuf';
 import { publishStaged, signStaged, stageRootRotation } from '@cairn/tuf/ceremony';
-import { startStack } from '../../client/src/cli/stack.ts';
-import { DEV_KEY_DIR, initTrustCache, loadCachedTrustedRoot, refreshTrustCache, runDevelopmentCeremony } from '../../client/src/trust/index.ts';
+import { startStack } from '@cairn/host';
+import { initTrustCache, loadCachedTrustedRoot, refreshTrustCache } from '@cairn/trust';
+import { DEV_KEY_DIR, runDevelopmentCeremony } from '@cairn/tuf/ceremony';
 
 const RUNS = Number(process.env.BENCH_TUF_RUNS ?? 40);
 const WARMUP = 5;

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKeyDetails, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { parseTrustedRoot, setVerificationMemo, verify as cairnVerify, type TrustMaterial } from '../../client/src/verify/index.ts';
+import { parseTrustedRoot, setVerificationMemo, verify as cairnVerify, type TrustMaterial } from '@cairn/verify';
 import { HAPPY_CASES, loadCase, type Case } from '../../test/verify-fixtures.ts';
 
 interface Prepared {

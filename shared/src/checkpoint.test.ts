@@ -20,7 +20,7 @@ import {
   type Checkpoint,
 } from './checkpoint.ts';
 
-const CONFORMANCE = '/work/shared/conformance';
+const CONFORMANCE = new URL('../../test/vectors/conformance', import.meta.url).pathname;
 const code = (c: string) => (e: unknown) => e instanceof CheckpointError && e.code === c;
 
 interface TlogKey {

@@ -12,8 +12,6 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SharedError } from './errors.ts';
 
 /** Signature schemes Cairn accepts anywhere. An explicit allow-list: nothing else verifies. */
@@ -248,22 +246,3 @@ export function privateKeyFromPem(pem: string, passphrase?: string): KeyObject {
   }
 }
 
-/** Writes a secret file atomically with mode 0600 (created that way, never world-readable). */
-export function writeSecretFile(path: string, contents: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, contents, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-}
-
-/**
- * Loads the private key at `path`, creating it (mode 0600) on first use. Services call this on
- * start so a fresh data directory bootstraps itself.
- */
-export function loadOrCreatePrivateKey(path: string, type: KeyType, passphrase?: string): { key: KeyObject; created: boolean } {
-  if (existsSync(path)) return { key: privateKeyFromPem(readFileSync(path, 'utf8'), passphrase), created: false };
-  const key = generateKey(type);
-  writeSecretFile(path, privateKeyToPem(key, passphrase));
-  return { key, created: true };
-}

@@ -28,8 +28,6 @@ export {
   generateKey,
   privateKeyToPem,
   privateKeyFromPem,
-  writeSecretFile,
-  loadOrCreatePrivateKey,
   type Signer,
   type Verifier,
   type SignatureAlgorithm,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-export const CAIRN_BIN = join(ROOT, 'client/bin/cairn.js');
+export const CAIRN_BIN = join(ROOT, 'client/cli/bin/cairn.js');
 export const SIGSTORE_BIN = join(ROOT, 'node_modules/.bin/sigstore');
 
 export interface RunResult {

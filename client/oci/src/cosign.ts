@@ -7,7 +7,7 @@
 import { fromPemAll, isRecord, toPem } from '@cairn/shared';
 import { ociFail } from './errors.ts';
 import { EMPTY_DIGEST, OCI_EMPTY, OCI_IMAGE_CONFIG, OCI_MANIFEST, sha256Digest, type Descriptor } from './manifest.ts';
-import type { TransparencyLogEntryJson, BundleJson } from '../../src/sign/index.ts';
+import type { TransparencyLogEntryJson, BundleJson } from '@cairn/sign';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const DSSE_LAYER_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';

@@ -5,7 +5,7 @@
  * `format: 'legacy'` as a layer appended to cosign's `sha256-<hex>.sig` / `.att` manifest.
  * The keyless and key-based flows are the signer's (`sign`, `attest`); nothing is re-implemented.
  */
-import { attest, buildStatement, resolvePredicateType, serializeBundle, sign, type SignOptions, type SignResult } from '../../src/sign/index.ts';
+import { attest, buildStatement, resolvePredicateType, serializeBundle, sign, type SignOptions, type SignResult } from '@cairn/sign';
 import { OciError, ociFail } from './errors.ts';
 import {
   ANNOTATION,

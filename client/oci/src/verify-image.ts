@@ -18,7 +18,7 @@ import {
   type TrustMaterial,
   type VerificationPolicy,
   type VerificationResult,
-} from '../../src/verify/index.ts';
+} from '@cairn/verify';
 import { OciError, ociFail } from './errors.ts';
 import {
   BUNDLE_LAYER_MEDIA_TYPES,

@@ -16,10 +16,10 @@ import {
   privateKeyFromPem,
   privateKeyToPem,
   toPem,
-  writeSecretFile,
   type Clock,
   type Signer,
 } from '@cairn/shared';
+import { writeSecretFile } from '@cairn/shared/key-files';
 import { CaError } from './errors.ts';
 import { OID } from './profile/oids.ts';
 import { extension } from './profile/extensions.ts';

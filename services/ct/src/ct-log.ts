@@ -12,7 +12,8 @@
 import { join } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import { LogError, openLogEngine, type AppendedLeaf, type BatchStatement, type LogEngine } from '@cairn/log';
-import { LocalSigner, isCairnError, loadOrCreatePrivateKey, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
+import { LocalSigner, isCairnError, sha256, type Clock, type Counter, type Logger, type MetricsRegistry, type PublicKey, type Signer } from '@cairn/shared';
+import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import {
   certificateSignedData,
   encodeMerkleTreeLeaf,

@@ -14,7 +14,6 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   LocalSigner,
-  loadOrCreatePrivateKey,
   section,
   sectionNumber,
   sectionString,
@@ -23,6 +22,7 @@ import {
   type ServiceFactory,
   type TrustInfo,
 } from '@cairn/shared';
+import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
 import { LogError } from './errors.ts';
 import { PreparePool } from './prepare-pool.ts';

@@ -15,10 +15,10 @@ import {
   section,
   sectionNumber,
   sectionString,
-  writeSecretFile,
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
+import { writeSecretFile } from '@cairn/shared/key-files';
 import { OidcError } from './errors.ts';
 import { ClientRegistry, loadClientsFile, secretFromPlain, type Client } from './clients.ts';
 import {

@@ -7,7 +7,8 @@ import { randomBytes, type KeyObject, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import { isRecord, loadOrCreatePrivateKey, privateKeyFromPem, writeSecretFile, type Clock } from '@cairn/shared';
+import { isRecord, privateKeyFromPem, type Clock } from '@cairn/shared';
+import { writeSecretFile, loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import { OidcError } from './errors.ts';
 import { isAbsoluteUri, isEmail, type ClientIdentity } from './clients.ts';
 

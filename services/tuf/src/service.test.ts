@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { FixedClock, MetricsRegistry, generateKey, loadConfig, silentLogger, type ServiceContext } from '@cairn/shared';
-import { localTufSigner, parseMetadata, tufKeyFor } from './metadata/index.ts';
+import { localTufSigner, parseMetadata, tufKeyFor } from '@cairn/shared/tuf';
 import { initRepository, publishStaged, signStaged, stageTarget } from './repository/index.ts';
 import { createTufService } from './service.ts';
 import { tufOptions } from './service.ts';

@@ -12,7 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import { section, sectionNumber, sectionString, type Peers, type ReadyStatus, type Service, type ServiceContext } from '@cairn/shared';
-import { TufError } from './errors.ts';
+import { TufError } from '@cairn/shared/tuf';
 import { DEFAULT_EXPIRY, ONLINE_DIR, PUBLISHED_DIR, parseDuration, readCeremonyConfig, type Expiry } from './repository/layout.ts';
 import { expiredRoles, refreshOnlineRoles, verifyPublished, type OnlineSigners, type PublishedState } from './repository/published.ts';
 import { loadOnlineSigners } from './repository/ceremony.ts';

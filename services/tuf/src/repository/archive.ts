@@ -7,8 +7,10 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { TufError } from '../errors.ts';
-import { parseMetadata } from '../metadata/model.ts';
+import {
+  TufError,
+  parseMetadata,
+} from '@cairn/shared/tuf';
 import { CEREMONY_FILE, MAX_TARGET_BYTES, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, readCapped, writeAtomic } from './layout.ts';
 
 export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;

@@ -12,8 +12,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { privateKeyFromPem, type Clock } from '@cairn/shared';
-import { TufError } from '../errors.ts';
 import {
+  TufError,
   SPEC_VERSION,
   checkThreshold,
   formatExpires,
@@ -25,9 +25,14 @@ import {
   type RoleName,
   type RootSigned,
   type TargetsSigned,
-} from '../metadata/model.ts';
-import { keyIdOf, localTufSigner, tufKeyFor, type TufKeyJson, type TufSigner } from '../metadata/keys.ts';
-import { hashesOf, isSafeTargetName } from '../metadata/files.ts';
+  keyIdOf,
+  localTufSigner,
+  tufKeyFor,
+  type TufKeyJson,
+  type TufSigner,
+  hashesOf,
+  isSafeTargetName,
+} from '@cairn/shared/tuf';
 import {
   CEREMONY_FILE,
   DEFAULT_EXPIRY,

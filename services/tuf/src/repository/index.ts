@@ -33,4 +33,5 @@ export {
   type Expiry,
   type CeremonyConfig,
 } from './layout.ts';
-export { TufError, type TufErrorCode } from '../errors.ts';
+export { TufError, type TufErrorCode } from '@cairn/shared/tuf';
+export { runDevelopmentCeremony, DEV_KEY_DIR, type DevCeremonyOptions, type DevCeremonyResult } from './dev-ceremony.ts';

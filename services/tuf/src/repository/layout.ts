@@ -10,10 +10,10 @@
  *   REPO/repository/          the published layout, served as-is at /tuf/ (TUF §5 consistent snapshots)
  *     N.root.json  root.json  timestamp.json  V.snapshot.json  V.targets.json  targets/<sha256>.<name>
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRecord, parseJson } from '@cairn/shared';
-import { TufError } from '../errors.ts';
+import { TufError } from '@cairn/shared/tuf';
 
 export const CEREMONY_FILE = 'ceremony.json';
 export const STAGED_DIR = 'staged';
@@ -87,14 +87,7 @@ export function readCapped(path: string, max: number): Buffer {
   return b;
 }
 
-/** Writes through a temporary file and a rename, so readers never see half a file. */
-export function writeAtomic(path: string, contents: Uint8Array | string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, contents, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
+export { writeAtomic } from '@cairn/shared/io';
 
 /** The versions present for `<V>.<role>.json` files in a published directory, ascending. */
 export function publishedVersions(publishedDir: string, role: 'root' | 'snapshot' | 'targets'): number[] {

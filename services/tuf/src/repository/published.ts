@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TufError } from '../errors.ts';
 import {
+  TufError,
   MAX_METADATA_BYTES,
   MAX_ROOT_ROTATIONS,
   SPEC_VERSION,
@@ -22,9 +22,11 @@ import {
   type SnapshotSigned,
   type TargetsSigned,
   type TimestampSigned,
-} from '../metadata/model.ts';
-import { checkMetaBytes, checkTargetBytes, hashesOf } from '../metadata/files.ts';
-import type { TufSigner } from '../metadata/keys.ts';
+  checkMetaBytes,
+  checkTargetBytes,
+  hashesOf,
+  type TufSigner,
+} from '@cairn/shared/tuf';
 import { MAX_TARGET_BYTES, TARGETS_DIR, publishedVersions, readCapped, writeAtomic, type Expiry } from './layout.ts';
 
 

@@ -1,0 +1,156 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
+import { sign, MAX_ARTIFACT_BYTES, type SignOptions, type SignResult } from '@cairn/sign';
+import { serializeBundle } from '@cairn/sign';
+import { SignError } from '@cairn/sign';
+import { checkWritable, identityToken, loadSigningKey, loadTrustedRootJson, readSmallFile, serviceUrls, writeFileAtomic } from '@cairn/sign';
+import { urlsFromSigningConfig } from '@cairn/sign';
+import { verifyLogEntry } from '@cairn/sign';
+import { trustedRootLogKeys } from '@cairn/sign';
+
+export const MAX_SIGNING_CONFIG_BYTES = 1024 * 1024;
+
+/** Flags shared by `cairn sign` and `cairn attest`. */
+export const IDENTITY_FLAGS = {
+  bundle: { type: 'string' },
+  url: { type: 'string' },
+  'fulcio-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'signing-config': { type: 'string' },
+  'identity-token': { type: 'string' },
+  'oidc-issuer': { type: 'string' },
+  'oidc-client-id': { type: 'string' },
+  'oidc-client-secret-file': { type: 'string' },
+  key: { type: 'string' },
+  'key-passphrase-file': { type: 'string' },
+  'no-tlog-upload': { type: 'boolean' },
+  timeout: { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'tuf-cache': { type: 'string' },
+} as const;
+
+export const IDENTITY_USAGE = `Identity (keyless, the default):
+  --identity-token JWT         an OIDC ID token (else SIGSTORE_ID_TOKEN)
+  --oidc-issuer URL            get a token with the client-credentials grant of this issuer
+  --oidc-client-id ID          (discovery, then its token endpoint) using this client id
+  --oidc-client-secret-file F  and the secret in this file
+Key-based (the fallback when the CA is down):
+  --key KEY.pem                sign with this private key (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1;
+                               ECDSA P-256 or RSA 2048-4096); the bundle names it by publicKey.hint
+  --key-passphrase-file F      passphrase of an encrypted key (else CAIRN_KEY_PASSPHRASE)
+  --no-tlog-upload             do not log the entry (only with --key)
+Services:
+  --url BASE                   one Cairn deployment: CA and log (else CAIRN_URL)
+  --fulcio-url URL             the CA (Fulcio v2 API), overrides --url
+  --rekor-url URL              the transparency log (Rekor v1 API), overrides --url
+  --signing-config F           take the CA and log URLs from a signing_config v0.2 (caUrls and
+                               rekorTlogUrls with majorApiVersion 1, current, newest start)
+  --timeout SECONDS            per-request timeout (default 15)
+Checking the log's answer before the bundle is written (optional):
+  --trusted-root F             verify the entry's SET, inclusion proof and checkpoint with the log
+  --tuf-cache DIR|URL          key from this trusted_root.json, or from the 'cairn trust init' cache`;
+
+export type IdentityValues = { [K in keyof typeof IDENTITY_FLAGS]?: (typeof IDENTITY_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** Builds SignOptions from the shared flags (token or key, URLs, upload, timeout). */
+export async function signOptionsFromFlags(v: IdentityValues, io: CliIO): Promise<SignOptions> {
+  let timeoutMs: number | undefined;
+  if (v.timeout !== undefined) {
+    const s = Number(v.timeout);
+    if (!Number.isFinite(s) || s <= 0 || s > 600) throw new CliError('USAGE', '--timeout is a number of seconds between 0 and 600');
+    timeoutMs = Math.round(s * 1000);
+  }
+  const http = timeoutMs !== undefined ? { timeoutMs } : {};
+  let urls = serviceUrls(v, io.env);
+  if (v['signing-config'] !== undefined) {
+    const text = readSmallFile(v['signing-config'], MAX_SIGNING_CONFIG_BYTES, 'signing config', io.cwd).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch {
+      throw new SignError('INPUT_INVALID', `${v['signing-config']} is not JSON`);
+    }
+    const fromConfig = urlsFromSigningConfig(json, new Date());
+    urls = { fulcioUrl: v['fulcio-url'] ?? fromConfig.fulcioUrl, rekorUrl: v['rekor-url'] ?? fromConfig.rekorUrl };
+  }
+  const tlogUpload = v['no-tlog-upload'] !== true;
+  if (v.key !== undefined) {
+    if (v['identity-token'] !== undefined || v['oidc-issuer'] !== undefined) throw new CliError('USAGE', '--key signs without an identity token: drop --identity-token/--oidc-issuer');
+    const signer = loadSigningKey(v.key, v['key-passphrase-file'], io.env, io.cwd);
+    return { signer, ...urls, tlogUpload, http };
+  }
+  if (v['no-tlog-upload'] === true) throw new CliError('USAGE', '--no-tlog-upload only works with --key: a keyless bundle needs its log entry');
+  if (v['key-passphrase-file'] !== undefined) throw new CliError('USAGE', '--key-passphrase-file goes with --key');
+  if (urls.fulcioUrl === undefined) throw new SignError('URL_MISSING', 'no CA URL: pass --url or --fulcio-url, or set CAIRN_URL');
+  if (urls.rekorUrl === undefined) throw new SignError('URL_MISSING', 'no log URL: pass --url or --rekor-url, or set CAIRN_URL');
+  const token = await identityToken(v, io.env, io.cwd, http);
+  return { identityToken: token, ...urls, tlogUpload, http };
+}
+
+export function readArtifact(path: string, max: number, cwd: string): Buffer {
+  const p = resolve(cwd, path);
+  let size: number;
+  try {
+    const st = statSync(p);
+    if (!st.isFile()) throw new Error('not a file');
+    size = st.size;
+  } catch {
+    throw new CliError('IO_ERROR', `cannot read ${path}`);
+  }
+  if (size > max) throw new SignError('INPUT_INVALID', `${path} is larger than ${max} bytes`);
+  try {
+    return readFileSync(p);
+  } catch {
+    throw new CliError('IO_ERROR', `cannot read ${path}`);
+  }
+}
+
+/**
+ * With a trust root at hand, the log's answer is checked (SET, inclusion proof, checkpoint) before
+ * any bundle is written: a log that does not include what it acknowledged is caught at signing.
+ */
+export function checkLogAnswer(r: SignResult, root: unknown, io: CliIO): void {
+  if (r.logEntry === undefined || root === undefined) return;
+  const checked = verifyLogEntry(r.logEntry, trustedRootLogKeys(root).keyFor(r.logEntry));
+  io.stderr(`Log entry verified with the trusted root: SET, inclusion in tree size ${checked.inclusion.treeSize}, checkpoint by ${checked.checkpoint.signer}\n`);
+}
+
+/** What `cairn sign`/`attest` print once the bundle is on disk. */
+export function report(r: SignResult, what: string, out: string, io: CliIO): void {
+  if (r.subject !== undefined) io.stderr(`Signed ${what} as ${r.subject} (certificate from the CA)\n`);
+  else io.stderr(`Signed ${what} with the local key (publicKey hint ${r.bundle.verificationMaterial.publicKey?.hint ?? ''})\n`);
+  if (r.logEntry !== undefined) io.stderr(`Logged as entry ${r.logEntry.logIndex} (uuid ${r.logEntry.uuid.slice(-64)})\n`);
+  else io.stderr('Not logged (--no-tlog-upload): verifiers must accept a bundle without a transparency log entry\n');
+  io.stdout(`${out}\n`);
+}
+
+export const command: Command = {
+  summary: 'sign a file (keyless or with a key) and write a Sigstore bundle',
+  usage: `Usage: cairn sign FILE --bundle OUT [identity] [services]
+
+Signs FILE and writes a Sigstore bundle v0.3 (messageSignature, SHA2_256 digest) to OUT.
+Keyless: an ephemeral P-256 key, a certificate from the CA for the token's identity (the
+proof of possession signs the token's email if present, else its sub), a hashedrekord 0.0.1
+entry in the transparency log. Prints the bundle path on stdout, progress on stderr.
+
+${IDENTITY_USAGE}
+
+Exit codes: 0 signed, 1 failed (the error code is printed), 2 usage error.`,
+  async run(args, io) {
+    const { values, positionals } = parseFlags(args, IDENTITY_FLAGS);
+    if (positionals.length !== 1) throw new CliError('USAGE', 'cairn sign needs exactly one FILE');
+    if (values.bundle === undefined) throw new CliError('USAGE', 'cairn sign needs --bundle OUT');
+    checkWritable(values.bundle, io.cwd);
+    const file = positionals[0]!;
+    const artifact = readArtifact(file, MAX_ARTIFACT_BYTES, io.cwd);
+    // Read before signing: a bad trust root must not cost a certificate and a log entry.
+    const trust = loadTrustedRootJson(values, io);
+    const options = await signOptionsFromFlags(values, io);
+    const result = await sign(artifact, options);
+    checkLogAnswer(result, trust, io);
+    const out = writeFileAtomic(values.bundle, serializeBundle(result.bundle), io.cwd);
+    report(result, file, out, io);
+    return 0;
+  },
+};

@@ -1,0 +1,2 @@
+export { type CliIO } from './command.ts';
+export { main } from './main.ts';

@@ -1,0 +1,88 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseJson, systemClock, type Clock } from '@cairn/shared';
+import { MAX_METADATA_BYTES, TufError, checkTargetBytes, isExpired, parseMetadata, verifyRole } from '@cairn/shared/tuf';
+import { TrustError } from './errors.ts';
+import { CairnTufClient, defaultCacheDir } from './tuf-client.ts';
+import { TRUSTED_ROOT_TARGET, parseTrustedRoot, type TrustedRootJson } from '@cairn/shared/trusted-root';
+
+const MAX_TRUSTED_ROOT_BYTES = 5_000_000;
+
+export interface LoadCachedOptions {
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  /** Accept an expired root or targets role (for forensics only; verification should not). */
+  allowExpired?: boolean;
+}
+
+function resolveCacheDir(cacheDirOrMirror: string, env: Record<string, string | undefined>): string {
+  return /^https?:\/\//.test(cacheDirOrMirror) ? defaultCacheDir(cacheDirOrMirror, env) : cacheDirOrMirror;
+}
+
+function readCapped(path: string, max: number): Buffer {
+  if (!existsSync(path)) throw new TrustError('CACHE_NOT_INITIALISED', `${path} is missing: run 'cairn trust init'`);
+  const b = readFileSync(path);
+  if (b.byteLength > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
+  return b;
+}
+
+/**
+ * The trusted root cached by `cairn trust init`, read with no network: the cached TUF root must
+ * verify with its own keys, the cached targets under that root, and `trusted_root.json` must match
+ * the length and hashes the targets role lists. Root and targets must be unexpired; timestamp and
+ * snapshot (freshness for online clients, valid a day) are not consulted, so verification keeps
+ * working offline between refreshes.
+ *
+ * `cacheDirOrMirror`: a cache directory, or the mirror URL (then `defaultCacheDir(mirror)`).
+ */
+export function loadCachedTrustedRoot(cacheDirOrMirror: string, options: LoadCachedOptions = {}): TrustedRootJson {
+  const dir = resolveCacheDir(cacheDirOrMirror, options.env ?? process.env);
+  const now = (options.clock ?? systemClock).now();
+  const root = parseMetadata('root', readCapped(join(dir, 'root.json'), MAX_METADATA_BYTES.root));
+  verifyRole(root.signed, 'root', root);
+  const targets = parseMetadata('targets', readCapped(join(dir, 'targets.json'), MAX_METADATA_BYTES.targets));
+  verifyRole(root.signed, 'targets', targets);
+  if (options.allowExpired !== true) {
+    if (isExpired(root.signed, now)) throw new TufError('EXPIRED', `cached root expired at ${root.signed.expires}`);
+    if (isExpired(targets.signed, now)) throw new TufError('EXPIRED', `cached targets expired at ${targets.signed.expires}`);
+  }
+  const info = targets.signed.targets[TRUSTED_ROOT_TARGET];
+  if (!info) throw new TufError('UNKNOWN_TARGET', `targets v${targets.signed.version} lists no ${TRUSTED_ROOT_TARGET}`);
+  const bytes = readCapped(join(dir, 'targets', TRUSTED_ROOT_TARGET), MAX_TRUSTED_ROOT_BYTES);
+  checkTargetBytes(bytes, info, TRUSTED_ROOT_TARGET);
+  return parseTrustedRoot(parseJson(bytes.toString('utf8'), TRUSTED_ROOT_TARGET));
+}
+
+export interface InitTrustOptions {
+  mirror: string;
+  /** The ceremony's root.json (any published version the client decides to trust). */
+  rootBytes: Uint8Array;
+  cacheDir?: string;
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  /** Replace an existing cache (otherwise its root stays the starting point). */
+  force?: boolean;
+}
+
+export interface InitTrustResult {
+  cacheDir: string;
+  rootVersion: number;
+  targetsVersion: number;
+  trustedRoot: TrustedRootJson;
+}
+
+/** `cairn trust init`: seed the cache with a root, run the TUF update and fetch trusted_root.json. */
+export async function initTrustCache(o: InitTrustOptions): Promise<InitTrustResult> {
+  const cacheDir = o.cacheDir ?? defaultCacheDir(o.mirror, o.env ?? process.env);
+  CairnTufClient.seed(cacheDir, o.rootBytes, o.force === true);
+  return refreshTrustCache({ mirror: o.mirror, cacheDir, ...(o.clock ? { clock: o.clock } : {}) });
+}
+
+/** Runs the TUF update on an initialised cache and returns the (re-checked) trusted root. */
+export async function refreshTrustCache(o: { mirror: string; cacheDir: string; clock?: Clock }): Promise<InitTrustResult> {
+  const client = new CairnTufClient({ mirror: o.mirror, cacheDir: o.cacheDir, ...(o.clock ? { clock: o.clock } : {}) });
+  await client.refresh();
+  await client.getTarget(TRUSTED_ROOT_TARGET);
+  const trustedRoot = loadCachedTrustedRoot(o.cacheDir, o.clock ? { clock: o.clock } : {});
+  return { cacheDir: o.cacheDir, rootVersion: client.trustedRootVersion!, targetsVersion: client.targetsVersion!, trustedRoot };
+}

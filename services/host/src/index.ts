@@ -1,0 +1,2 @@
+export { bootstrapTrust } from './bootstrap.ts';
+export { type Stack, startStack } from './stack.ts';
