@@ -26,6 +26,7 @@ const COMMANDS: Record<string, Entry> = {
   check: { summary: 'checksum gate: fail with INTEGRITY FAILURE if a file does not match', module: 'check' },
   log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
   intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
+  image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', module: 'image' },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
 };
 
