@@ -77,6 +77,10 @@ function runFiles(list, name) {
   return { status: r.status ?? 1, timedOut, failed };
 }
 
+// Tests that spawn the `cairn` process run the built command: build it from the current sources.
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
 let result = runFiles(selected, 'all');
 if (result.status !== 0 && result.failed === 0 && result.timedOut.length > 0) {
   console.error(`\n${result.timedOut.length} test file(s) timed out after ${timeoutMs} ms; running them once more: ${result.timedOut.join(', ')}`);

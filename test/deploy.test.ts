@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019.js';
@@ -138,4 +138,15 @@ test('the Dockerfile is multi-stage and runs as a non-root user', () => {
   assert.notEqual(uid, 'root');
   assert.ok(instructions.some((i) => i.getKeyword() === 'HEALTHCHECK'));
   assert.ok(instructions.slice(lastFrom).some((i) => i.getKeyword() === 'COPY' && (i as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] }).getFlags().some((f) => f.getName() === 'from' && f.getValue() === 'build')));
+  // Every workspace package's manifest reaches the install layer, and the entry point is the built bin.
+  const copied = new Set(instructions.filter((i) => i.getKeyword() === 'COPY').map((i) => i.getArguments()[0]?.getValue()));
+  const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
+  for (const w of rootPkg.workspaces) {
+    const dirs = w.endsWith('/*') ? readdirSync(join(root, w.slice(0, -2))).map((d) => `${w.slice(0, -2)}/${d}`) : [w];
+    for (const d of dirs) if (existsSync(join(root, d, 'package.json'))) assert.ok(copied.has(`${d}/package.json`), `the Dockerfile does not copy ${d}/package.json`);
+  }
+  const entry = instructions.find((i) => i.getKeyword() === 'ENTRYPOINT')!.getArgumentsContent()!;
+  const bin = (JSON.parse(entry) as string[])[1]!;
+  assert.ok(existsSync(join(root, bin)), `ENTRYPOINT ${bin} exists`);
+  assert.ok(instructions.some((i) => i.getKeyword() === 'RUN' && /npm run build/.test(i.getArgumentsContent() ?? '')), 'the image builds the command');
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixedClock } from '@cairn/shared';
 import { parseMetadata } from '@cairn/shared/tuf';
-import { publishStaged, stageRootRotation, signStaged, readSigner, verifyPublished, initRepository } from '@cairn/tuf/ceremony';
+import { DEFAULT_EXPIRY, loadOnlineSigners, publishStaged, refreshOnlineRoles, stageRootRotation, signStaged, readSigner, verifyPublished, initRepository } from '@cairn/tuf/ceremony';
 import { parseTrustedRoot } from '@cairn/trust';
 import { runDevelopmentCeremony } from '@cairn/tuf/ceremony';
 import { cli, errorCode, makeTrustInfos, must } from './tuf-helpers.ts';
@@ -138,12 +138,13 @@ test('export and import carry a repository across the air gap; the server side k
   await must(cli(['tuf', 'import', '--in', full, '--dir', server]));
   assert.equal(statSync(join(server, 'online', 'snapshot.pem')).mode & 0o777, 0o600);
   const tsPath = join(server, 'repository', 'timestamp.json');
-  const newer = JSON.parse(readFileSync(tsPath, 'utf8'));
-  newer.signed.version = 7;
-  writeFileSync(tsPath, JSON.stringify(newer));
-  const r = await must(cli(['tuf', 'import', '--in', full, '--dir', server]));
+  // The server re-signs its timestamp 20 hours later (past half of its 1 d validity).
+  await refreshOnlineRoles(join(server, 'repository'), loadOnlineSigners(server), DEFAULT_EXPIRY, new Date(Date.now() + 20 * 3600_000));
+  assert.equal(JSON.parse(readFileSync(tsPath, 'utf8')).signed.version, 2);
+  const r = await must(cli(['tuf', 'import', '--in', full, '--dir', server, '--server']));
   assert.match(r.out, /kept newer repository\/timestamp.json/);
-  assert.equal(JSON.parse(readFileSync(tsPath, 'utf8')).signed.version, 7);
+  assert.equal(JSON.parse(readFileSync(tsPath, 'utf8')).signed.version, 2);
+  assert.equal(verifyPublished(join(server, 'repository')).timestamp.envelope.signed.version, 2);
 
   writeFileSync(join(base, 'airgap', 'junk.tar.gz'), 'not a tarball');
   assert.equal(errorCode(await cli(['tuf', 'import', '--in', join(base, 'airgap', 'junk.tar.gz'), '--dir', join(base, 'airgap', 'x')])), 'INVALID_ARCHIVE');

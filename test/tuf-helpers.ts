@@ -24,7 +24,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
 
 /** The `[CODE]` a failed CLI command printed (the stable code, not the message). */
 export function errorCode(r: CliResult): string | undefined {
-  return /error \[([A-Z_]+)\]/.exec(r.err)?.[1];
+  return /error \[([A-Z0-9_]+)\]/.exec(r.err)?.[1];
 }
 
 function logInfo(kind: 'tlog' | 'ctlog', baseUrl: string): TrustInfo {

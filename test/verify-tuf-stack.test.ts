@@ -13,7 +13,7 @@ import * as sigstore from 'sigstore';
 import { COMPONENTS, loadConfig, silentLogger, systemClock } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
 import { startStack, type Stack } from '@cairn/host';
-import { bootstrapTrust } from '@cairn/host';
+import { bootstrapTrust, bootstrapTsa } from '@cairn/host';
 import { main } from '@cairn/cli';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/7';
@@ -36,6 +36,7 @@ before(async () => {
     components: COMPONENTS,
     logger: silentLogger,
     beforeCreate: async (name, peers, baseUrl) => {
+      if (name === 'tsa') await bootstrapTsa(join(dataDir, 'tsa'));
       if (name === 'tuf') await bootstrapTrust({ config, peers, baseUrl, tufDir: join(dataDir, 'tuf') });
     },
   });

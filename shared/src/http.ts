@@ -49,9 +49,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 
 function sendLean(res: ServerResponse, a: LeanAnswer, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify(a.json);
+  const body = a.raw ?? JSON.stringify(a.json);
   res.writeHead(a.status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': a.raw ? 'application/octet-stream' : 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     ...(close ? { connection: 'close' } : {}),
     ...a.headers,
@@ -92,7 +92,7 @@ export function serveLean(route: LeanRoute, req: IncomingMessage, res: ServerRes
   req.on('end', () => {
     if (over) return;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    route.handle(body).then(
+    route.handle(body, req.headers['content-type']).then(
       (a) => sendLean(res, a),
       (e: unknown) => sendLean(res, route.refuse(e)),
     );

@@ -22,3 +22,26 @@ export function loadOrCreatePrivateKey(path: string, type: KeyType, passphrase?:
   writeSecretFile(path, privateKeyToPem(key, passphrase));
   return { key, created: true };
 }
+
+/** Largest key-passphrase file read. */
+export const MAX_PASSPHRASE_FILE_BYTES = 4096;
+
+/**
+ * A service's key passphrase: the contents of `file` without one trailing newline when a file is
+ * configured, else `envValue` (each service reads its own variable, in its one place that reads
+ * the environment), else none. `fail` raises the service's own error for an unreadable or
+ * oversized file.
+ */
+export function keyPassphrase(file: string | undefined, envValue: string | undefined, fail: (message: string) => never): string | undefined {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return fail(`cannot read passphrase file ${file}`);
+    }
+    if (text.length > MAX_PASSPHRASE_FILE_BYTES) fail('passphrase file is too large');
+    return text.replace(/\r?\n$/, '');
+  }
+  return envValue === undefined || envValue === '' ? undefined : envValue;
+}

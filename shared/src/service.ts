@@ -1,5 +1,5 @@
 /**
- * The contract every component (ca, ct, log, tuf, oidc) implements, so `cairn up` can mount
+ * The contract every component (ca, ct, log, tsa, tuf, oidc) implements, so `cairn up` can mount
  * them all on one port and `cairn serve X` can run one alone with the same code.
  */
 import type { Router } from 'express';
@@ -8,8 +8,8 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsRegistry } from './metrics.ts';
 
-export type ComponentName = 'ca' | 'ct' | 'log' | 'tuf' | 'oidc';
-export const COMPONENTS: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tuf'];
+export type ComponentName = 'ca' | 'ct' | 'log' | 'tsa' | 'tuf' | 'oidc';
+export const COMPONENTS: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tsa', 'tuf'];
 
 export interface ServiceContext {
   config: CairnConfig;
@@ -44,12 +44,24 @@ export type TrustInfo =
       logId: string;
       validFrom: string;
       validTo?: string;
+      /** tlog only: the Rekor API major versions served at baseUrl (default [1]). */
+      majorApiVersions?: number[];
     }
   | {
       kind: 'ca';
       uri: string;
       subject: { organization: string; commonName: string };
       /** DER certificates, issuing CA first, self-signed root last. */
+      certChain: string[];
+      validFrom: string;
+      validTo?: string;
+    }
+  | {
+      kind: 'tsa';
+      /** The full RFC 3161 endpoint URL (signing configs list TSAs by endpoint, not base URL). */
+      uri: string;
+      subject: { organization: string; commonName: string };
+      /** DER certificates, signing certificate first, self-signed root last. */
       certChain: string[];
       validFrom: string;
       validTo?: string;
@@ -61,6 +73,8 @@ export interface LeanAnswer {
   status: number;
   headers?: Record<string, string>;
   json: unknown;
+  /** A binary body sent instead of `json` (its content-type in `headers`), e.g. an RFC 3161 reply. */
+  raw?: Buffer;
 }
 
 /**
@@ -73,7 +87,8 @@ export interface LeanRoute {
   /** Exact request path (a query string sends the request down the Express stack instead). */
   path: string;
   maxBodyBytes: number;
-  handle(body: Buffer): Promise<LeanAnswer>;
+  /** `contentType`: the request's Content-Type header, for routes that take more than one form. */
+  handle(body: Buffer, contentType?: string): Promise<LeanAnswer>;
   /** The answer for an error, including body-reading errors (shaped as body-parser's). */
   refuse(err: unknown): LeanAnswer;
 }

@@ -60,6 +60,14 @@ test('retired keys stay with validFor.end; an existing end is kept', () => {
   assert.deepEqual(mergeTrustedRoot(next, next, new Date()), next, 'unchanged material merges to itself');
 });
 
+test('an existing end after the retirement is cut to the retirement (a CA window ending at notAfter)', () => {
+  const prev = buildTrustedRoot(infos);
+  prev.tlogs[0]!.publicKey.validFor.end = '2030-01-01T00:00:00Z';
+  const next = buildTrustedRoot([logInfo('tlog', 'http://127.0.0.1:3000')]);
+  const merged = mergeTrustedRoot(prev, next, new Date('2026-03-01T12:00:00Z'));
+  assert.equal(merged.tlogs[0]!.publicKey.validFor.end, '2026-03-01T12:00:00Z');
+});
+
 test('malformed trust info is refused with INVALID_TRUST_INFO', () => {
   const t: Record<string, unknown> = { ...infos[0] };
   const bad: unknown[] = [
@@ -91,4 +99,30 @@ test('signing_config lists the CA from its trust info, with the intermediate end
   const rekor = rotated.rekorTlogUrls.filter((r) => r.url === (tlog as { baseUrl: string }).baseUrl);
   assert.equal(rekor.length, 1);
   assert.equal(rekor[0]!.validFor.end, undefined);
+});
+
+test('a v2 log is advertised only together with a TSA: v2 first (start no earlier than the TSA), the v1 entry kept; the TSA in the trusted root', () => {
+  const v12 = { ...logInfo('tlog', 'http://127.0.0.1:3000'), majorApiVersions: [1, 2] };
+  const noTsa = buildSigningConfig([v12, { kind: 'oidc', issuer: 'http://127.0.0.1:3000/oidc' }], { ca: ['http://127.0.0.1:3000'] });
+  assert.deepEqual(noTsa.rekorTlogUrls.map((u) => u.majorApiVersion), [1], 'no TSA: the v2 log is not advertised');
+  assert.deepEqual(noTsa.tsaUrls, []);
+  const tsaDer = Buffer.from('30030201', 'hex').toString('base64');
+  const tsa: TrustInfo = { kind: 'tsa', uri: 'http://127.0.0.1:3000/api/v1/timestamp', subject: { organization: 'cairn', commonName: 'tsa' }, certChain: [tsaDer, Buffer.from('30030202', 'hex').toString('base64')], validFrom: '2026-02-01T00:00:00Z' };
+  const sc = buildSigningConfig([v12, tsa, { kind: 'oidc', issuer: 'http://127.0.0.1:3000/oidc' }], { ca: ['http://127.0.0.1:3000'] });
+  assert.deepEqual(sc.rekorTlogUrls.map((u) => [u.url, u.majorApiVersion, u.validFor.start]), [
+    ['http://127.0.0.1:3000', 2, '2026-02-01T00:00:00Z'],
+    ['http://127.0.0.1:3000', 1, '2026-01-01T00:00:00Z'],
+  ]);
+  assert.deepEqual(sc.tsaUrls.map((u) => u.url), ['http://127.0.0.1:3000/api/v1/timestamp']);
+  assert.deepEqual(sc.tsaConfig, { selector: 'ANY' });
+  const tr = buildTrustedRoot([v12, tsa]);
+  assert.equal(tr.timestampAuthorities.length, 1);
+  assert.equal(tr.timestampAuthorities[0]!.uri, 'http://127.0.0.1:3000/api/v1/timestamp');
+  assert.deepEqual(tr.timestampAuthorities[0]!.validFor, { start: '2026-02-01T00:00:00Z' });
+  // A retired TSA stays with an end date, so its tokens keep verifying.
+  const merged = mergeTrustedRoot(tr, buildTrustedRoot([v12]), new Date('2026-06-01T00:00:00Z'));
+  assert.deepEqual(merged.timestampAuthorities[0]!.validFor, { start: '2026-02-01T00:00:00Z', end: '2026-06-01T00:00:00Z' });
+  // majorApiVersions is checked.
+  assert.throws(() => parseTrustInfos([{ ...v12, majorApiVersions: [3] }]));
+  assert.throws(() => parseTrustInfos([{ ...logInfo('ctlog', 'http://x'), majorApiVersions: [1] }]));
 });

@@ -134,13 +134,18 @@ export function parseTrustInfos(doc: unknown): TrustInfo[] {
         validFrom: checkTime(x.validFrom, `${w} validFrom`),
       };
       if (x.validTo !== undefined) info.validTo = checkTime(x.validTo, `${w} validTo`);
+      if (x.majorApiVersions !== undefined) {
+        const v = x.majorApiVersions;
+        if (x.kind !== 'tlog' || !Array.isArray(v) || v.length === 0 || v.length > 2 || !v.every((n) => n === 1 || n === 2)) bad(`${w}: majorApiVersions must list 1 and/or 2 (tlogs only)`);
+        info.majorApiVersions = [...new Set(v as number[])];
+      }
       return info;
     }
-    if (x.kind === 'ca') {
+    if (x.kind === 'ca' || x.kind === 'tsa') {
       if (!isRecord(x.subject) || typeof x.subject.organization !== 'string' || typeof x.subject.commonName !== 'string') bad(`${w}: bad subject`);
       if (!Array.isArray(x.certChain) || x.certChain.length === 0 || x.certChain.length > MAX_CHAIN) bad(`${w}: certChain must hold 1..${MAX_CHAIN} certificates`);
-      const info: TrustInfo = {
-        kind: 'ca',
+      const info: Extract<TrustInfo, { kind: 'ca' | 'tsa' }> = {
+        kind: x.kind,
         uri: checkUrl(x.uri, `${w} uri`),
         subject: { organization: x.subject.organization, commonName: x.subject.commonName },
         certChain: x.certChain.map((c: unknown, j) => checkB64(c, `${w} certChain[${j}]`)),
@@ -169,11 +174,13 @@ export function buildTrustedRoot(infos: TrustInfo[]): TrustedRootJson {
   const tlogs = new Map<string, TransparencyLogInstance>();
   const ctlogs = new Map<string, TransparencyLogInstance>();
   const cas = new Map<string, CertificateAuthority>();
+  const tsas = new Map<string, CertificateAuthority>();
   for (const i of checked) {
     if (i.kind === 'tlog') tlogs.set(i.logId, logInstance(i));
     else if (i.kind === 'ctlog') ctlogs.set(i.logId, logInstance(i));
-    else if (i.kind === 'ca') {
-      cas.set(i.certChain.join('.'), {
+    else if (i.kind === 'ca' || i.kind === 'tsa') {
+      // TSA chains are [signing certificate, ..., root] (sigstore-protocols §6.1).
+      (i.kind === 'ca' ? cas : tsas).set(i.certChain.join('.'), {
         subject: i.subject,
         uri: i.uri,
         certChain: { certificates: i.certChain.map((rawBytes) => ({ rawBytes })) },
@@ -186,7 +193,7 @@ export function buildTrustedRoot(infos: TrustInfo[]): TrustedRootJson {
     tlogs: [...tlogs.values()],
     certificateAuthorities: [...cas.values()],
     ctlogs: [...ctlogs.values()],
-    timestampAuthorities: [],
+    timestampAuthorities: [...tsas.values()],
   };
 }
 
@@ -200,16 +207,21 @@ function caKey(ca: CertificateAuthority): string {
  * current keep verifying after a service key rotation (DESIGN.md, trust distribution).
  */
 export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJson, retiredAt: Date): TrustedRootJson {
-  const end = retiredAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const retiredEnd = retiredAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // A retired key's window closes at the retirement, or earlier if it already ended (a CA's
+  // window may carry its certificate's notAfter, which must not keep a retired chain valid).
+  const end = (current: string | undefined): string =>
+    current !== undefined && new Date(current).getTime() < retiredAt.getTime() ? current : retiredEnd;
   const retireLog = (l: TransparencyLogInstance): TransparencyLogInstance => ({
     ...l,
-    publicKey: { ...l.publicKey, validFor: { start: l.publicKey.validFor.start, end: l.publicKey.validFor.end ?? end } },
+    publicKey: { ...l.publicKey, validFor: { start: l.publicKey.validFor.start, end: end(l.publicKey.validFor.end) } },
   });
   const mergeLogs = (old: TransparencyLogInstance[], cur: TransparencyLogInstance[]): TransparencyLogInstance[] => {
     const ids = new Set(cur.map((l) => l.logId.keyId));
     return [...old.filter((l) => !ids.has(l.logId.keyId)).map(retireLog), ...cur];
   };
   const curCas = new Set(next.certificateAuthorities.map(caKey));
+  const curTsas = new Set(next.timestampAuthorities.map(caKey));
   return {
     ...next,
     tlogs: mergeLogs(previous.tlogs, next.tlogs),
@@ -217,8 +229,14 @@ export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJso
     certificateAuthorities: [
       ...previous.certificateAuthorities
         .filter((c) => !curCas.has(caKey(c)))
-        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: c.validFor.end ?? end } })),
+        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: end(c.validFor.end) } })),
       ...next.certificateAuthorities,
+    ],
+    timestampAuthorities: [
+      ...previous.timestampAuthorities
+        .filter((c) => !curTsas.has(caKey(c)))
+        .map((c) => ({ ...c, validFor: { start: c.validFor.start, end: c.validFor.end ?? end } })),
+      ...next.timestampAuthorities,
     ],
   };
 }
@@ -262,7 +280,7 @@ export interface SigningConfigUrls {
   oidc?: string[];
   /** Rekor v1 base URLs (default: the `tlog` entries' baseUrl). */
   rekor?: string[];
-  /** Full RFC 3161 endpoint URLs, if a TSA is run. */
+  /** Full RFC 3161 endpoint URLs (default: the `tsa` entries' uri). */
   tsa?: string[];
   /** `validFor.start` of services without their own date (default: the earliest validFrom). */
   start?: string;
@@ -274,8 +292,15 @@ function operatorOf(url: string): string {
 
 /**
  * signing_config v0.2 (reference §6.2): CA and OIDC with majorApiVersion 1 (the Fulcio v2 REST API
- * is "major version 1" there), Rekor v1 base URLs, selector ANY (the only one sigstore-js accepts);
+ * is "major version 1" there), Rekor base URLs, selector ANY (the only one sigstore-js accepts);
  * `tsaConfig` only when there is a TSA, since its presence makes sigstore-js require one.
+ *
+ * A log serving Rekor v2 is listed with majorApiVersion 2 **only when a TSA is listed too**: v2
+ * entries carry no integrated time, and clients pick the newest current log they speak, so a v2
+ * log advertised without a TSA would make every client write bundles nobody can verify
+ * (sigstore-protocols §3.5). The v2 entry comes first with a start no earlier than the TSA's, so
+ * both "highest version" (sigstore-go) and "newest start" (sigstore-js) choose it; the v1 entry
+ * stays for older clients.
  */
 export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls = {}): SigningConfigJson {
   const checked = parseTrustInfos(infos);
@@ -283,9 +308,9 @@ export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls =
   const defaultStart = urls.start !== undefined ? checkTime(urls.start, 'start') : (starts[0] ?? bad('no dated trust info to take a start time from'));
   // A service with an end (a retired log key, or the CA intermediate's notAfter) is listed with
   // validFor.end: clients skip it once that time has passed (protobuf-specs Service.valid_for).
-  const svc = (url: string, start: string, end?: string): ServiceJson => ({
+  const svc = (url: string, start: string, end?: string, majorApiVersion = 1): ServiceJson => ({
     url,
-    majorApiVersion: 1,
+    majorApiVersion,
     validFor: end === undefined ? { start } : { start, end },
     operator: operatorOf(url),
   });
@@ -294,8 +319,9 @@ export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls =
   const uniq = (xs: ServiceJson[]): ServiceJson[] => {
     const byUrl = new Map<string, ServiceJson>();
     for (const x of xs) {
-      const prev = byUrl.get(x.url);
-      if (!prev || lasts(x) > lasts(prev)) byUrl.set(x.url, x);
+      const key = `${x.majorApiVersion} ${x.url}`;
+      const prev = byUrl.get(key);
+      if (!prev || lasts(x) > lasts(prev)) byUrl.set(key, x);
     }
     return [...byUrl.values()];
   };
@@ -307,7 +333,15 @@ export function buildSigningConfig(infos: TrustInfo[], urls: SigningConfigUrls =
     ? urls.rekor.map((u) => svc(checkUrl(u, '--rekor-url'), defaultStart))
     : tlogs.map((t) => svc(t.baseUrl, t.validFrom, t.validTo));
   const oidc = (urls.oidc ?? oidcs.map((o) => o.issuer)).map((u) => svc(checkUrl(u, 'oidc url'), defaultStart));
-  const tsa = (urls.tsa ?? []).map((u) => svc(checkUrl(u, '--tsa-url'), defaultStart));
+  const tsaInfos = checked.filter((i) => i.kind === 'tsa');
+  const tsa = urls.tsa ? urls.tsa.map((u) => svc(checkUrl(u, '--tsa-url'), defaultStart)) : tsaInfos.map((t) => svc(t.uri, t.validFrom, t.validTo));
+  if (tsa.length > 0 && !urls.rekor) {
+    const tsaStart = tsa.map((t) => t.validFor.start).sort()[0]!;
+    const later = (a: string, b: string): string => (Date.parse(a) >= Date.parse(b) ? a : b);
+    const v2 = tlogs.filter((t) => t.majorApiVersions?.includes(2)).map((t) => svc(t.baseUrl, later(t.validFrom, tsaStart), t.validTo, 2));
+    const v1 = rekor.filter((r) => tlogs.some((t) => t.baseUrl === r.url && (t.majorApiVersions ?? [1]).includes(1)));
+    rekor.splice(0, rekor.length, ...v2, ...v1);
+  }
   const config: SigningConfigJson = {
     mediaType: SIGNING_CONFIG_MEDIA_TYPE,
     caUrls: uniq(caUrls),

@@ -2,19 +2,47 @@
  * `cairn` entry point: a registry of subcommands, each a module under ./commands exporting
  * `command: Command`. Modules load lazily so `cairn verify` never loads server code.
  */
-import { isCairnError } from '@cairn/shared';
-import { CliError, processIO, type CliIO, type Command } from './command.ts';
+import { isCairnError } from '@cairn/shared/errors';
+import { CliError, processIO, subcommandUsage, type CliIO, type Command } from './command.ts';
 
 interface Entry {
   summary: string;
-  module: string;
+  module: keyof typeof LOADERS;
 }
 
+type CommandModule = { command?: Command };
+
+/**
+ * One static import per command module, each loaded only when its command runs: the bundler
+ * splits them into chunks, so `cairn verify` never loads server code.
+ */
+const LOADERS = {
+  'up': (): Promise<CommandModule> => import('./commands/up.ts'),
+  'serve': (): Promise<CommandModule> => import('./commands/serve.ts'),
+  'token': (): Promise<CommandModule> => import('./commands/token.ts'),
+  'ca': (): Promise<CommandModule> => import('./commands/ca.ts'),
+  'tsa': (): Promise<CommandModule> => import('./commands/tsa.ts'),
+  'tuf': (): Promise<CommandModule> => import('./commands/tuf.ts'),
+  'trust': (): Promise<CommandModule> => import('./commands/trust.ts'),
+  'sign': (): Promise<CommandModule> => import('./commands/sign.ts'),
+  'attest': (): Promise<CommandModule> => import('./commands/attest.ts'),
+  'provenance': (): Promise<CommandModule> => import('./commands/provenance.ts'),
+  'verify': (): Promise<CommandModule> => import('./commands/verify.ts'),
+  'verify-attestation': (): Promise<CommandModule> => import('./commands/verify-attestation.ts'),
+  'digest': (): Promise<CommandModule> => import('./commands/digest.ts'),
+  'check': (): Promise<CommandModule> => import('./commands/check.ts'),
+  'log': (): Promise<CommandModule> => import('./commands/log.ts'),
+  'intoto': (): Promise<CommandModule> => import('./commands/intoto.ts'),
+  'image': (): Promise<CommandModule> => import('./commands/image.ts'),
+  'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
+} as const;
+
 const COMMANDS: Record<string, Entry> = {
-  up: { summary: 'run the whole stack (CA, CT log, transparency log, TUF, OIDC) on one port', module: 'up' },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tuf|oidc', module: 'serve' },
+  up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', module: 'up' },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', module: 'serve' },
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
+  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', module: 'tsa' },
   tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
   trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
   sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },
@@ -37,11 +65,13 @@ function help(): string {
 }
 
 async function load(entry: Entry): Promise<Command> {
-  const url = new URL(`./commands/${entry.module}.ts`, import.meta.url).href;
-  const mod = (await import(url)) as { command?: Command };
+  const mod = await LOADERS[entry.module]();
   if (!mod.command) throw new CliError('UNKNOWN_COMMAND', `command module ${entry.module} exports no command`);
   return mod.command;
 }
+
+/** The version printed by `cairn --version` (the root package's). */
+export const VERSION = '0.1.0';
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
@@ -50,7 +80,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    io.stdout('cairn 0.1.0\n');
+    io.stdout(`cairn ${VERSION}\n`);
     return 0;
   }
   const entry = COMMANDS[name];
@@ -63,6 +93,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     // Arguments after `--` belong to a wrapped command (cairn intoto run -- CMD -h), not to cairn.
     const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
     if (own.includes('--help') || own.includes('-h')) {
+      const sub = own[0] !== undefined && command.subcommands?.includes(own[0]) ? subcommandUsage(name, command.usage, own[0]) : undefined;
+      if (sub !== undefined) {
+        io.stdout(sub);
+        return 0;
+      }
       io.stdout(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
       return 0;
     }

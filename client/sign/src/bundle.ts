@@ -11,7 +11,8 @@ export interface TransparencyLogEntryJson {
   logIndex: string;
   logId: { keyId: string };
   kindVersion: { kind: string; version: string };
-  integratedTime: string;
+  /** Absent on Rekor v2 entries (no integrated time, sigstore-protocols §3.5). */
+  integratedTime?: string;
   inclusionPromise?: { signedEntryTimestamp: string };
   inclusionProof?: {
     logIndex: string;
@@ -46,27 +47,30 @@ export interface BundleJson {
 /** Who signed: a CA-issued leaf (keyless) or a key known out of band by its hint. */
 export type KeyMaterial = { kind: 'certificate'; leafDer: Buffer } | { kind: 'publicKey'; hint: string };
 
-function verificationMaterial(key: KeyMaterial, tlogEntries: TransparencyLogEntryJson[]): VerificationMaterialJson {
+function verificationMaterial(key: KeyMaterial, tlogEntries: TransparencyLogEntryJson[], timestamps: Buffer[] = []): VerificationMaterialJson {
+  // RFC 3161 timestamps: the DER TimeStampResp, base64 (sigstore-protocols §8.2).
+  const tvd: VerificationMaterialJson['timestampVerificationData'] =
+    timestamps.length > 0 ? { rfc3161Timestamps: timestamps.map((t) => ({ signedTimestamp: t.toString('base64') })) } : {};
   const vm: VerificationMaterialJson =
     key.kind === 'certificate'
-      ? { certificate: { rawBytes: key.leafDer.toString('base64') }, timestampVerificationData: {} }
-      : { publicKey: { hint: key.hint }, timestampVerificationData: {} };
+      ? { certificate: { rawBytes: key.leafDer.toString('base64') }, timestampVerificationData: tvd }
+      : { publicKey: { hint: key.hint }, timestampVerificationData: tvd };
   if (tlogEntries.length === 0) return vm;
   // Keep sigstore-js's field order: key content, tlogEntries, timestampVerificationData.
   const { timestampVerificationData, ...rest } = vm;
   return { ...rest, tlogEntries, timestampVerificationData };
 }
 
-export function messageSignatureBundle(key: KeyMaterial, digest: Buffer, signature: Buffer, tlogEntries: TransparencyLogEntryJson[]): BundleJson {
+export function messageSignatureBundle(key: KeyMaterial, digest: Buffer, signature: Buffer, tlogEntries: TransparencyLogEntryJson[], timestamps: Buffer[] = []): BundleJson {
   return {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
-    verificationMaterial: verificationMaterial(key, tlogEntries),
+    verificationMaterial: verificationMaterial(key, tlogEntries, timestamps),
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: digest.toString('base64') }, signature: signature.toString('base64') },
   };
 }
 
-export function dsseBundle(key: KeyMaterial, envelope: DsseEnvelopeJson, tlogEntries: TransparencyLogEntryJson[]): BundleJson {
-  return { mediaType: BUNDLE_V03_MEDIA_TYPE, verificationMaterial: verificationMaterial(key, tlogEntries), dsseEnvelope: envelope };
+export function dsseBundle(key: KeyMaterial, envelope: DsseEnvelopeJson, tlogEntries: TransparencyLogEntryJson[], timestamps: Buffer[] = []): BundleJson {
+  return { mediaType: BUNDLE_V03_MEDIA_TYPE, verificationMaterial: verificationMaterial(key, tlogEntries, timestamps), dsseEnvelope: envelope };
 }
 
 /** Bundles are written as sigstore-js writes them: JSON without whitespace. */

@@ -4,7 +4,9 @@ import { CairnError } from '@cairn/shared';
  * Stable codes of the signing client. Tests and callers branch on these, never on messages.
  * - TOKEN_*: the OIDC identity token (absent, malformed, expired, unverified email).
  * - OIDC_ERROR: the client-credentials grant against an issuer failed.
- * - CA_ERROR / TLOG_ERROR: the CA or the log refused, was unreachable, or answered garbage.
+ * - CA_ERROR / TLOG_ERROR / TSA_ERROR: the CA, the log or the timestamp authority refused, was
+ *   unreachable, or answered garbage.
+ * - TSA_REQUIRED: a keyless Rekor v2 entry without an RFC 3161 timestamp would never verify.
  * - KEY_*: the local signing key (unreadable, wrong passphrase, algorithm not allowed).
  * - INPUT_INVALID: an artifact, statement, predicate or flag value the client cannot use.
  * - URL_MISSING: no service URL for a step that needs one.
@@ -18,6 +20,8 @@ export type SignErrorCode =
   | 'OIDC_ERROR'
   | 'CA_ERROR'
   | 'TLOG_ERROR'
+  | 'TSA_ERROR'
+  | 'TSA_REQUIRED'
   | 'KEY_INVALID'
   | 'KEY_PASSPHRASE'
   | 'KEY_UNSUPPORTED'

@@ -28,7 +28,7 @@ export interface HttpRequest {
   method: 'GET' | 'POST';
   url: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   /** Statuses handed back to the caller instead of raising (e.g. 409 from the log). */
   accept?: readonly number[];
 }

@@ -30,7 +30,9 @@ export { verifyLogEntry, setPayload, type EntryVerification } from './log-proof.
 export { buildStatement, resolvePredicateType, PREDICATE_TYPE_ALIASES, STATEMENT_TYPE_V1, SLSA_PROVENANCE_V1, type Subject } from './statement.ts';
 export { buildProvenance, detectCi, normalizeTimestamp, GENERIC_BUILD_TYPE, GITHUB_BUILD_TYPE, GITLAB_BUILD_TYPE, type ProvenanceInputs } from './provenance.ts';
 export { httpRequest, type HttpOptions } from './http.ts';
-export { urlsFromSigningConfig, SIGNING_CONFIG_V02_MEDIA_TYPE } from './signing-config.ts';
+export { urlsFromSigningConfig, planFromSigningConfig, SIGNING_CONFIG_V02_MEDIA_TYPE, type SigningPlan } from './signing-config.ts';
+export { TsaClient, MAX_TIMESTAMP_RESPONSE_BYTES } from './tsa.ts';
+export { RekorV2Client, hashedRekordV2Request, keyDetailsOf, parseV2Entry, checkV2EntryMatches, type V2Verifier } from './rekor-v2.ts';
 export { trustedRootLogKeys, pinnedLogKey, type LogKeySource } from './log-keys.ts';
 export { identityToken, loadSigningKey, serviceUrls, loadTrustedRootJson } from './inputs.ts';
 export { checkWritable, readSmallFile, writeFileAtomic } from './inputs.ts';

@@ -6,6 +6,8 @@
 import { generateKey, LocalSigner, sha256, systemClock, toPem, type Clock, type Signer } from '@cairn/shared';
 import { dsseBundle, messageSignatureBundle, INTOTO_PAYLOAD_TYPE, type BundleJson, type KeyMaterial, type TransparencyLogEntryJson } from './bundle.ts';
 import { envelopeJson, pae } from './dsse.ts';
+import { checkV2EntryMatches, hashedRekordV2Request, keyDetailsOf, RekorV2Client } from './rekor-v2.ts';
+import { TsaClient } from './tsa.ts';
 import { SignError } from './errors.ts';
 import { FulcioClient } from './fulcio.ts';
 import type { HttpOptions } from './http.ts';
@@ -38,6 +40,10 @@ export interface SignOptions {
   keyHint?: string;
   fulcioUrl?: string;
   rekorUrl?: string;
+  /** The Rekor API the log is written through: 1 (default; entry with a SET) or 2 (needs a TSA when keyless). */
+  rekorVersion?: 1 | 2;
+  /** RFC 3161 timestamp authority endpoint: the signature is timestamped and the token bundled. */
+  tsaUrl?: string;
   /** Default true. Without it the bundle has no tlog entry (key-based only makes sense then). */
   tlogUpload?: boolean;
   http?: HttpOptions;
@@ -57,7 +63,12 @@ export interface SignResult {
   /** Keyless: the rest of the chain as the CA returned it (DER; cosign's chain annotation). */
   certificateChain?: Buffer[];
   subject?: string;
+  /** The Rekor v1 entry, when written through v1. */
   logEntry?: LogEntry;
+  /** The Rekor v2 entry (as it is in the bundle), when written through v2. */
+  logEntryV2?: TransparencyLogEntryJson;
+  /** RFC 3161 timestamps in the bundle. */
+  timestamps: number;
 }
 
 interface Identity {
@@ -103,8 +114,50 @@ async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry, expect
   return { entries: [toTransparencyLogEntry(entry)], entry };
 }
 
+interface Witnessed {
+  entries: TransparencyLogEntryJson[];
+  entry?: LogEntry;
+  entryV2?: TransparencyLogEntryJson;
+  timestamps: Buffer[];
+}
+
+/**
+ * The log entry (v1 or v2) and the RFC 3161 timestamp, asked for in parallel as sigstore-js's
+ * witnesses are. `v2` is the hashedrekord 0.0.2 digest and verifier (the signature is `signature`).
+ */
+async function witness(o: SignOptions, signature: Buffer, v1: () => Promise<{ entries: TransparencyLogEntryJson[]; entry?: LogEntry }>, v2: { digest: Buffer; id: Identity }): Promise<Witnessed> {
+  const log = async (): Promise<Pick<Witnessed, 'entries' | 'entry' | 'entryV2'>> => {
+    if (o.tlogUpload === false || o.rekorVersion !== 2) return v1();
+    const verifier = v2.id.certificate
+      ? { kind: 'x509Certificate' as const, der: v2.id.certificate, keyDetails: keyDetailsOf(v2.id.signer) }
+      : { kind: 'publicKey' as const, der: v2.id.signer.publicKey.spki, keyDetails: keyDetailsOf(v2.id.signer) };
+    const e = await new RekorV2Client(o.rekorUrl!, o.http).createEntry(hashedRekordV2Request(v2.digest, signature, verifier));
+    checkV2EntryMatches(e, signature, v2.digest);
+    return { entries: [e], entryV2: e };
+  };
+  const stamp = async (): Promise<Buffer[]> => (o.tsaUrl === undefined ? [] : [await new TsaClient(o.tsaUrl, o.http).timestamp(signature)]);
+  const [l, timestamps] = await Promise.all([log(), stamp()]);
+  return { ...l, timestamps };
+}
+
+function result(bundle: BundleJson, id: Identity, w: Witnessed): SignResult {
+  return {
+    bundle,
+    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
+    ...(w.entry !== undefined ? { logEntry: w.entry } : {}),
+    ...(w.entryV2 !== undefined ? { logEntryV2: w.entryV2 } : {}),
+    timestamps: w.timestamps.length,
+  };
+}
+
 /** Everything that can be refused without a network call is refused before the CA is asked. */
 function checkOptions(o: SignOptions): void {
+  if (o.rekorVersion !== undefined && o.rekorVersion !== 1 && o.rekorVersion !== 2) throw new SignError('INPUT_INVALID', 'the Rekor API version is 1 or 2');
+  if (o.signer === undefined && o.rekorVersion === 2 && o.tsaUrl === undefined) {
+    // sigstore-protocols §3.5: a v2 entry has no integrated time; without a TSA the short-lived
+    // certificate can never be shown valid at signing time.
+    throw new SignError('TSA_REQUIRED', 'keyless signing through Rekor v2 needs a timestamp authority (--tsa-url), or use Rekor v1');
+  }
   if (o.tlogUpload === false && o.signer === undefined) {
     // A keyless bundle without a log entry has no signing time: nothing can ever verify it.
     throw new SignError('INPUT_INVALID', 'keyless signing always uploads to the transparency log');
@@ -120,12 +173,8 @@ export async function sign(artifact: Uint8Array, o: SignOptions): Promise<SignRe
   const id = await identityFor(o);
   const digest = sha256(artifact);
   const signature = await id.signer.sign(artifact);
-  const { entries, entry } = await logEntryFor(o, () => hashedRekordEntry(digest.toString('hex'), signature, id.logPem), { kind: 'hashedrekord', signature, digest });
-  return {
-    bundle: messageSignatureBundle(id.material, digest, signature, entries),
-    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
-    ...(entry !== undefined ? { logEntry: entry } : {}),
-  };
+  const w = await witness(o, signature, () => logEntryFor(o, () => hashedRekordEntry(digest.toString('hex'), signature, id.logPem), { kind: 'hashedrekord', signature, digest }), { digest, id });
+  return result(messageSignatureBundle(id.material, digest, signature, w.entries, w.timestamps), id, w);
 }
 
 /**
@@ -142,14 +191,9 @@ export async function attest(statement: Uint8Array | Record<string, unknown>, o:
   // sigstore-js sets keyid to the key hint for key-based envelopes, empty (omitted) for keyless.
   const envelope = envelopeJson(payloadType, payload, signature, id.material.kind === 'publicKey' ? id.material.hint : '');
   const kind = o.tlogKind ?? 'dsse';
-  const { entries, entry } = await logEntryFor(o, () => (kind === 'intoto' ? intotoEntry(envelope, id.logPem) : dsseEntry(envelope, id.logPem)), {
-    kind,
-    signature,
-    digest: sha256(payload),
-  });
-  return {
-    bundle: dsseBundle(id.material, envelope, entries),
-    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
-    ...(entry !== undefined ? { logEntry: entry } : {}),
-  };
+  const v1 = (): ReturnType<typeof logEntryFor> =>
+    logEntryFor(o, () => (kind === 'intoto' ? intotoEntry(envelope, id.logPem) : dsseEntry(envelope, id.logPem)), { kind, signature, digest: sha256(payload) });
+  // Rekor v2: hashedrekord 0.0.2 over SHA-256(PAE), the form rekor-tiles and sigstore-go accept (§3.6).
+  const w = await witness(o, signature, v1, { digest: sha256(pae(payloadType, payload)), id });
+  return result(dsseBundle(id.material, envelope, w.entries, w.timestamps), id, w);
 }

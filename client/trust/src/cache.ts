@@ -4,9 +4,10 @@ import { parseJson, systemClock, type Clock } from '@cairn/shared';
 import { MAX_METADATA_BYTES, TufError, checkTargetBytes, isExpired, parseMetadata, verifyRole } from '@cairn/shared/tuf';
 import { TrustError } from './errors.ts';
 import { CairnTufClient, defaultCacheDir } from './tuf-client.ts';
-import { TRUSTED_ROOT_TARGET, parseTrustedRoot, type TrustedRootJson } from '@cairn/shared/trusted-root';
+import { SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, parseTrustedRoot, type TrustedRootJson } from '@cairn/shared/trusted-root';
 
 const MAX_TRUSTED_ROOT_BYTES = 5_000_000;
+const MAX_SIGNING_CONFIG_BYTES = 1_000_000;
 
 export interface LoadCachedOptions {
   env?: Record<string, string | undefined>;
@@ -36,6 +37,21 @@ function readCapped(path: string, max: number): Buffer {
  * `cacheDirOrMirror`: a cache directory, or the mirror URL (then `defaultCacheDir(mirror)`).
  */
 export function loadCachedTrustedRoot(cacheDirOrMirror: string, options: LoadCachedOptions = {}): TrustedRootJson {
+  const bytes = cachedTarget(cacheDirOrMirror, TRUSTED_ROOT_TARGET, MAX_TRUSTED_ROOT_BYTES, options);
+  if (!bytes) throw new TufError('UNKNOWN_TARGET', `the cached targets list no ${TRUSTED_ROOT_TARGET}`);
+  return parseTrustedRoot(parseJson(bytes.toString('utf8'), TRUSTED_ROOT_TARGET));
+}
+
+/**
+ * The cached `signing_config.v0.2.json` (parsed JSON, checked the same way as the trusted root:
+ * cached root, targets under it, length and hashes), or undefined when the targets list none.
+ */
+export function loadCachedSigningConfig(cacheDirOrMirror: string, options: LoadCachedOptions = {}): unknown {
+  const bytes = cachedTarget(cacheDirOrMirror, SIGNING_CONFIG_TARGET, MAX_SIGNING_CONFIG_BYTES, options);
+  return bytes ? parseJson(bytes.toString('utf8'), SIGNING_CONFIG_TARGET) : undefined;
+}
+
+function cachedTarget(cacheDirOrMirror: string, name: string, max: number, options: LoadCachedOptions): Buffer | undefined {
   const dir = resolveCacheDir(cacheDirOrMirror, options.env ?? process.env);
   const now = (options.clock ?? systemClock).now();
   const root = parseMetadata('root', readCapped(join(dir, 'root.json'), MAX_METADATA_BYTES.root));
@@ -46,11 +62,11 @@ export function loadCachedTrustedRoot(cacheDirOrMirror: string, options: LoadCac
     if (isExpired(root.signed, now)) throw new TufError('EXPIRED', `cached root expired at ${root.signed.expires}`);
     if (isExpired(targets.signed, now)) throw new TufError('EXPIRED', `cached targets expired at ${targets.signed.expires}`);
   }
-  const info = targets.signed.targets[TRUSTED_ROOT_TARGET];
-  if (!info) throw new TufError('UNKNOWN_TARGET', `targets v${targets.signed.version} lists no ${TRUSTED_ROOT_TARGET}`);
-  const bytes = readCapped(join(dir, 'targets', TRUSTED_ROOT_TARGET), MAX_TRUSTED_ROOT_BYTES);
-  checkTargetBytes(bytes, info, TRUSTED_ROOT_TARGET);
-  return parseTrustedRoot(parseJson(bytes.toString('utf8'), TRUSTED_ROOT_TARGET));
+  const info = targets.signed.targets[name];
+  if (!info) return undefined;
+  const bytes = readCapped(join(dir, 'targets', name), max);
+  checkTargetBytes(bytes, info, name);
+  return bytes;
 }
 
 export interface InitTrustOptions {
@@ -83,6 +99,9 @@ export async function refreshTrustCache(o: { mirror: string; cacheDir: string; c
   const client = new CairnTufClient({ mirror: o.mirror, cacheDir: o.cacheDir, ...(o.clock ? { clock: o.clock } : {}) });
   await client.refresh();
   await client.getTarget(TRUSTED_ROOT_TARGET);
+  // The signing config (service URLs, which Rekor API, which TSA) is cached too when published:
+  // `cairn sign` follows it by default.
+  if (client.hasTarget(SIGNING_CONFIG_TARGET)) await client.getTarget(SIGNING_CONFIG_TARGET);
   const trustedRoot = loadCachedTrustedRoot(o.cacheDir, o.clock ? { clock: o.clock } : {});
   return { cacheDir: o.cacheDir, rootVersion: client.trustedRootVersion!, targetsVersion: client.targetsVersion!, trustedRoot };
 }

@@ -283,6 +283,11 @@ export class CairnTufClient {
     return bytes;
   }
 
+  /** True when the (refreshed) targets role lists `name`. */
+  hasTarget(name: string): boolean {
+    return this.targets?.signed.targets[name] !== undefined;
+  }
+
   get trustedRootVersion(): number | undefined {
     return this.root?.signed.version;
   }

@@ -17,7 +17,7 @@ export {
 export { Certificate } from './x509.ts';
 export { setVerificationMemo, clearVerificationMemo } from './memo.ts';
 export { certificateIdentity, MAX_POLICY_PATTERN, type IdentityPolicy } from './policy.ts';
-export { parseTimestampResponse, type ParsedTimestamp } from './timestamp.ts';
+export { parseTimestampResponse, verifyRfc3161Timestamp, type ParsedTimestamp } from './timestamp.ts';
 export { parseBundle, parseBundleJson, type Bundle } from './bundle/index.ts';
 export {
   checkAttestation,

@@ -164,14 +164,19 @@ export function verifyRfc3161Timestamp(der: Buffer, signature: Buffer, authoriti
     bad('the message imprint is not the hash of the bundle signature');
   }
   const digest = cmsDigest(ts.signatureAlgorithm, ts.digestAlgorithm);
+  // A token from a TSA the trusted root does not list is TIMESTAMP_UNTRUSTED; one made outside the
+  // listed TSA's validFor or its certificates' validity is TIMESTAMP_OUTSIDE_VALIDITY.
+  let code: 'TIMESTAMP_INVALID' | 'TIMESTAMP_UNTRUSTED' | 'TIMESTAMP_OUTSIDE_VALIDITY' = 'TIMESTAMP_UNTRUSTED';
   let problem = 'no timestamp authority in the trusted root issued it';
   for (const tsa of authorities) {
     const leaf = tsa.certChain[0]!;
     if (!leaf.serial.equals(ts.sidSerial) || !leaf.issuer.equals(ts.sidIssuer)) continue;
-    if (!within(tsa.validFor, ts.genTime)) {
-      problem = `genTime ${ts.genTime.toISOString()} is outside the timestamp authority's validity window in the trusted root`;
+    if (!within(tsa.validFor, ts.genTime) || !tsa.certChain.every((c) => c.validAt(ts.genTime))) {
+      code = 'TIMESTAMP_OUTSIDE_VALIDITY';
+      problem = `genTime ${ts.genTime.toISOString()} is outside the validity of the timestamp authority (trusted root validFor or its certificates)`;
       continue;
     }
+    code = 'TIMESTAMP_INVALID';
     const eku = leaf.extKeyUsage;
     if (eku && !eku.includes(X509_OID.ekuTimeStamping)) {
       problem = 'the timestamp authority certificate is not for timeStamping';
@@ -188,5 +193,5 @@ export function verifyRfc3161Timestamp(der: Buffer, signature: Buffer, authoriti
     }
     return ts.genTime;
   }
-  return bad(problem);
+  return fail(code, `RFC 3161 timestamp: ${problem}`);
 }

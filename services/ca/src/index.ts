@@ -13,9 +13,10 @@
  *   devCurve               p256 | p384: curve of the development CA created on first start (default
  *                          p256: OpenSSL signs P-384 about 40 times slower, see README.md).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
+import { keyPassphrase } from '@cairn/shared/key-files';
 import { section, sectionBool, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
 import { CaError } from './errors.ts';
 import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE } from './ca-keys.ts';
@@ -27,6 +28,7 @@ import { caRouter } from './routes.ts';
 
 export { CaError, type CaErrorCode } from './errors.ts';
 export { initCa, loadCa, caFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, INTERMEDIATE_CERT_FILE, INTERMEDIATE_KEY_FILE, type CaCurve, type CaInitOptions, type CaInitResult, type LoadedCa } from './ca-keys.ts';
+export { rotateIntermediate, RETIRED_DIR, type RotateIntermediateOptions, type RotateIntermediateResult } from './ca-rotate.ts';
 export { CertificateAuthority, LEAF_VALIDITY_MS, type Issued } from './authority.ts';
 export { HttpCtClient, InProcessCtClient, type CtClient } from './ct-client.ts';
 export { TokenVerifier, TOKEN_ALGORITHMS, type VerifiedToken } from './identity/verifier.ts';
@@ -34,22 +36,11 @@ export { parseIssuersConfig, loadIssuersFile, builtinIssuersConfig, findIssuer, 
 export { principalFor, type Principal } from './identity/principal.ts';
 export { MAX_SIGNING_REQUEST_BYTES } from './routes.ts';
 
-const MAX_PASSPHRASE_FILE_BYTES = 4096;
-
 /** The only place the CA reads the environment: the key passphrase. */
 function passphrase(file: string | undefined): string | undefined {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      throw new CaError('INVALID_CONFIG', `cannot read passphrase file ${file}`);
-    }
-    if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new CaError('INVALID_CONFIG', 'passphrase file is too large');
-    return text.replace(/\r?\n$/, '');
-  }
-  const env = process.env.CAIRN_CA_PASSPHRASE;
-  return env === undefined || env === '' ? undefined : env;
+  return keyPassphrase(file, process.env.CAIRN_CA_PASSPHRASE, (m) => {
+    throw new CaError('INVALID_CONFIG', m);
+  });
 }
 
 interface OidcPeer {

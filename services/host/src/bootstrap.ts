@@ -6,7 +6,8 @@
  * when the trust material changed (a rotated key keeps verifying through its end date).
  */
 import type { CairnConfig, Peers } from '@cairn/shared';
-import { systemClock } from '@cairn/shared';
+import { systemClock, type Logger } from '@cairn/shared';
+import { initTsa, tsaFilesExist } from '@cairn/tsa';
 import { runDevelopmentCeremony, type DevCeremonyResult } from '@cairn/tuf/ceremony';
 
 export interface BootstrapOptions {
@@ -20,4 +21,16 @@ export interface BootstrapOptions {
 export async function bootstrapTrust(o: BootstrapOptions): Promise<DevCeremonyResult> {
   const infos = Object.values(o.peers).flatMap((s) => s?.trustInfo() ?? []);
   return runDevelopmentCeremony({ dir: o.tufDir, infos, clock: systemClock });
+}
+
+/**
+ * `cairn up`'s development TSA: a root and a timestamp signing certificate in `<data-dir>/tsa`
+ * when there are none yet (production keys come from `cairn tsa init`). Runs before the tsa
+ * component starts, so its trust info (and the TUF repository built after it) lists this TSA.
+ */
+export async function bootstrapTsa(tsaDir: string, logger?: Logger): Promise<boolean> {
+  if (tsaFilesExist(tsaDir)) return false;
+  await initTsa(tsaDir, { organization: 'cairn', commonName: 'cairn development timestamp authority', clock: systemClock });
+  logger?.warn('created DEVELOPMENT timestamp authority keys; run `cairn tsa init` for production keys', { dir: tsaDir });
+  return true;
 }

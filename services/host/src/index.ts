@@ -1,2 +1,2 @@
-export { bootstrapTrust } from './bootstrap.ts';
+export { bootstrapTrust, bootstrapTsa } from './bootstrap.ts';
 export { type Stack, startStack } from './stack.ts';

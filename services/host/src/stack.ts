@@ -1,5 +1,5 @@
 /**
- * Starts components on one HTTP(S) server: all five for `cairn up`, one for `cairn serve X`.
+ * Starts components on one HTTP(S) server: all six for `cairn up`, one for `cairn serve X`.
  * The server listens first so a port of 0 resolves before the services learn their base URL.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,6 +29,7 @@ const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
   ct: async () => ((await import('@cairn/ct')) as { createService: ServiceFactory }).createService,
   log: async () => ((await import('@cairn/log')) as { createService: ServiceFactory }).createService,
   ca: async () => ((await import('@cairn/ca')) as { createService: ServiceFactory }).createService,
+  tsa: async () => ((await import('@cairn/tsa')) as { createService: ServiceFactory }).createService,
   tuf: async () => ((await import('@cairn/tuf')) as { createService: ServiceFactory }).createService,
 };
 
@@ -36,7 +37,7 @@ const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
 const DRAIN_DEADLINE_MS = 10_000;
 
 /** Start order: later components may use earlier ones in-process (the CA uses the CT log). */
-const ORDER: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tuf'];
+const ORDER: readonly ComponentName[] = ['oidc', 'ct', 'log', 'ca', 'tsa', 'tuf'];
 
 export interface Stack {
   url: string;

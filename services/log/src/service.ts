@@ -141,6 +141,8 @@ export const createService: ServiceFactory = async (ctx) => {
     keyDetails: signer.algorithm === 'ed25519' ? 'PKIX_ED25519' : 'PKIX_ECDSA_P256_SHA_256',
     logId: log.v2KeyId.toString('base64'),
     validFrom: state.keyCreatedAt,
+    // Rekor v1 writes need an ECDSA key (the SET); Rekor v2 is always served.
+    majorApiVersions: signer.algorithm === 'ecdsa-p256-sha256' ? [1, 2] : [2],
   };
 
   let closing: Promise<void> | undefined;

@@ -47,6 +47,8 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
   const log = ctx.logger;
   let state: PublishedState | undefined;
   let problem: string | undefined = 'repository not loaded yet';
+  /** Set while the published directory does not verify: not ready, though the last good state is served. */
+  let broken = false;
   let signers: OnlineSigners = {};
   let signerStamp = '';
   /** Re-reads the online key files only when they changed (a rotation moved new ones in). */
@@ -98,12 +100,25 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
       }
       try {
         state = verifyPublished(options.repoDir);
+        broken = false;
         const expired = expiredRoles(state, ctx.clock.now());
         problem = expired.length > 0 ? `expired metadata: ${expired.join(', ')}` : undefined;
       } catch (e) {
-        // Keep serving the last state that verified; a half-written or tampered directory is not served.
-        problem = `published repository does not verify: ${e instanceof Error ? e.message : String(e)}`;
-        log.error('published repository does not verify', { code: e instanceof TufError ? e.code : 'INTERNAL' });
+        // Keep serving the last state that verified (clients that have it stay consistent), but
+        // report not ready: a half-written or tampered directory is never served.
+        const code = e instanceof TufError ? e.code : 'INTERNAL';
+        const message = e instanceof Error ? e.message : String(e);
+        problem = `published repository does not verify (${code}): ${message}`;
+        broken = true;
+        log.error('published repository does not verify', {
+          code,
+          error: message,
+          repoDir: options.repoDir,
+          action:
+            code === 'ONLINE_KEY_MISSING' || code === 'REPO_NOT_FOUND'
+              ? `put the online keys the root names in ${options.onlineKeyDir}, or re-import the coordinator's archive: cairn tuf import --in repo.tar.gz --dir ${dirname(options.repoDir)} --server`
+              : `do not edit ${options.repoDir} by hand; re-import the coordinator's archive: cairn tuf import --in repo.tar.gz --dir ${dirname(options.repoDir)} --server`,
+        });
       }
     } finally {
       busy = false;
@@ -131,6 +146,7 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
     router,
     ready(): ReadyStatus {
       if (!state) return { ok: false, reason: problem ?? 'no repository' };
+      if (broken) return { ok: false, reason: problem ?? 'published repository does not verify' };
       const expired = expiredRoles(state, ctx.clock.now());
       if (expired.length > 0) return { ok: false, reason: `expired metadata: ${expired.join(', ')}` };
       return problem === undefined ? { ok: true } : { ok: true, reason: problem };

@@ -39,7 +39,8 @@ dsseEnvelope to OUT.
                          ${Object.keys(PREDICATE_TYPE_ALIASES).join(', ')}
                          (slsaprovenance = https://slsa.dev/provenance/v1)
   --statement S.json     sign this in-toto Statement v1 as it is (its bytes become the payload)
-  --tlog-kind KIND       dsse (dsse 0.0.1, the default) or intoto (intoto 0.0.2)
+  --tlog-kind KIND       Rekor v1 entry kind: dsse (dsse 0.0.1, the default) or intoto (intoto
+                         0.0.2); through Rekor v2 the entry is hashedrekord 0.0.2 over SHA-256(PAE)
 
 ${IDENTITY_USAGE}
 

@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
-import { initCa } from '@cairn/ca';
+import { initCa, rotateIntermediate } from '@cairn/ca';
 import { CliError, parseFlags, type Command } from '../command.ts';
-
-const MAX_PASSPHRASE_FILE_BYTES = 4096;
+import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
-  summary: 'CA key ceremony: cairn ca init',
+  summary: 'CA key ceremony: cairn ca init | rotate-intermediate',
   usage: `Usage: cairn ca init --dir D [--passphrase-file F] [--curve p384|p256] [--org O] [--cn CN]
                     [--root-days N] [--intermediate-days N]
+       cairn ca rotate-intermediate --dir D [--passphrase-file F] [--intermediate-days N]
 
 Creates the CA's key material in D: a self-signed root (CA:TRUE, keyCertSign|cRLSign) and an
 intermediate (codeSigning EKU, pathlen 0) signed by it, as PKCS#8 private keys (mode 0600,
@@ -18,6 +17,11 @@ encrypted with AES-256-CBC when a passphrase is given) and PEM certificates:
 The CA service loads them from <data-dir>/ca (so use --dir <data-dir>/ca), with the passphrase
 from CAIRN_CA_PASSPHRASE or ca.passphraseFile. Keep root-key.pem offline after the ceremony: the
 service needs only the intermediate key. Refuses to overwrite existing CA files.
+
+rotate-intermediate (on the offline machine holding root-key.pem): a new intermediate key and
+certificate under the same root replace intermediate-key.pem and intermediate.crt.pem; the old
+pair moves to D/retired/. Restart the CA with the new pair, then 'cairn trust build' keeps the
+old chain in trusted_root.json with a validFor.end so the certificates it issued keep verifying.
 
 Options:
   --dir D                  where to write the files (required)
@@ -38,35 +42,28 @@ Options:
       'root-days': { type: 'string' },
       'intermediate-days': { type: 'string' },
     });
-    if (positionals.length !== 1 || positionals[0] !== 'init') throw new CliError('USAGE', 'cairn ca needs the subcommand init');
-    if (values.dir === undefined) throw new CliError('USAGE', 'cairn ca init needs --dir D');
+    const sub = positionals[0];
+    if (positionals.length !== 1 || (sub !== 'init' && sub !== 'rotate-intermediate')) throw new CliError('USAGE', 'cairn ca needs the subcommand init or rotate-intermediate');
+    if (values.dir === undefined) throw new CliError('USAGE', `cairn ca ${sub} needs --dir D`);
     const curve = values.curve ?? 'p384';
     if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p384 or p256');
-    const days = (v: string | undefined, flag: string): number | undefined => {
-      if (v === undefined) return undefined;
-      if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new CliError('USAGE', `${flag} must be a positive number of days`);
-      return Number(v);
-    };
-    let passphrase: string | undefined;
-    if (values['passphrase-file'] !== undefined) {
-      let text: string;
-      try {
-        text = readFileSync(resolve(io.cwd, values['passphrase-file']), 'utf8');
-      } catch {
-        throw new CliError('IO_ERROR', `cannot read ${values['passphrase-file']}`);
-      }
-      if (text.length > MAX_PASSPHRASE_FILE_BYTES) throw new CliError('USAGE', 'the passphrase file is too large');
-      passphrase = text.split(/\r?\n/)[0] ?? '';
-      if (passphrase.length < 8) throw new CliError('USAGE', 'the passphrase must be at least 8 characters');
-    }
+    const passphrase = passphraseFlag(values['passphrase-file'], io);
     const dir = resolve(io.cwd, values.dir);
+    if (sub === 'rotate-intermediate') {
+      if (values.curve !== undefined || values.org !== undefined || values.cn !== undefined || values['root-days'] !== undefined) {
+        throw new CliError('USAGE', 'rotate-intermediate keeps the root: --curve, --org, --cn and --root-days do not apply');
+      }
+      const r = await rotateIntermediate(dir, { passphrase, intermediateValidityDays: days(values['intermediate-days'], '--intermediate-days'), clock: systemClock });
+      io.stdout(`new intermediate in ${dir}; the previous one moved to:\n${r.retired.map((f) => `  ${f}`).join('\n')}\nrestart the CA, then cairn trust build and the TUF ceremony\n`);
+      return 0;
+    }
     const result = await initCa(dir, {
       curve,
       passphrase,
       organization: values.org,
       commonName: values.cn,
-      rootValidityDays: days(values['root-days'], '--root-days'),
-      intermediateValidityDays: days(values['intermediate-days'], '--intermediate-days'),
+      rootValidityDays: validityDays(values['root-days'], '--root-days'),
+      intermediateValidityDays: validityDays(values['intermediate-days'], '--intermediate-days'),
       clock: systemClock,
     });
     io.stdout(`created CA in ${dir}${passphrase !== undefined ? ' (keys encrypted)' : ''}:\n${result.files.map((f) => `  ${f}`).join('\n')}\n`);

@@ -47,10 +47,11 @@ export async function runUntilSignal(stack: Stack): Promise<number> {
 
 export const command: Command = {
   summary: 'run one component alone',
-  usage: `Usage: cairn serve ca|ct|log|tuf|oidc [options]
+  usage: `Usage: cairn serve ca|ct|log|tsa|tuf|oidc [options]
 
 Runs one component on its own port, for split deployments (docker-compose, Kubernetes).
-State lives in <data-dir>/<component>/ and is created on first start.
+State lives in <data-dir>/<component>/ and is created on first start (the TSA's keys come from
+'cairn tsa init --dir <data-dir>/tsa' first).
 
 Options:
 ${SERVER_FLAGS_HELP}`,

@@ -5,7 +5,10 @@ import { sign, MAX_ARTIFACT_BYTES, type SignOptions, type SignResult } from '@ca
 import { serializeBundle } from '@cairn/sign';
 import { SignError } from '@cairn/sign';
 import { checkWritable, identityToken, loadSigningKey, loadTrustedRootJson, readSmallFile, serviceUrls, writeFileAtomic } from '@cairn/sign';
-import { urlsFromSigningConfig } from '@cairn/sign';
+import { planFromSigningConfig, type SigningPlan } from '@cairn/sign';
+import { defaultCacheDir, loadCachedSigningConfig } from '@cairn/trust';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { verifyLogEntry } from '@cairn/sign';
 import { trustedRootLogKeys } from '@cairn/sign';
 
@@ -28,6 +31,9 @@ export const IDENTITY_FLAGS = {
   timeout: { type: 'string' },
   'trusted-root': { type: 'string' },
   'tuf-cache': { type: 'string' },
+  'rekor-version': { type: 'string' },
+  'tsa-url': { type: 'string' },
+  'no-tsa': { type: 'boolean' },
 } as const;
 
 export const IDENTITY_USAGE = `Identity (keyless, the default):
@@ -44,8 +50,16 @@ Services:
   --url BASE                   one Cairn deployment: CA and log (else CAIRN_URL)
   --fulcio-url URL             the CA (Fulcio v2 API), overrides --url
   --rekor-url URL              the transparency log (Rekor v1 API), overrides --url
-  --signing-config F           take the CA and log URLs from a signing_config v0.2 (caUrls and
-                               rekorTlogUrls with majorApiVersion 1, current, newest start)
+  --signing-config F           take the CA, log and TSA from this signing_config v0.2 (current
+                               entries, highest API version, newest start). Without it the signing
+                               config in the trust cache is followed (--tuf-cache, else the cache
+                               of <url>/tuf from 'cairn trust init'), if there is one: Rekor v2
+                               plus the TSA when it lists both, Rekor v1 otherwise
+  --rekor-version 1|2          write the log entry through Rekor v1 (entry with a SET) or v2
+                               (hashedrekord 0.0.2; keyless needs a TSA); overrides the config
+  --tsa-url URL                timestamp the signature with this RFC 3161 TSA (full endpoint URL,
+                               e.g. BASE/api/v1/timestamp); the token goes into the bundle
+  --no-tsa                     no RFC 3161 timestamp (then the config's v1 log is used)
   --timeout SECONDS            per-request timeout (default 15)
 Checking the log's answer before the bundle is written (optional):
   --trusted-root F             verify the entry's SET, inclusion proof and checkpoint with the log
@@ -63,29 +77,58 @@ export async function signOptionsFromFlags(v: IdentityValues, io: CliIO): Promis
   }
   const http = timeoutMs !== undefined ? { timeoutMs } : {};
   let urls = serviceUrls(v, io.env);
-  if (v['signing-config'] !== undefined) {
-    const text = readSmallFile(v['signing-config'], MAX_SIGNING_CONFIG_BYTES, 'signing config', io.cwd).toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text) as unknown;
-    } catch {
-      throw new SignError('INPUT_INVALID', `${v['signing-config']} is not JSON`);
-    }
-    const fromConfig = urlsFromSigningConfig(json, new Date());
-    urls = { fulcioUrl: v['fulcio-url'] ?? fromConfig.fulcioUrl, rekorUrl: v['rekor-url'] ?? fromConfig.rekorUrl };
-  }
+  const rekorVersion = v['rekor-version'] === undefined ? undefined : v['rekor-version'] === '1' ? 1 : v['rekor-version'] === '2' ? 2 : undefined;
+  if (v['rekor-version'] !== undefined && rekorVersion === undefined) throw new CliError('USAGE', '--rekor-version is 1 or 2');
+  if (v['no-tsa'] === true && v['tsa-url'] !== undefined) throw new CliError('USAGE', '--no-tsa and --tsa-url contradict each other');
+  const plan = signingPlan(v, io, urls.rekorUrl, rekorVersion ?? (v['no-tsa'] === true ? 1 : undefined));
+  if (plan) urls = { fulcioUrl: v['fulcio-url'] ?? plan.fulcioUrl, rekorUrl: v['rekor-url'] ?? plan.rekorUrl };
+  const version = rekorVersion ?? plan?.rekorVersion ?? 1;
+  const tsaUrl = v['no-tsa'] === true ? undefined : (v['tsa-url'] ?? plan?.tsaUrl);
+  const witnesses = { rekorVersion: version, ...(tsaUrl !== undefined ? { tsaUrl } : {}) };
   const tlogUpload = v['no-tlog-upload'] !== true;
   if (v.key !== undefined) {
     if (v['identity-token'] !== undefined || v['oidc-issuer'] !== undefined) throw new CliError('USAGE', '--key signs without an identity token: drop --identity-token/--oidc-issuer');
     const signer = loadSigningKey(v.key, v['key-passphrase-file'], io.env, io.cwd);
-    return { signer, ...urls, tlogUpload, http };
+    return { signer, ...urls, ...witnesses, tlogUpload, http };
   }
   if (v['no-tlog-upload'] === true) throw new CliError('USAGE', '--no-tlog-upload only works with --key: a keyless bundle needs its log entry');
   if (v['key-passphrase-file'] !== undefined) throw new CliError('USAGE', '--key-passphrase-file goes with --key');
   if (urls.fulcioUrl === undefined) throw new SignError('URL_MISSING', 'no CA URL: pass --url or --fulcio-url, or set CAIRN_URL');
   if (urls.rekorUrl === undefined) throw new SignError('URL_MISSING', 'no log URL: pass --url or --rekor-url, or set CAIRN_URL');
+  if (version === 2 && tsaUrl === undefined) throw new SignError('TSA_REQUIRED', 'keyless signing through Rekor v2 needs a timestamp authority: give --tsa-url, or use --rekor-version 1');
   const token = await identityToken(v, io.env, io.cwd, http);
-  return { identityToken: token, ...urls, tlogUpload, http };
+  return { identityToken: token, ...urls, ...witnesses, tlogUpload, http };
+}
+
+/**
+ * The signing config to follow: --signing-config, else the one in the trust cache (--tuf-cache,
+ * else the default cache of <log url>/tuf) when that cache exists. Undefined: none, sign as
+ * the flags say (Rekor v1).
+ */
+function signingPlan(v: IdentityValues, io: CliIO, baseUrl: string | undefined, rekorVersion: 1 | 2 | undefined): SigningPlan | undefined {
+  let json: unknown;
+  if (v['signing-config'] !== undefined) {
+    const text = readSmallFile(v['signing-config'], MAX_SIGNING_CONFIG_BYTES, 'signing config', io.cwd).toString('utf8');
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch {
+      throw new SignError('INPUT_INVALID', `${v['signing-config']} is not JSON`);
+    }
+  } else {
+    const cache = v['tuf-cache'];
+    const dir =
+      cache !== undefined
+        ? /^https?:\/\//.test(cache)
+          ? defaultCacheDir(cache, io.env)
+          : resolve(io.cwd, cache)
+        : baseUrl !== undefined && /^https?:\/\//.test(baseUrl)
+          ? defaultCacheDir(`${baseUrl.replace(/\/+$/, '')}/tuf`, io.env)
+          : undefined;
+    if (dir === undefined || !existsSync(join(dir, 'root.json'))) return undefined;
+    json = loadCachedSigningConfig(dir, { env: io.env });
+    if (json === undefined) return undefined;
+  }
+  return planFromSigningConfig(json, new Date(), rekorVersion !== undefined ? { rekorVersion } : {});
 }
 
 export function readArtifact(path: string, max: number, cwd: string): Buffer {
@@ -121,7 +164,9 @@ export function report(r: SignResult, what: string, out: string, io: CliIO): voi
   if (r.subject !== undefined) io.stderr(`Signed ${what} as ${r.subject} (certificate from the CA)\n`);
   else io.stderr(`Signed ${what} with the local key (publicKey hint ${r.bundle.verificationMaterial.publicKey?.hint ?? ''})\n`);
   if (r.logEntry !== undefined) io.stderr(`Logged as entry ${r.logEntry.logIndex} (uuid ${r.logEntry.uuid.slice(-64)})\n`);
+  else if (r.logEntryV2 !== undefined) io.stderr(`Logged through Rekor v2 as entry ${r.logEntryV2.logIndex}\n`);
   else io.stderr('Not logged (--no-tlog-upload): verifiers must accept a bundle without a transparency log entry\n');
+  if (r.timestamps > 0) io.stderr(`Timestamped by the TSA (RFC 3161 token in the bundle)\n`);
   io.stdout(`${out}\n`);
 }
 
@@ -131,8 +176,10 @@ export const command: Command = {
 
 Signs FILE and writes a Sigstore bundle v0.3 (messageSignature, SHA2_256 digest) to OUT.
 Keyless: an ephemeral P-256 key, a certificate from the CA for the token's identity (the
-proof of possession signs the token's email if present, else its sub), a hashedrekord 0.0.1
-entry in the transparency log. Prints the bundle path on stdout, progress on stderr.
+proof of possession signs the token's email if present, else its sub), a hashedrekord entry in
+the transparency log: 0.0.1 through Rekor v1, or 0.0.2 through Rekor v2 together with an RFC 3161
+timestamp when the signing config advertises both (see Services). Prints the bundle path on
+stdout, progress on stderr.
 
 ${IDENTITY_USAGE}
 

@@ -102,7 +102,7 @@ async function build(args: string[], io: CliIO): Promise<number> {
     const b = stageTarget({ dir, name: SIGNING_CONFIG_TARGET, content: configBytes, clock: systemClock });
     io.stdout(a || b ? `staged ${[a ? TRUSTED_ROOT_TARGET : '', b ? SIGNING_CONFIG_TARGET : ''].filter(Boolean).join(' and ')} in ${dir}\n` : 'trust material is unchanged; nothing staged\n');
   }
-  io.stdout(`trusted root: ${trustedRoot.tlogs.length} tlog(s), ${trustedRoot.ctlogs.length} ctlog(s), ${trustedRoot.certificateAuthorities.length} CA(s)\n`);
+  io.stdout(`trusted root: ${trustedRoot.tlogs.length} tlog(s), ${trustedRoot.ctlogs.length} ctlog(s), ${trustedRoot.certificateAuthorities.length} CA(s), ${trustedRoot.timestampAuthorities.length} TSA(s)\n`);
   return 0;
 }
 
@@ -131,7 +131,7 @@ async function init(args: string[], io: CliIO): Promise<number> {
   });
   io.stdout(
     `trust root cached in ${r.cacheDir}: TUF root v${r.rootVersion}, targets v${r.targetsVersion}; ` +
-      `${r.trustedRoot.tlogs.length} tlog(s), ${r.trustedRoot.ctlogs.length} ctlog(s), ${r.trustedRoot.certificateAuthorities.length} CA(s)\n`,
+      `${r.trustedRoot.tlogs.length} tlog(s), ${r.trustedRoot.ctlogs.length} ctlog(s), ${r.trustedRoot.certificateAuthorities.length} CA(s), ${r.trustedRoot.timestampAuthorities.length} TSA(s)\n`,
   );
   return 0;
 }
@@ -157,6 +157,7 @@ const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => number | Promis
 
 export const command: Command = {
   summary: 'trust material: build trusted_root.json, init the client cache from a mirror',
+  subcommands: Object.keys(SUBCOMMANDS),
   usage: `Usage: cairn trust <subcommand> [options]
 
   build (--from URL... | --trust-info FILE...) [--dir REPO] [--out DIR]

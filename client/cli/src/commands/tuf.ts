@@ -7,8 +7,10 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKey, privateKeyToPem, systemClock, type KeyType } from '@cairn/shared';
 import { writeSecretFile } from '@cairn/shared/key-files';
-import { keyIdOf, tufKeyFor, type TufKeyJson } from '@cairn/shared/tuf';
+import { keyIdOf, tufKeyFor, type TufKeyJson, type TufSigner } from '@cairn/shared/tuf';
+import { Pkcs11Signer, generatePkcs11Key, parsePkcs11Uri, readPin } from '@cairn/shared/pkcs11';
 import {
+  discardStaged,
   exportRepository,
   importRepository,
   initRepository,
@@ -167,9 +169,45 @@ function init(args: string[], io: CliIO): number {
   return 0;
 }
 
+const PKCS11_FLAGS = {
+  'pkcs11-module': { type: 'string' },
+  'pin-file': { type: 'string' },
+  'pin-env': { type: 'string' },
+} as const;
+
+function pkcs11Args(io: CliIO, v: { 'pkcs11-module'?: string; 'pin-file'?: string; 'pin-env'?: string }): { modulePath: string; pin: string } {
+  const modulePath = abs(io, need(v['pkcs11-module'], '--pkcs11-module'));
+  const pin = readPin({ ...(v['pin-file'] !== undefined ? { pinFile: abs(io, v['pin-file']) } : {}), ...(v['pin-env'] !== undefined ? { pinEnv: v['pin-env'] } : {}), env: io.env });
+  return { modulePath, pin };
+}
+
+/** A keyholder key in a PKCS#11 token as a TUF signer (TUF signs ECDSA with SHA-256 on every curve). */
+function pkcs11TufSigner(signer: Pkcs11Signer): TufSigner {
+  const key = tufKeyFor(signer.publicKey.keyObject);
+  return { keyid: keyIdOf(key), key, signer };
+}
+
 function keygen(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags(args, { out: { type: 'string' }, 'key-type': { type: 'string' }, 'passphrase-env': { type: 'string' } }, false);
+  const { values: v } = parseFlags(
+    args,
+    { out: { type: 'string' }, 'key-type': { type: 'string' }, 'passphrase-env': { type: 'string' }, pkcs11: { type: 'string' }, ...PKCS11_FLAGS },
+    false,
+  );
   const out = abs(io, need(v.out, '--out'));
+  if (v.pkcs11 !== undefined) {
+    // The private key is made in the token and never leaves it; only OUT.pub is written.
+    if (v['passphrase-env'] !== undefined) throw new CliError('USAGE', '--passphrase-env does not apply to a key in a token (it has a PIN)');
+    const type = keyType(v['key-type']);
+    if (type !== 'ecdsa-p256' && type !== 'ecdsa-p384') throw new CliError('USAGE', 'keys in a token are ecdsa-p256 or ecdsa-p384');
+    if (existsSync(`${out}.pub`)) throw new CliError('USAGE', `${out}.pub exists; refusing to overwrite it`);
+    parsePkcs11Uri(v.pkcs11);
+    const signer = generatePkcs11Key({ ...pkcs11Args(io, v), uri: v.pkcs11, type });
+    const t = pkcs11TufSigner(signer);
+    signer.close();
+    writeFileSync(`${out}.pub`, signer.publicKey.toPem(), { mode: 0o644 });
+    io.stdout(`${t.keyid}  ${v.pkcs11} (in the token, not extractable), public key ${out}.pub\n`);
+    return 0;
+  }
   if (existsSync(out)) throw new CliError('USAGE', `${out} exists; refusing to overwrite a key`);
   const key = generateKey(keyType(v['key-type']));
   writeKeyPair(out, key, passphrase(io, v['passphrase-env']));
@@ -178,10 +216,19 @@ function keygen(args: string[], io: CliIO): number {
 }
 
 async function sign(args: string[], io: CliIO): Promise<number> {
-  const { values: v } = parseFlags(args, { dir: { type: 'string' }, key: { type: 'string' }, 'passphrase-env': { type: 'string' } }, false);
+  const { values: v } = parseFlags(args, { dir: { type: 'string' }, key: { type: 'string' }, 'passphrase-env': { type: 'string' }, ...PKCS11_FLAGS }, false);
   const dir = abs(io, need(v.dir, '--dir'));
-  const signer = readSigner(abs(io, need(v.key, '--key')), passphrase(io, v['passphrase-env']));
-  const roles = await signStaged(dir, signer);
+  const keyArg = need(v.key, '--key');
+  let hsm: Pkcs11Signer | undefined;
+  // The URI is checked first: one carrying a PIN is refused before any PIN is read.
+  if (keyArg.startsWith('pkcs11:') && parsePkcs11Uri(keyArg)) hsm = Pkcs11Signer.open({ ...pkcs11Args(io, v), uri: keyArg, algorithm: 'ecdsa-p256-sha256' });
+  const signer = hsm ? pkcs11TufSigner(hsm) : readSigner(abs(io, keyArg), passphrase(io, v['passphrase-env']));
+  let roles;
+  try {
+    roles = await signStaged(dir, signer);
+  } finally {
+    hsm?.close();
+  }
   io.stdout(`signed staged ${roles.join(' and ')} as key ${signer.keyid}\n`);
   return 0;
 }
@@ -195,11 +242,12 @@ function status(args: string[], io: CliIO): number {
   }
   const p = s.published;
   io.stdout(`published: root v${p.root ?? '-'}, targets v${p.targets ?? '-'}, snapshot v${p.snapshot ?? '-'}${s.development ? '  (DEVELOPMENT repository)' : ''}\n`);
+  for (const w of s.warnings) io.stdout(`WARNING: ${w}\n`);
   if (s.staged.length === 0) io.stdout('nothing staged\n');
   for (const r of s.staged) {
     io.stdout(`staged ${r.role} v${r.version} expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}: ${r.ready ? 'ready to publish' : 'NOT ready'}\n`);
     for (const t of r.thresholds) {
-      io.stdout(`  keys of ${t.by}: ${t.signedBy.length}/${t.threshold} ${t.met ? 'met' : 'not met'}\n`);
+      io.stdout(`  ${t.by}: ${t.signedBy.length}/${t.threshold} ${t.met ? 'met' : 'not met'}\n`);
       for (const k of t.signedBy) io.stdout(`    signed   ${k}\n`);
       for (const k of t.missing) io.stdout(`    missing  ${k}\n`);
     }
@@ -291,8 +339,20 @@ function addTarget(args: string[], io: CliIO): number {
 
 function resignTargets(args: string[], io: CliIO): number {
   const { values: v } = parseFlags(args, { dir: { type: 'string' } }, false);
-  const t = stageTargetsResign(abs(io, need(v.dir, '--dir')), systemClock);
-  io.stdout(`staged targets v${t.version} with unchanged targets for re-signing\n`);
+  const { targets: t, alreadyStaged } = stageTargetsResign(abs(io, need(v.dir, '--dir')), systemClock);
+  io.stdout(
+    alreadyStaged
+      ? `targets v${t.version} is already staged: collect its signatures from the current targets keys (cairn tuf sign)\n`
+      : `staged targets v${t.version} with unchanged targets for re-signing\n`,
+  );
+  return 0;
+}
+
+function discard(args: string[], io: CliIO): number {
+  const { values: v } = parseFlags(args, { dir: { type: 'string' }, role: { type: 'string' } }, false);
+  if (v.role !== undefined && v.role !== 'root' && v.role !== 'targets') throw new CliError('USAGE', '--role must be root or targets');
+  const dropped = discardStaged(abs(io, need(v.dir, '--dir')), v.role);
+  io.stdout(`discarded staged ${dropped.join(' and ')}; published metadata is unchanged\n`);
   return 0;
 }
 
@@ -305,8 +365,8 @@ function exportCmd(args: string[], io: CliIO): number {
   return 0;
 }
 
-function importCmd(args: string[], io: CliIO): number {
-  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' } }, false);
+async function importCmd(args: string[], io: CliIO): Promise<number> {
+  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' }, server: { type: 'boolean' } }, false);
   const inPath = abs(io, need(v.in, '--in'));
   let gz: Buffer;
   try {
@@ -315,8 +375,12 @@ function importCmd(args: string[], io: CliIO): number {
     throw new CliError('IO_ERROR', `cannot read ${inPath}`);
   }
   if (gz.byteLength > MAX_ARCHIVE_BYTES) throw new CliError('USAGE', `${inPath} is larger than ${MAX_ARCHIVE_BYTES} bytes`);
-  const r = importRepository(gz, abs(io, need(v.dir, '--dir')));
+  const r = await importRepository(gz, abs(io, need(v.dir, '--dir')), { server: v.server === true });
   io.stdout(`imported ${r.written} file(s)${r.kept.length > 0 ? `; kept newer ${r.kept.join(', ')}` : ''}\n`);
+  if (r.root !== undefined) io.stdout(`published here: root v${r.root}, targets v${r.targets ?? '-'}\n`);
+  if (r.online && (r.online.resignedSnapshot || r.online.resignedTimestamp)) {
+    io.stdout(`signed snapshot v${r.online.snapshotVersion} and timestamp v${r.online.timestampVersion} with the online keys\n`);
+  }
   return 0;
 }
 
@@ -329,12 +393,14 @@ const SUBCOMMANDS: Record<string, (args: string[], io: CliIO) => number | Promis
   publish,
   'root-rotate': rootRotate,
   'resign-targets': resignTargets,
+  discard,
   export: exportCmd,
   import: importCmd,
 };
 
 export const command: Command = {
   summary: 'TUF repository ceremony: init, sign, status, publish, root-rotate, export, import',
+  subcommands: Object.keys(SUBCOMMANDS),
   usage: `Usage: cairn tuf <subcommand> [options]
 
 The offline TUF ceremony. These commands never use the network: run them on air-gapped machines
@@ -359,28 +425,44 @@ layout 'cairn serve tuf' serves at /tuf/).
       --development          mark the root as a development root (x-cairn-development)
   keygen --out FILE [--key-type T] [--passphrase-env VAR]
       Generate one keyholder key: FILE (0600) and FILE.pub; prints the TUF key ID.
+  keygen --pkcs11 URI --pkcs11-module PATH (--pin-file F | --pin-env VAR) --out FILE [--key-type T]
+      Generate the key in a PKCS#11 token (RFC 7512 URI naming token= and object=; ecdsa-p256 or
+      ecdsa-p384; sensitive, not extractable); writes only FILE.pub.
   add-target --dir REPO --file F [--name NAME]
       Stage a target file (use 'cairn trust build --dir REPO' for the Sigstore trust targets).
   sign --dir REPO --key KEYFILE [--passphrase-env VAR]
-      Add this keyholder's signature to every staged role the key is authorised for.
+  sign --dir REPO --key pkcs11:URI --pkcs11-module PATH (--pin-file F | --pin-env VAR)
+      Add this keyholder's signature to every staged role the key is authorised for. The PIN of
+      a token key comes from a file or an environment variable, never from a flag value.
   status --dir REPO [--json]
-      Published versions, and for each staged role who signed and whether each threshold is met.
+      Published versions, warnings for published root/targets close to expiry, and for each
+      staged role who signed and whether each threshold (role keys of which root) is met.
   publish --dir REPO [--snapshot-key F --timestamp-key F]
       Refuse staged metadata below threshold (BELOW_THRESHOLD), expired (EXPIRED) or not newer
-      (VERSION_NOT_INCREASING); otherwise write the published layout and, when the online keys are
-      in REPO/online (or given), a fresh snapshot and timestamp.
+      (VERSION_NOT_INCREASING), and refuse when the online keys the root names are not here
+      unless ceremony.json says the server holds them (ONLINE_KEY_MISSING: keyholders sign, the
+      coordinator publishes); otherwise write the published layout and, with the online keys in
+      REPO/online (or given), a fresh snapshot and timestamp.
   root-rotate --dir REPO [--add-root-key F]... [--revoke-root-key F|KEYID]... [--root-threshold M]
               [--add-targets-key F]... [--revoke-targets-key F|KEYID]... [--targets-threshold K]
               [--rotate-online-keys | --snapshot-key F --timestamp-key F]
       Stage root N+1; it needs the root thresholds of both N and N+1 ('sign' accepts either).
       After revoking targets keys, also run 'resign-targets' and collect the new targets signatures.
   resign-targets --dir REPO
-      Stage the next targets version with unchanged content.
+      Stage the next targets version with unchanged content (after a targets key change, or to
+      renew its expiry); a targets version already staged is kept for signing.
+  discard --dir REPO [--role root|targets]
+      Drop staged roles (both without --role), their staged target files or waiting online keys.
+      Published metadata is not touched.
   export --dir REPO --out repo.tar.gz [--include-online-keys]
       Archive ceremony.json, staged/ and repository/ (online/ only with the flag).
-  import --in repo.tar.gz --dir REPO
-      Check the whole archive (no traversal, no links, size limits), then write it; a newer
-      timestamp.json already in REPO is kept.`,
+  import --in repo.tar.gz --dir REPO [--server]
+      Check the whole archive (no traversal, no links, size limits), then replace REPO's staged
+      roles with the archive's (signatures over the same bytes are merged), add its published
+      roots and targets (an older or forked archive is refused), and keep REPO's snapshot and
+      timestamp when newer, re-signing them with the online keys here when root or targets changed.
+      --server: REPO is the tuf server's data directory; refuse (ONLINE_KEY_MISSING, ...) unless
+      the result verifies and its snapshot and timestamp are signed by the keys the root names.`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];

@@ -2,17 +2,18 @@ import { join, relative } from 'node:path';
 import { COMPONENTS, loadConfig } from '@cairn/shared';
 import { parseFlags, type Command } from '../command.ts';
 import { startStack } from '@cairn/host';
-import { bootstrapTrust } from '@cairn/host';
+import { bootstrapTrust, bootstrapTsa } from '@cairn/host';
 import { runUntilSignal, SERVER_FLAGS, SERVER_FLAGS_HELP } from './serve.ts';
 
 export const command: Command = {
   summary: 'run the whole stack on one port',
   usage: `Usage: cairn up [options]
 
-Runs every component (OIDC issuer, CT log, transparency log, CA, TUF repository) in one process on
-one port. The first run bootstraps the data directory in a few seconds: CA root and intermediate,
-log and CT keys, the issuer's key and a development client, and a TUF repository from a
-DEVELOPMENT ceremony (keys kept in <data-dir>/tuf/DEVELOPMENT-keys, not for production) with
+Runs every component (OIDC issuer, CT log, transparency log, CA, timestamp authority, TUF
+repository) in one process on one port. The first run bootstraps the data directory in a few
+seconds: CA root and intermediate, log and CT keys, a DEVELOPMENT timestamp authority (or the one
+'cairn tsa init --dir <data-dir>/tsa' made), the issuer's key and a development client, and a
+TUF repository from a DEVELOPMENT ceremony (keys kept in <data-dir>/tuf/DEVELOPMENT-keys, not for production) with
 trusted_root.json and signing_config published as targets. Later runs reuse the state and publish a
 new targets version only when the trust material changed. SIGINT/SIGTERM drain in-flight requests
 and close the stores.
@@ -29,6 +30,7 @@ ${SERVER_FLAGS_HELP}
     const stack = await startStack(config, {
       components: COMPONENTS,
       beforeCreate: async (name, peers, baseUrl) => {
+        if (name === 'tsa') await bootstrapTsa(join(config.dataDir, 'tsa'));
         if (name === 'tuf') await bootstrapTrust({ config, peers, baseUrl, tufDir: join(config.dataDir, 'tuf') });
       },
     });
@@ -44,6 +46,7 @@ ${SERVER_FLAGS_HELP}
     io.stdout(`Cairn is up at ${u} (started in ${seconds} s; state in ${dataDir})
 
   Fulcio URL, Rekor URL:  ${u}
+  TSA (RFC 3161):         ${u}/api/v1/timestamp
   TUF mirror:             ${u}/tuf        initial root: ${rootJson}
   OIDC issuer:            ${u}/oidc${config.dev ? '   (development mode: cairn token works)' : ''}
 

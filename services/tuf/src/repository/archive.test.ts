@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { importRepository, isSafeMemberPath, readArchive } from './archive.ts';
+import { isSafeMemberPath, readArchive } from './archive.ts';
+import { importRepository } from './import.ts';
 
 /** A hand-made ustar member, so the tests can write what exportRepository never would. */
 function member(name: string, data: Buffer, type = '0', sizeOverride?: number): Buffer {
@@ -41,18 +42,18 @@ test('member paths: only plain relative paths under the repository layout', () =
   }
 });
 
-test('a well-formed archive imports', () => {
+test('a well-formed archive imports', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-tar-'));
   try {
-    const r = importRepository(archive(ceremony, member('repository/', Buffer.alloc(0), '5'), member('repository/1.root.json', Buffer.from('{}'))), dir);
+    const r = await importRepository(archive(ceremony, member('staged/', Buffer.alloc(0), '5'), member('staged/targets/notes.txt', Buffer.from('{}'))), dir);
     assert.equal(r.written, 2);
-    assert.equal(readFileSync(join(dir, 'repository', '1.root.json'), 'utf8'), '{}');
+    assert.equal(readFileSync(join(dir, 'staged', 'targets', 'notes.txt'), 'utf8'), '{}');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('hostile archives are refused before anything is written', () => {
+test('hostile archives are refused before anything is written', async () => {
   const cases: [string, Buffer, string][] = [
     ['path traversal', archive(ceremony, member('repository/../../evil', Buffer.from('x'))), 'UNSAFE_PATH'],
     ['absolute path', archive(ceremony, member('/tmp/evil', Buffer.from('x'))), 'UNSAFE_PATH'],
@@ -70,7 +71,7 @@ test('hostile archives are refused before anything is written', () => {
   try {
     for (const [name, gz, code] of cases) {
       const dir = join(base, name.replace(/\W/g, '-'));
-      assert.throws(() => importRepository(gz, dir), { code }, name);
+      await assert.rejects(importRepository(gz, dir), { code }, name);
       assert.equal(existsSync(dir), false, `${name}: nothing written`);
     }
   } finally {

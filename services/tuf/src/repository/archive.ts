@@ -1,17 +1,15 @@
 /**
  * `cairn tuf export|import`: a repository directory as a gzip'd POSIX ustar archive, written and
- * read here with node:zlib so no dependency is needed. Import checks the whole archive before it
- * writes anything: only regular files and directories, only relative paths below the known
- * top-level entries, no `..`, bounded member sizes, member count and total size.
+ * read here with node:zlib so no dependency is needed (what import does with it: ./import.ts).
+ * `readArchive` checks the whole archive before anything is written: only regular files and
+ * directories, only relative paths below the known top-level entries, no `..`, bounded member
+ * sizes, member count and total size.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import {
-  TufError,
-  parseMetadata,
-} from '@cairn/shared/tuf';
-import { CEREMONY_FILE, MAX_TARGET_BYTES, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, readCapped, writeAtomic } from './layout.ts';
+import { TufError } from '@cairn/shared/tuf';
+import { CEREMONY_FILE, MAX_TARGET_BYTES, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, readCapped } from './layout.ts';
 
 export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
 export const MAX_ARCHIVE_MEMBERS = 20_000;
@@ -170,39 +168,4 @@ export function readArchive(gz: Uint8Array): ArchiveMember[] {
   }
   if (!seen.has(CEREMONY_FILE)) throw new TufError('INVALID_ARCHIVE', `archive holds no ${CEREMONY_FILE}`);
   return members;
-}
-
-export interface ImportResult {
-  written: number;
-  /** Files kept because the destination already had a newer version (timestamp.json). */
-  kept: string[];
-}
-
-/**
- * Writes an archive into `dir`. A destination timestamp.json with a higher version is kept, so
- * carrying a ceremony's output to a server that has re-signed its online roles never rolls them back.
- */
-export function importRepository(gz: Uint8Array, dir: string): ImportResult {
-  const members = readArchive(gz);
-  const kept: string[] = [];
-  let written = 0;
-  const tsPath = `${PUBLISHED_DIR}/timestamp.json`;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const m of members) {
-    if (m.path === tsPath && existsSync(join(dir, tsPath))) {
-      try {
-        const theirs = parseMetadata('timestamp', m.data).signed.version;
-        const ours = parseMetadata('timestamp', readCapped(join(dir, tsPath), 16_384)).signed.version;
-        if (ours >= theirs) {
-          kept.push(m.path);
-          continue;
-        }
-      } catch {
-        // An unreadable timestamp on either side: take the archive's and let the server re-sign.
-      }
-    }
-    writeAtomic(join(dir, m.path), m.data, isSecretPath(m.path) ? 0o600 : 0o644);
-    written++;
-  }
-  return { written, kept };
 }

@@ -45,6 +45,7 @@ import {
   readCapped,
   readCeremonyConfig,
   writeAtomic,
+  writeCeremonyConfig,
   type CeremonyConfig,
   type Expiry,
 } from './layout.ts';
@@ -189,12 +190,13 @@ export function initRepository(o: InitOptions): { root: RootSigned } {
     targets: {},
   };
   mkdirSync(join(o.dir, STAGED_DIR, TARGETS_DIR), { recursive: true });
-  const cfg: CeremonyConfig = { format: 1, expiry, development: o.development === true };
+  const held = o.onlinePrivateKeys?.snapshot !== undefined && o.onlinePrivateKeys.timestamp !== undefined;
+  const cfg: CeremonyConfig = { format: 1, expiry, development: o.development === true, onlineKeys: held ? 'repository' : 'server' };
   writeStaged(o.dir, { signed: root, signatures: [] });
   writeStaged(o.dir, { signed: targets, signatures: [] });
   if (o.onlinePrivateKeys?.snapshot) saveOnlineKey(o.dir, 'snapshot', o.onlinePrivateKeys.snapshot);
   if (o.onlinePrivateKeys?.timestamp) saveOnlineKey(o.dir, 'timestamp', o.onlinePrivateKeys.timestamp);
-  writeAtomic(join(o.dir, CEREMONY_FILE), JSON.stringify(cfg, null, 2) + '\n');
+  writeCeremonyConfig(o.dir, cfg);
   return { root };
 }
 
@@ -208,6 +210,18 @@ export function loadOnlineSigners(dir: string, files: { snapshot?: string; times
   const out: OnlineSigners = {};
   for (const role of ['snapshot', 'timestamp'] as const) {
     const p = files[role] ?? join(dir, ONLINE_DIR, `${role}.pem`);
+    if (existsSync(p)) out[role] = readSigner(p);
+  }
+  return out;
+}
+
+/** The online signers a publish would use: staged/online (rotated keys) first when a root is staged. */
+function pendingOnlineSigners(dir: string, rootStaged: boolean): OnlineSigners {
+  const out: OnlineSigners = {};
+  for (const role of ['snapshot', 'timestamp'] as const) {
+    const staged = join(dir, STAGED_DIR, ONLINE_DIR, `${role}.pem`);
+    const current = join(dir, ONLINE_DIR, `${role}.pem`);
+    const p = rootStaged && existsSync(staged) ? staged : current;
     if (existsSync(p)) out[role] = readSigner(p);
   }
   return out;
@@ -336,18 +350,50 @@ export function stageRootRotation(o: RotationOptions): RootSigned {
   // sharing this directory keeps signing with the keys the current root trusts until then.
   if (o.onlinePrivateKeys?.snapshot) saveOnlineKey(o.dir, 'snapshot', o.onlinePrivateKeys.snapshot, true);
   if (o.onlinePrivateKeys?.timestamp) saveOnlineKey(o.dir, 'timestamp', o.onlinePrivateKeys.timestamp, true);
+  if (o.snapshotKey && o.timestampKey) {
+    // New online keys given as public keys only: from now on the server holds the private halves.
+    const held = o.onlinePrivateKeys?.snapshot !== undefined && o.onlinePrivateKeys.timestamp !== undefined;
+    writeCeremonyConfig(o.dir, { ...cfg, onlineKeys: held ? 'repository' : 'server' });
+  }
   return next;
 }
 
-/** Stages a new targets version with the same targets, e.g. to re-sign after a targets key change. */
-export function stageTargetsResign(dir: string, clock: Clock): TargetsSigned {
+/**
+ * Stages a new targets version with the same targets, e.g. to re-sign after a targets key change
+ * or to renew its expiry. A targets version already staged (say by `cairn trust build`) is kept:
+ * it is the one to sign, and signatures count only from the keys of the root trusted at publish.
+ */
+export function stageTargetsResign(dir: string, clock: Clock): { targets: TargetsSigned; alreadyStaged: boolean } {
   const cfg = requireRepo(dir);
-  if (readStaged(dir, 'targets')) throw new TufError('INVALID_ARGUMENT', 'a targets version is already staged');
+  const staged = readStaged(dir, 'targets');
+  if (staged) return { targets: staged.signed, alreadyStaged: true };
   const pub = latestPublishedTargets(dir);
   if (!pub) throw new TufError('REPO_NOT_FOUND', 'no published targets role');
   const signed = { ...pub.signed, version: pub.signed.version + 1, expires: expiresAt(clock, cfg.expiry.targets) };
   writeStaged(dir, { signed, signatures: [] });
-  return signed;
+  return { targets: signed, alreadyStaged: false };
+}
+
+/**
+ * Drops staged roles (both when `role` is undefined) and what belongs to them: staged target
+ * files with the targets role, online keys waiting in staged/online with the root. Published
+ * metadata is never touched. NOTHING_STAGED when there is nothing of that role to drop.
+ */
+export function discardStaged(dir: string, role?: 'root' | 'targets'): ('root' | 'targets')[] {
+  requireRepo(dir);
+  const dropped: ('root' | 'targets')[] = [];
+  for (const r of role === undefined ? (['root', 'targets'] as const) : [role]) {
+    const p = stagedPath(dir, r);
+    const extra = join(dir, STAGED_DIR, r === 'root' ? ONLINE_DIR : TARGETS_DIR);
+    const hasExtra = existsSync(extra) && readdirSync(extra).length > 0;
+    if (!existsSync(p) && !hasExtra) continue;
+    rmSync(p, { force: true });
+    rmSync(extra, { recursive: true, force: true });
+    dropped.push(r);
+  }
+  mkdirSync(join(dir, STAGED_DIR, TARGETS_DIR), { recursive: true });
+  if (dropped.length === 0) throw new TufError('NOTHING_STAGED', role === undefined ? 'nothing is staged' : `no ${role} role is staged`);
+  return dropped;
 }
 
 /**
@@ -398,13 +444,26 @@ export interface RepoStatus {
   development: boolean;
   published: { root?: number; targets?: number; snapshot?: number };
   staged: RoleStatus[];
+  /** Published offline roles that expire soon (or have), each with the command that renews them. */
+  warnings: string[];
 }
 
-function thresholdStatus(by: Envelope<RootSigned>, role: RoleName, env: Envelope<RootSigned> | Envelope<TargetsSigned>): ThresholdStatus {
+/** Warn this long before an offline role expires: a quarter of its period, at least 30 days for root. */
+function warnMarginMs(role: 'root' | 'targets', periodSeconds: number): number {
+  const quarter = (periodSeconds * 1000) / 4;
+  return role === 'root' ? Math.max(quarter, 30 * 86400_000) : quarter;
+}
+
+function thresholdStatus(
+  by: Envelope<RootSigned>,
+  byStaged: boolean,
+  role: RoleName,
+  env: Envelope<RootSigned> | Envelope<TargetsSigned>,
+): ThresholdStatus {
   const r = checkThreshold(by.signed, role, env);
   const keyids = by.signed.roles[role].keyids;
   return {
-    by: `root v${by.signed.version}`,
+    by: `${role} keys of root v${by.signed.version} (${byStaged ? 'staged' : 'published'})`,
     threshold: r.threshold,
     signedBy: r.valid,
     missing: keyids.filter((k) => !r.valid.includes(k)),
@@ -425,12 +484,25 @@ export function stagedStatus(dir: string, clock: Clock): RepoStatus {
       snapshot: last(publishedVersions(pubDir, 'snapshot')),
     },
     staged: [],
+    warnings: [],
   };
   const stagedRoot = readStaged(dir, 'root');
   const published = latestPublishedRoot(dir);
+  const publishedTargets = latestPublishedTargets(dir);
+  const renew = { root: 'cairn tuf root-rotate (no changes renews it), sign, publish', targets: 'cairn tuf resign-targets, sign, publish' };
+  for (const [role, env] of [
+    ['root', published],
+    ['targets', publishedTargets],
+  ] as const) {
+    if (!env) continue;
+    const left = new Date(env.signed.expires).getTime() - now.getTime();
+    if (left > warnMarginMs(role, cfg.expiry[role])) continue;
+    const when = left <= 0 ? 'EXPIRED at' : `expires in ${Math.ceil(left / 86400_000)} day(s), at`;
+    status.warnings.push(`published ${role} v${env.signed.version} ${when} ${env.signed.expires}: renew it with ${renew[role]}`);
+  }
   if (stagedRoot) {
-    const thresholds = [thresholdStatus(stagedRoot, 'root', stagedRoot)];
-    if (published) thresholds.unshift(thresholdStatus(published, 'root', stagedRoot));
+    const thresholds = [thresholdStatus(stagedRoot, true, 'root', stagedRoot)];
+    if (published) thresholds.unshift(thresholdStatus(published, false, 'root', stagedRoot));
     const expired = isExpired(stagedRoot.signed, now);
     status.staged.push({
       role: 'root',
@@ -445,7 +517,7 @@ export function stagedStatus(dir: string, clock: Clock): RepoStatus {
   if (stagedTargets) {
     const by = stagedRoot ?? published;
     if (by) {
-      const t = thresholdStatus(by, 'targets', stagedTargets);
+      const t = thresholdStatus(by, by === stagedRoot, 'targets', stagedTargets);
       const expired = isExpired(stagedTargets.signed, now);
       status.staged.push({
         role: 'targets',
@@ -510,7 +582,24 @@ export async function publishStaged(dir: string, clock: Clock, online?: OnlineSi
   }
   const t = checkThreshold(trustedRoot.signed, 'targets', targets);
   if (!t.met) {
-    throw new TufError('BELOW_THRESHOLD', `targets v${targets.signed.version} has ${t.valid.length} of ${t.threshold} signatures from the targets keys of root v${trustedRoot.signed.version}`);
+    const hint = stagedTargets ? 'collect more targets signatures (cairn tuf sign)' : 'the targets keys changed: run cairn tuf resign-targets and collect their signatures';
+    throw new TufError('BELOW_THRESHOLD', `targets v${targets.signed.version} has ${t.valid.length} of ${t.threshold} signatures from the targets keys of root v${trustedRoot.signed.version}; ${hint}`);
+  }
+  // Every publish must be servable: either the online keys the trusted root names are here (we
+  // sign snapshot and timestamp now), or ceremony.json says the tuf server holds them and signs
+  // on import. Otherwise (a keyholder's copy, which never carries online keys) refuse up front.
+  const signers = online ?? pendingOnlineSigners(dir, stagedRoot !== undefined);
+  const authorised =
+    signers.snapshot !== undefined &&
+    signers.timestamp !== undefined &&
+    trustedRoot.signed.roles.snapshot.keyids.includes(signers.snapshot.keyid) &&
+    trustedRoot.signed.roles.timestamp.keyids.includes(signers.timestamp.keyid);
+  if (!authorised && cfg.onlineKeys !== 'server') {
+    throw new TufError(
+      'ONLINE_KEY_MISSING',
+      `the online snapshot and timestamp keys of root v${trustedRoot.signed.version} are not in ${join(dir, ONLINE_DIR)}: ` +
+        'publish on the coordinator\'s machine that holds them (keyholders only sign and export), or pass --snapshot-key and --timestamp-key',
+    );
   }
   const stagedFiles = new Map<string, Buffer>();
   if (stagedTargets) {
@@ -534,7 +623,7 @@ export async function publishStaged(dir: string, clock: Clock, online?: OnlineSi
     writeAtomic(join(pubDir, 'root.json'), bytes);
     for (const role of ['snapshot', 'timestamp'] as const) {
       const staged = join(dir, STAGED_DIR, ONLINE_DIR, `${role}.pem`);
-      if (!existsSync(staged)) continue;
+      if (!existsSync(staged) || !stagedRoot.signed.roles[role].keyids.includes(readSigner(staged).keyid)) continue;
       mkdirSync(join(dir, ONLINE_DIR), { recursive: true, mode: 0o700 });
       renameSync(staged, join(dir, ONLINE_DIR, `${role}.pem`));
     }
@@ -542,17 +631,11 @@ export async function publishStaged(dir: string, clock: Clock, online?: OnlineSi
   rmSync(join(dir, STAGED_DIR), { recursive: true, force: true });
   mkdirSync(join(dir, STAGED_DIR, TARGETS_DIR), { recursive: true });
 
-  const signers = online ?? loadOnlineSigners(dir);
   const result: PublishResult = { onlinePending: true };
   if (stagedRoot) result.root = stagedRoot.signed.version;
   if (stagedTargets) result.targets = stagedTargets.signed.version;
   // Only sign online roles with keys the new root authorises; otherwise the server (holding the
-  // right keys) does it on its next refresh.
-  const authorised =
-    signers.snapshot !== undefined &&
-    signers.timestamp !== undefined &&
-    trustedRoot.signed.roles.snapshot.keyids.includes(signers.snapshot.keyid) &&
-    trustedRoot.signed.roles.timestamp.keyids.includes(signers.timestamp.keyid);
+  // right keys) does it when it imports the repository.
   if (authorised) {
     result.online = await refreshOnlineRoles(pubDir, signers, cfg.expiry, now);
     result.onlinePending = false;

@@ -7,6 +7,7 @@ export {
   signStaged,
   stagedStatus,
   publishStaged,
+  discardStaged,
   readKeyFile,
   readSigner,
   readTarget,
@@ -20,7 +21,8 @@ export {
   type PublishResult,
 } from './ceremony.ts';
 export { refreshOnlineRoles, verifyPublished, expiredRoles, loadRootChain, type PublishedState, type OnlineSigners, type RefreshResult } from './published.ts';
-export { exportRepository, importRepository, readArchive, isSafeMemberPath, MAX_ARCHIVE_BYTES, type ImportResult, type ExportOptions } from './archive.ts';
+export { exportRepository, readArchive, isSafeMemberPath, MAX_ARCHIVE_BYTES, type ExportOptions } from './archive.ts';
+export { importRepository, type ImportOptions, type ImportResult } from './import.ts';
 export {
   CEREMONY_FILE,
   STAGED_DIR,

@@ -14,6 +14,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRecord, parseJson } from '@cairn/shared';
 import { TufError } from '@cairn/shared/tuf';
+import { writeAtomic } from '@cairn/shared/io';
 
 export const CEREMONY_FILE = 'ceremony.json';
 export const STAGED_DIR = 'staged';
@@ -45,6 +46,12 @@ export interface CeremonyConfig {
   expiry: Expiry;
   /** True for the one-call development ceremony: keys on the same disk, threshold 1. */
   development: boolean;
+  /**
+   * Where the private online (snapshot, timestamp) keys live: `repository` = in REPO/online of the
+   * coordinator's directory (publish signs, the server gets them with --include-online-keys);
+   * `server` = only the tuf server has them (publish leaves snapshot and timestamp to its import).
+   */
+  onlineKeys: 'repository' | 'server';
 }
 
 /** Parses `365d`, `12h`, `30m`, `90s`, `2w` (or bare seconds) into seconds. */
@@ -58,10 +65,17 @@ export function parseDuration(text: string): number {
   return seconds;
 }
 
+export const MAX_CEREMONY_FILE_BYTES = 64 * 1024;
+
 export function readCeremonyConfig(dir: string): CeremonyConfig | undefined {
   const p = join(dir, CEREMONY_FILE);
   if (!existsSync(p)) return undefined;
-  const doc = parseJson(readCapped(p, 64 * 1024).toString('utf8'), CEREMONY_FILE);
+  return parseCeremonyConfig(readCapped(p, MAX_CEREMONY_FILE_BYTES));
+}
+
+export function parseCeremonyConfig(bytes: Uint8Array): CeremonyConfig {
+  if (bytes.byteLength > MAX_CEREMONY_FILE_BYTES) throw new TufError('METADATA_TOO_LARGE', `${CEREMONY_FILE} is too large`);
+  const doc = parseJson(Buffer.from(bytes).toString('utf8'), CEREMONY_FILE);
   if (!isRecord(doc) || doc.format !== 1 || !isRecord(doc.expiry)) throw new TufError('INVALID_ARGUMENT', `${CEREMONY_FILE} is malformed`);
   const e = doc.expiry;
   const expiry: Expiry = { ...DEFAULT_EXPIRY };
@@ -70,7 +84,13 @@ export function readCeremonyConfig(dir: string): CeremonyConfig | undefined {
     if (!Number.isSafeInteger(v) || (v as number) < 60) throw new TufError('INVALID_ARGUMENT', `${CEREMONY_FILE}: bad expiry.${role}`);
     expiry[role] = v as number;
   }
-  return { format: 1, expiry, development: doc.development === true };
+  const onlineKeys = doc.onlineKeys ?? 'repository';
+  if (onlineKeys !== 'repository' && onlineKeys !== 'server') throw new TufError('INVALID_ARGUMENT', `${CEREMONY_FILE}: bad onlineKeys`);
+  return { format: 1, expiry, development: doc.development === true, onlineKeys };
+}
+
+export function writeCeremonyConfig(dir: string, cfg: CeremonyConfig): void {
+  writeAtomic(join(dir, CEREMONY_FILE), JSON.stringify(cfg, null, 2) + '\n');
 }
 
 /** Reads a file, refusing it when larger than `max` bytes (never trusts the size up front). */

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Builds the `cairn` command into runnable JavaScript (client/cli/dist/), so the bin starts
+// without a TypeScript loader. Runs at `npm install` (the root `prepare` script), before
+// `npm start` and before `npm test`; it takes well under a second.
+//
+// One esbuild bundle for the workspace code, split into chunks at every dynamic import, so a
+// command loads only its own modules (`cairn --version` loads main alone, `cairn verify` no server
+// code). npm dependencies stay external and load from node_modules as usual (better-sqlite3 is a
+// native addon; the others keep their own module graphs). The log's worker threads are entry
+// points of their own, named as the code that starts them expects next to its chunk:
+// `new URL('./prepare.worker.js', import.meta.url)` finds dist/prepare.worker.js.
+import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}client/cli/dist`;
+
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  // An install without devDependencies (npm ci --omit=dev after a build) keeps the built files.
+  if (existsSync(`${outdir}/cairn.js`)) process.exit(0);
+  console.error('cairn: esbuild (a devDependency) is missing and client/cli/dist is not built: run a full `npm install`');
+  process.exit(1);
+}
+
+/** Workspace packages (@cairn/*) and relative files are bundled; every other bare import is external. */
+const externalDependencies = {
+  name: 'external-dependencies',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('@cairn/')) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+const started = process.hrtime.bigint();
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [
+    { in: 'client/cli/src/bin.ts', out: 'cairn' },
+    { in: 'services/log/src/prepare-worker.ts', out: 'prepare.worker' },
+    { in: 'services/log/src/store/writer.worker.js', out: 'writer.worker' },
+  ],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.17',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [externalDependencies],
+});
+const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js')).length;
+const ms = Number(process.hrtime.bigint() - started) / 1e6;
+if (!process.argv.includes('--quiet')) console.log(`cairn: built client/cli/dist (${files} files) in ${ms.toFixed(0)} ms`);

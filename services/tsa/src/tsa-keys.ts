@@ -1,0 +1,220 @@
+/**
+ * The TSA's key material: a self-signed root and a signing certificate issued by it with the
+ * profile RFC 3161 §2.3 and timestamp-authority's verifier require (sigstore-protocols §8.3):
+ * ExtendedKeyUsage critical with exactly id-kp-timeStamping, keyUsage digitalSignature, not a CA.
+ * Private keys are PKCS#8 PEM, mode 0600, optionally encrypted; the service only ever holds the
+ * signing key, behind `Signer`.
+ *
+ * Files: root-key.pem (keep offline after the ceremony), root.crt.pem, signing-key.pem, signing.crt.pem.
+ */
+import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bitString, bool, children, encodeTlv, explicit, implicitPrimitive, integer, oid, printableString, readOne, seq, set, utf8String, x509Time, TAG } from '@cairn/shared/der';
+import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import { writeSecretFile } from '@cairn/shared/key-files';
+import { TsaError } from './errors.ts';
+import { checkTsaKey, OID as TOKEN_OID, type TsaIdentity } from './token.ts';
+
+export const ROOT_KEY_FILE = 'root-key.pem';
+export const ROOT_CERT_FILE = 'root.crt.pem';
+export const SIGNING_KEY_FILE = 'signing-key.pem';
+export const SIGNING_CERT_FILE = 'signing.crt.pem';
+const MAX_PEM_FILE_BYTES = 64 * 1024;
+const DAY_MS = 86_400_000;
+
+const OID = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+} as const;
+
+export type TsaCurve = 'p256' | 'p384';
+
+export interface TsaInitOptions {
+  curve?: TsaCurve;
+  passphrase?: string;
+  organization?: string;
+  commonName?: string;
+  rootValidityDays?: number;
+  signingValidityDays?: number;
+  clock: Clock;
+}
+
+export interface TsaInitResult {
+  rootPem: string;
+  signingPem: string;
+  files: string[];
+}
+
+function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return critical ? seq(oid(id), bool(true), encodeTlv(TAG.OCTET_STRING, value)) : seq(oid(id), encodeTlv(TAG.OCTET_STRING, value));
+}
+
+function name(organization: string, commonName: string): Buffer {
+  const str = (s: string): Buffer => (/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(s) ? printableString(s) : utf8String(s));
+  const rdns: Buffer[] = [];
+  if (organization !== '') rdns.push(set(seq(oid(OID.organization), str(organization))));
+  if (commonName !== '') rdns.push(set(seq(oid(OID.commonName), str(commonName))));
+  return seq(...rdns);
+}
+
+/** RFC 5280 §4.2.1.2 method (1). */
+function keyId(spki: Buffer): Buffer {
+  const bits = children(readOne(spki, TAG.SEQUENCE))[1]!;
+  return createHash('sha1').update(bits.value.subarray(1)).digest();
+}
+
+function serial(): Buffer {
+  const b = randomBytes(20);
+  b[0]! &= 0x7f;
+  if (b[0] === 0) b[0] = 0x01;
+  return b;
+}
+
+function sigAlg(signer: Signer): Buffer {
+  return seq(oid(signer.algorithm === 'ecdsa-p384-sha384' ? TOKEN_OID.ecdsaWithSha384 : TOKEN_OID.ecdsaWithSha256));
+}
+
+async function certificate(o: { issuer: Buffer; subject: Buffer; spki: Buffer; notBefore: Date; notAfter: Date; extensions: Buffer[]; signer: Signer }): Promise<Buffer> {
+  const alg = sigAlg(o.signer);
+  // RFC 5280 §4.1: v3 TBSCertificate.
+  const tbs = seq(explicit(0, integer(2)), integer(serial()), alg, o.issuer, seq(x509Time(o.notBefore), x509Time(o.notAfter)), o.subject, o.spki, explicit(3, seq(...o.extensions)));
+  return seq(tbs, alg, bitString(await o.signer.sign(tbs)));
+}
+
+export function tsaFilesExist(dir: string): boolean {
+  return [ROOT_CERT_FILE, SIGNING_KEY_FILE, SIGNING_CERT_FILE].some((f) => existsSync(join(dir, f)));
+}
+
+/** Creates a root and a timestamp signing certificate in `dir`. Refuses to overwrite. */
+export async function initTsa(dir: string, o: TsaInitOptions): Promise<TsaInitResult> {
+  if (tsaFilesExist(dir) || existsSync(join(dir, ROOT_KEY_FILE))) throw new TsaError('INVALID_TSA_KEYS', `${dir} already holds TSA files; refusing to overwrite them`);
+  const keyType = (o.curve ?? 'p256') === 'p384' ? 'ecdsa-p384' : 'ecdsa-p256';
+  const org = o.organization ?? 'cairn';
+  const cn = o.commonName ?? 'cairn timestamp authority';
+  const rootDays = o.rootValidityDays ?? 3650;
+  const signingDays = o.signingValidityDays ?? Math.min(rootDays, 1825);
+  if (!(rootDays >= 1 && signingDays >= 1 && signingDays <= rootDays)) {
+    throw new TsaError('INVALID_CONFIG', 'validity days must be positive and the signing certificate must not outlive the root');
+  }
+  const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
+  const rootKey = generateKey(keyType);
+  const rootSigner = new LocalSigner(rootKey);
+  const rootName = name(org, `${cn} root`);
+  const rootSki = keyId(rootSigner.publicKey.spki);
+  const rootDer = await certificate({
+    issuer: rootName,
+    subject: rootName,
+    spki: rootSigner.publicKey.spki,
+    notBefore: now,
+    notAfter: new Date(now.getTime() + rootDays * DAY_MS),
+    signer: rootSigner,
+    extensions: [
+      extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1)),
+      extension(OID.basicConstraints, true, seq(bool(true), integer(0))),
+      extension(OID.subjectKeyIdentifier, false, encodeTlv(TAG.OCTET_STRING, rootSki)),
+    ],
+  });
+  const signingKey = generateKey(keyType);
+  const signingSpki = new LocalSigner(signingKey).publicKey.spki;
+  const signingDer = await certificate({
+    issuer: rootName,
+    subject: name(org, cn),
+    spki: signingSpki,
+    notBefore: now,
+    notAfter: new Date(now.getTime() + signingDays * DAY_MS),
+    signer: rootSigner,
+    extensions: [
+      // digitalSignature, critical.
+      extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)),
+      // RFC 3161 §2.3: "The corresponding certificate MUST contain only one instance of the
+      // extended key usage field extension ... with KeyPurposeID having value id-kp-timeStamping.
+      // This extension MUST be critical."
+      extension(OID.extKeyUsage, true, seq(oid(OID.timeStamping))),
+      extension(OID.basicConstraints, true, seq()),
+      extension(OID.subjectKeyIdentifier, false, encodeTlv(TAG.OCTET_STRING, keyId(signingSpki))),
+      extension(OID.authorityKeyIdentifier, false, seq(implicitPrimitive(0, rootSki))),
+    ],
+  });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files = [join(dir, ROOT_KEY_FILE), join(dir, ROOT_CERT_FILE), join(dir, SIGNING_KEY_FILE), join(dir, SIGNING_CERT_FILE)];
+  const rootPem = toPem('CERTIFICATE', rootDer);
+  const signingPem = toPem('CERTIFICATE', signingDer);
+  writeSecretFile(files[0]!, privateKeyToPem(rootKey, o.passphrase));
+  writeFileSync(files[1]!, rootPem, { mode: 0o644 });
+  writeSecretFile(files[2]!, privateKeyToPem(signingKey, o.passphrase));
+  writeFileSync(files[3]!, signingPem, { mode: 0o644 });
+  return { rootPem, signingPem, files };
+}
+
+function readPem(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new TsaError('INVALID_TSA_KEYS', `cannot read ${path}`);
+  }
+  if (text.length > MAX_PEM_FILE_BYTES) throw new TsaError('INVALID_TSA_KEYS', `${path} is too large`);
+  return text;
+}
+
+function cert(path: string): { der: Buffer; x509: X509Certificate } {
+  try {
+    const der = fromPem(readPem(path), 'CERTIFICATE', path);
+    return { der, x509: new X509Certificate(der) };
+  } catch (e) {
+    if (e instanceof TsaError) throw e;
+    throw new TsaError('INVALID_TSA_KEYS', `${path} is not a PEM certificate`, { cause: e });
+  }
+}
+
+export interface LoadedTsa extends TsaIdentity {
+  leaf: X509Certificate;
+  root: X509Certificate;
+}
+
+/** Loads the signing key and chain, checking that they belong together and fit the profile. */
+export function loadTsa(dir: string, passphrase?: string): LoadedTsa {
+  if (!existsSync(join(dir, SIGNING_CERT_FILE))) throw new TsaError('NOT_INITIALIZED', `${dir} holds no TSA: run 'cairn tsa init --dir ${dir}'`);
+  const leaf = cert(join(dir, SIGNING_CERT_FILE));
+  const root = cert(join(dir, ROOT_CERT_FILE));
+  let key: KeyObject;
+  try {
+    key = privateKeyFromPem(readPem(join(dir, SIGNING_KEY_FILE)), passphrase);
+  } catch (e) {
+    if (e instanceof TsaError) throw e;
+    throw new TsaError('INVALID_TSA_KEYS', `cannot load the TSA signing key: ${(e as Error).message}`, { cause: e });
+  }
+  const signer = new LocalSigner(key);
+  try {
+    checkTsaKey(signer);
+  } catch (e) {
+    throw new TsaError('INVALID_TSA_KEYS', (e as Error).message);
+  }
+  if (!leaf.x509.publicKey.export({ type: 'spki', format: 'der' }).equals(signer.publicKey.spki)) {
+    throw new TsaError('INVALID_TSA_KEYS', 'the signing key does not match the signing certificate');
+  }
+  if (!root.x509.verify(root.x509.publicKey) || !leaf.x509.verify(root.x509.publicKey) || !leaf.x509.checkIssued(root.x509)) {
+    throw new TsaError('INVALID_TSA_KEYS', 'the signing certificate is not issued by the root');
+  }
+  if (leaf.x509.ca || !root.x509.ca) throw new TsaError('INVALID_TSA_KEYS', 'the signing certificate must not be a CA; the root must be');
+  const eku = leaf.x509.keyUsage ?? [];
+  if (eku.length !== 1 || eku[0] !== OID.timeStamping) throw new TsaError('INVALID_TSA_KEYS', 'the signing certificate must have exactly the timeStamping extended key usage');
+  // TBSCertificate: [0] version, serialNumber, signature, issuer, ...
+  const tbs = children(children(readOne(leaf.der, TAG.SEQUENCE))[0]!);
+  return {
+    signer,
+    leafDer: leaf.der,
+    chainDer: [leaf.der, root.der],
+    serialTlv: Buffer.from(tbs[1]!.raw),
+    issuerName: Buffer.from(tbs[3]!.raw),
+    leaf: leaf.x509,
+    root: root.x509,
+  };
+}

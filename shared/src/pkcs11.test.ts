@@ -1,0 +1,76 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalVerifier } from './crypto.ts';
+import { Pkcs11Signer, generatePkcs11Key, isExtractable, parsePkcs11Uri, readPin } from './pkcs11.ts';
+import { SOFTHSM_MODULE, softHsm } from '../../test/helpers/softhsm.ts';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cairn-pkcs11-'));
+  const h = softHsm(dir);
+  h.initToken('unit', '1234');
+  // SoftHSM reads its token list once, when the module is initialised.
+  h.initToken('removable', '4321');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('RFC 7512 URIs: attributes, percent-encoding, refusals', () => {
+  assert.deepEqual(parsePkcs11Uri('pkcs11:token=my%20token;object=k1;id=%01%02;type=private?module-name=softhsm2'), {
+    token: 'my token',
+    object: 'k1',
+    id: Buffer.from([1, 2]),
+    type: 'private',
+  });
+  for (const bad of ['pkcs11:token=t;object=k?pin-value=1234', 'file:x', 'pkcs11:object=k', 'pkcs11:token=t', 'pkcs11:token=t;object=k;frob=1', 'pkcs11:token=t;object=%zz', 'pkcs11:token=t;token=u;object=k', `pkcs11:token=${'a'.repeat(2000)};object=k`]) {
+    assert.throws(() => parsePkcs11Uri(bad), { code: 'PKCS11_URI_INVALID' }, bad);
+  }
+});
+
+test('PIN from a file or an environment variable only', () => {
+  const f = join(dir, 'pin.txt');
+  writeFileSync(f, '1234\n');
+  assert.equal(readPin({ pinFile: f, env: {} }), '1234');
+  assert.equal(readPin({ pinEnv: 'P', env: { P: '1234' } }), '1234');
+  assert.throws(() => readPin({ env: {} }), { code: 'PKCS11_PIN_MISSING' });
+  assert.throws(() => readPin({ pinEnv: 'P', env: {} }), { code: 'PKCS11_PIN_MISSING' });
+  assert.throws(() => readPin({ pinFile: join(dir, 'nope'), env: {} }), { code: 'PKCS11_PIN_MISSING' });
+});
+
+test('a key generated in the token: non-extractable, signs DER ECDSA that node:crypto verifies', async () => {
+  for (const [type, alg] of [['ecdsa-p256', 'sha256'], ['ecdsa-p384', 'sha384']] as const) {
+    const uri = `pkcs11:token=unit;object=key-${type}`;
+    const signer = generatePkcs11Key({ modulePath: SOFTHSM_MODULE, uri, pin: '1234', type });
+    assert.equal(isExtractable(signer), false);
+    const data = Buffer.from(`hello ${type}`);
+    const sigs = await Promise.all([signer.sign(data), signer.sign(data), signer.sign(Buffer.from('other'))]);
+    assert.ok(verify(alg, data, createPublicKey({ key: signer.publicKey.spki, format: 'der', type: 'spki' }), sigs[0]));
+    assert.ok(new LocalVerifier(signer.publicKey).verify(data, sigs[1]), 'concurrent signatures on one session are serialised');
+    assert.equal(new LocalVerifier(signer.publicKey).verify(data, sigs[2]), false);
+    signer.close();
+    assert.throws(() => generatePkcs11Key({ modulePath: SOFTHSM_MODULE, uri, pin: '1234', type }), { code: 'PKCS11_OBJECT_EXISTS' });
+    const again = Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri, pin: '1234' });
+    assert.deepEqual(again.publicKey.spki, signer.publicKey.spki);
+    again.close();
+  }
+});
+
+test('wrong PIN, missing token, missing object, missing module: stable codes', () => {
+  assert.throws(() => Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=unit;object=key-ecdsa-p256', pin: '9999' }), { code: 'PKCS11_PIN_INCORRECT' });
+  assert.throws(() => Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=nope;object=k', pin: '1234' }), { code: 'PKCS11_TOKEN_NOT_FOUND' });
+  assert.throws(() => Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=unit;object=absent', pin: '1234' }), { code: 'PKCS11_OBJECT_NOT_FOUND' });
+  assert.throws(() => Pkcs11Signer.open({ modulePath: join(dir, 'no-such.so'), uri: 'pkcs11:token=unit;object=k', pin: '1234' }), { code: 'PKCS11_MODULE_UNAVAILABLE' });
+});
+
+test('the token removed while a signer is open: PKCS11_DEVICE_ERROR, not a crash', async () => {
+  const signer = generatePkcs11Key({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=removable;object=k', pin: '4321' });
+  assert.ok((await signer.sign(Buffer.from('x'))).length > 0);
+  // Reinitialising the slot wipes the token under the open session.
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('softhsm2-util', ['--delete-token', '--token', 'removable'], { env: process.env, stdio: 'pipe' });
+  await assert.rejects(signer.sign(Buffer.from('y')), { code: 'PKCS11_DEVICE_ERROR' });
+  signer.close();
+});

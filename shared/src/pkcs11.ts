@@ -1,0 +1,399 @@
+/**
+ * Keys in a PKCS#11 token (an HSM, a smart card, SoftHSM) behind the `Signer` seam, so the code
+ * that signs does not change: `Pkcs11Signer.sign()` hashes in process and lets the token make the
+ * ECDSA signature (CKM_ECDSA over the digest), returned DER-encoded like `LocalSigner`'s.
+ *
+ * Keys are named by RFC 7512 `pkcs11:` URIs (token=, object=, id=, slot-id=, type=). A PIN never
+ * travels in a URI (`pin-value` is refused) nor in a flag value: callers read it from a file or an
+ * environment variable (`readPin`). Keys generated here are CKA_SENSITIVE and not
+ * CKA_EXTRACTABLE: the private half never exists outside the token.
+ *
+ * Binding: pkcs11js (a thin N-API wrapper of the PKCS#11 C API; see README for why not graphene).
+ */
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type * as Pkcs11Js from 'pkcs11js';
+import { CairnError } from './errors.ts';
+import { PublicKey, digest, type SignatureAlgorithm, type Signer } from './crypto.ts';
+import { bitString, integer, oid, readOne, seq } from './der.ts';
+
+export type Pkcs11ErrorCode =
+  | 'PKCS11_URI_INVALID'
+  | 'PKCS11_MODULE_UNAVAILABLE'
+  | 'PKCS11_TOKEN_NOT_FOUND'
+  | 'PKCS11_PIN_MISSING'
+  | 'PKCS11_PIN_INCORRECT'
+  | 'PKCS11_OBJECT_NOT_FOUND'
+  | 'PKCS11_OBJECT_EXISTS'
+  | 'PKCS11_UNSUPPORTED_KEY'
+  | 'PKCS11_DEVICE_ERROR';
+
+export class Pkcs11Error extends CairnError<Pkcs11ErrorCode> {}
+
+/** Longest `pkcs11:` URI accepted. */
+export const MAX_PKCS11_URI_CHARS = 1024;
+/** Largest PIN file read. */
+export const MAX_PIN_FILE_BYTES = 256;
+const MAX_OBJECTS_SCANNED = 64;
+
+export interface Pkcs11Uri {
+  token?: string;
+  object?: string;
+  id?: Buffer;
+  slotId?: number;
+  type?: 'private' | 'public';
+}
+
+const PATH_ATTRS = new Set(['token', 'object', 'id', 'slot-id', 'type', 'manufacturer', 'model', 'serial', 'library-manufacturer', 'library-description', 'library-version', 'slot-manufacturer', 'slot-description']);
+const QUERY_ATTRS = new Set(['pin-source', 'module-name', 'module-path']);
+
+/** RFC 7512 §2.3 percent-decoding, byte by byte (linear; no RegExp built from input). */
+function pctDecode(s: string, what: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = s.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new Pkcs11Error('PKCS11_URI_INVALID', `bad percent-encoding in ${what}`);
+      out.push(parseInt(hex, 16));
+      i += 2;
+    } else out.push(...Buffer.from(s[i]!, 'utf8'));
+  }
+  return Buffer.from(out);
+}
+
+/** Parses an RFC 7512 PKCS#11 URI naming one key. Unknown attributes and `pin-value` are refused. */
+export function parsePkcs11Uri(uri: string): Pkcs11Uri {
+  if (uri.length > MAX_PKCS11_URI_CHARS) throw new Pkcs11Error('PKCS11_URI_INVALID', 'pkcs11 URI is too long');
+  if (!uri.startsWith('pkcs11:')) throw new Pkcs11Error('PKCS11_URI_INVALID', 'not a pkcs11: URI');
+  const body = uri.slice('pkcs11:'.length);
+  const q = body.indexOf('?');
+  const path = q < 0 ? body : body.slice(0, q);
+  const query = q < 0 ? '' : body.slice(q + 1);
+  const out: Pkcs11Uri = {};
+  const seen = new Set<string>();
+  const each = (part: string, sep: string, allowed: Set<string>): void => {
+    if (part === '') return;
+    for (const attr of part.split(sep)) {
+      const eq = attr.indexOf('=');
+      const name = eq < 0 ? attr : attr.slice(0, eq);
+      const value = eq < 0 ? '' : attr.slice(eq + 1);
+      if (name === 'pin-value') throw new Pkcs11Error('PKCS11_URI_INVALID', 'a PIN never goes in a URI: use a PIN file or environment variable');
+      if (!allowed.has(name)) throw new Pkcs11Error('PKCS11_URI_INVALID', `unknown pkcs11 URI attribute ${JSON.stringify(name.slice(0, 32))}`);
+      if (seen.has(name)) throw new Pkcs11Error('PKCS11_URI_INVALID', `pkcs11 URI attribute ${name} given twice`);
+      seen.add(name);
+      const v = pctDecode(value, name);
+      if (name === 'token') out.token = v.toString('utf8');
+      else if (name === 'object') out.object = v.toString('utf8');
+      else if (name === 'id') out.id = v;
+      else if (name === 'slot-id') {
+        const s = v.toString('ascii');
+        if (!/^\d{1,9}$/.test(s)) throw new Pkcs11Error('PKCS11_URI_INVALID', 'slot-id must be a number');
+        out.slotId = Number(s);
+      } else if (name === 'type') {
+        const t = v.toString('ascii');
+        if (t !== 'private' && t !== 'public') throw new Pkcs11Error('PKCS11_URI_INVALID', 'type must be private or public');
+        out.type = t;
+      }
+    }
+  };
+  each(path, ';', PATH_ATTRS);
+  each(query, '&', QUERY_ATTRS);
+  if (out.token === undefined && out.slotId === undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', 'the URI must name a token (token=) or a slot (slot-id=)');
+  if (out.object === undefined && out.id === undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', 'the URI must name a key (object= or id=)');
+  return out;
+}
+
+/** The PIN from a file (first line) or an environment variable; never from a flag value. */
+export function readPin(o: { pinFile?: string; pinEnv?: string; env: Record<string, string | undefined> }): string {
+  if (o.pinFile !== undefined) {
+    let size: number;
+    try {
+      size = statSync(o.pinFile).size;
+    } catch {
+      throw new Pkcs11Error('PKCS11_PIN_MISSING', `cannot read PIN file ${o.pinFile}`);
+    }
+    if (size > MAX_PIN_FILE_BYTES) throw new Pkcs11Error('PKCS11_PIN_MISSING', 'the PIN file is too large');
+    const pin = readFileSync(o.pinFile, 'utf8').split(/\r?\n/)[0] ?? '';
+    if (pin === '') throw new Pkcs11Error('PKCS11_PIN_MISSING', 'the PIN file is empty');
+    return pin;
+  }
+  if (o.pinEnv !== undefined) {
+    const pin = o.env[o.pinEnv];
+    if (pin === undefined || pin === '') throw new Pkcs11Error('PKCS11_PIN_MISSING', `environment variable ${o.pinEnv} is not set`);
+    return pin;
+  }
+  throw new Pkcs11Error('PKCS11_PIN_MISSING', 'a PKCS#11 key needs a PIN: give a PIN file or an environment variable');
+}
+
+type Lib = typeof Pkcs11Js;
+let lib: Lib | undefined;
+function binding(): Lib {
+  if (!lib) {
+    try {
+      lib = createRequire(import.meta.url)('pkcs11js') as Lib;
+    } catch (e) {
+      throw new Pkcs11Error('PKCS11_MODULE_UNAVAILABLE', 'the pkcs11js binding is not installed or not built', { cause: e });
+    }
+  }
+  return lib;
+}
+
+/** One loaded and initialised PKCS#11 module per path (C_Initialize may run once per process). */
+const modules = new Map<string, Pkcs11Js.PKCS11>();
+
+function moduleFor(path: string): Pkcs11Js.PKCS11 {
+  const have = modules.get(path);
+  if (have) return have;
+  const p = new (binding().PKCS11)();
+  try {
+    p.load(path);
+    p.C_Initialize();
+  } catch (e) {
+    throw new Pkcs11Error('PKCS11_MODULE_UNAVAILABLE', `cannot load the PKCS#11 module ${path}`, { cause: e });
+  }
+  modules.set(path, p);
+  return p;
+}
+
+function ckr(e: unknown): number | undefined {
+  return typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
+}
+
+/** Maps a Cryptoki failure to a stable code; the token's own message stays in `cause`. */
+function wrap(e: unknown, what: string): Pkcs11Error {
+  if (e instanceof Pkcs11Error) return e;
+  const L = binding();
+  const code = ckr(e);
+  if (code === L.CKR_PIN_INCORRECT || code === L.CKR_PIN_LEN_RANGE) return new Pkcs11Error('PKCS11_PIN_INCORRECT', `${what}: the PIN is incorrect`, { cause: e });
+  if (code === L.CKR_PIN_LOCKED) return new Pkcs11Error('PKCS11_PIN_INCORRECT', `${what}: the PIN is locked`, { cause: e });
+  return new Pkcs11Error('PKCS11_DEVICE_ERROR', `${what}: the token failed (${e instanceof Error ? e.message.split('\n')[0] : 'unknown error'})`, { cause: e });
+}
+
+function label(b: Buffer | string): string {
+  return (typeof b === 'string' ? b : b.toString('utf8')).replace(/[\s\0]+$/, '');
+}
+
+/** An open, logged-in session on the token a URI names. */
+export class Pkcs11Session {
+  readonly p11: Pkcs11Js.PKCS11;
+  readonly session: Buffer;
+  private closed = false;
+
+  private constructor(p11: Pkcs11Js.PKCS11, session: Buffer) {
+    this.p11 = p11;
+    this.session = session;
+  }
+
+  static open(modulePath: string, uri: Pkcs11Uri, pin: string): Pkcs11Session {
+    const p11 = moduleFor(modulePath);
+    const L = binding();
+    let slot: Buffer | undefined;
+    try {
+      for (const s of p11.C_GetSlotList(true)) {
+        const info = p11.C_GetTokenInfo(s);
+        const id = s.length <= 6 ? s.readUIntLE(0, s.length) : undefined;
+        if (uri.slotId !== undefined && id !== uri.slotId) continue;
+        if (uri.token !== undefined && label(info.label) !== uri.token) continue;
+        slot = s;
+        break;
+      }
+    } catch (e) {
+      throw wrap(e, 'listing tokens');
+    }
+    if (!slot) throw new Pkcs11Error('PKCS11_TOKEN_NOT_FOUND', `no token ${uri.token !== undefined ? JSON.stringify(uri.token) : `in slot ${uri.slotId}`} in ${modulePath}`);
+    let session: Buffer;
+    try {
+      session = p11.C_OpenSession(slot, L.CKF_SERIAL_SESSION | L.CKF_RW_SESSION);
+    } catch (e) {
+      throw wrap(e, 'opening a session');
+    }
+    try {
+      p11.C_Login(session, L.CKU_USER, pin);
+    } catch (e) {
+      if (ckr(e) !== L.CKR_USER_ALREADY_LOGGED_IN) {
+        p11.C_CloseSession(session);
+        throw wrap(e, 'logging in');
+      }
+    }
+    return new Pkcs11Session(p11, session);
+  }
+
+  find(cls: number, uri: Pkcs11Uri): Buffer[] {
+    const L = binding();
+    const tmpl: Pkcs11Js.Template = [{ type: L.CKA_CLASS, value: cls }];
+    if (uri.object !== undefined) tmpl.push({ type: L.CKA_LABEL, value: uri.object });
+    if (uri.id !== undefined) tmpl.push({ type: L.CKA_ID, value: uri.id });
+    try {
+      this.p11.C_FindObjectsInit(this.session, tmpl);
+      const found = this.p11.C_FindObjects(this.session, MAX_OBJECTS_SCANNED);
+      this.p11.C_FindObjectsFinal(this.session);
+      return found;
+    } catch (e) {
+      throw wrap(e, 'searching the token');
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.p11.C_CloseSession(this.session);
+    } catch {
+      // The token may be gone; nothing is left to release on our side.
+    }
+  }
+}
+
+const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
+const CURVES: Record<string, { oid: string; algorithm: SignatureAlgorithm; size: number }> = {
+  'ecdsa-p256': { oid: '1.2.840.10045.3.1.7', algorithm: 'ecdsa-p256-sha256', size: 32 },
+  'ecdsa-p384': { oid: '1.3.132.0.34', algorithm: 'ecdsa-p384-sha384', size: 48 },
+};
+
+/** SPKI from CKA_EC_PARAMS (the curve OID) and CKA_EC_POINT (an OCTET STRING holding the point). */
+function spkiOf(ecParams: Buffer, ecPoint: Buffer): Buffer {
+  let point = ecPoint;
+  const first = readOne(ecPoint);
+  if (first.tag === 0x04 && first.end === ecPoint.length && (first.value[0] === 0x04 || first.value.length % 2 === 1)) point = first.value;
+  return seq(seq(oid(EC_PUBLIC_KEY_OID), ecParams), bitString(point));
+}
+
+function curveOf(ecParams: Buffer): { algorithm: SignatureAlgorithm; size: number } {
+  for (const c of Object.values(CURVES)) if (oid(c.oid).equals(ecParams)) return c;
+  throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', 'the token key is not on P-256 or P-384');
+}
+
+/** Raw r||s (PKCS#11 CKM_ECDSA output) as a DER ECDSA-Sig-Value. */
+function rawToDer(raw: Buffer, size: number): Buffer {
+  if (raw.length !== 2 * size) throw new Pkcs11Error('PKCS11_DEVICE_ERROR', 'the token returned a signature of the wrong size');
+  return seq(integer(raw.subarray(0, size)), integer(raw.subarray(size)));
+}
+
+/**
+ * A private key in a token. Operations on one session are serialised (PKCS#11 sessions are not
+ * for concurrent use); a token that went away turns into PKCS11_DEVICE_ERROR, never a crash.
+ */
+export class Pkcs11Signer implements Signer {
+  readonly algorithm: SignatureAlgorithm;
+  readonly publicKey: PublicKey;
+  readonly uri: string;
+  private readonly s: Pkcs11Session;
+  private readonly key: Buffer;
+  private readonly size: number;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string) {
+    this.s = s;
+    this.key = key;
+    this.publicKey = publicKey;
+    this.algorithm = algorithm;
+    this.size = size;
+    this.uri = uri;
+  }
+
+  /** Opens the key a URI names. `algorithm` overrides the curve's default (TUF signs P-384 with SHA-256). */
+  static open(o: { modulePath: string; uri: string; pin: string; algorithm?: SignatureAlgorithm }): Pkcs11Signer {
+    const uri = parsePkcs11Uri(o.uri);
+    const s = Pkcs11Session.open(o.modulePath, uri, o.pin);
+    try {
+      const L = binding();
+      const priv = s.find(L.CKO_PRIVATE_KEY, uri);
+      const pub = s.find(L.CKO_PUBLIC_KEY, uri);
+      if (priv.length === 0) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no private key ${o.uri} in the token`);
+      if (priv.length > 1) throw new Pkcs11Error('PKCS11_URI_INVALID', `${o.uri} names ${priv.length} private keys; add id= or object=`);
+      if (pub.length !== 1) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no single public key beside ${o.uri}`);
+      let attrs: Pkcs11Js.TemplateResult;
+      try {
+        attrs = s.p11.C_GetAttributeValue(s.session, pub[0]!, [{ type: L.CKA_EC_PARAMS }, { type: L.CKA_EC_POINT }]);
+      } catch (e) {
+        throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${o.uri} is not an EC key`, { cause: e });
+      }
+      const params = attrs[0]!.value;
+      const curve = curveOf(params);
+      const spki = spkiOf(params, attrs[1]!.value);
+      const algorithm = o.algorithm ?? curve.algorithm;
+      return new Pkcs11Signer(s, priv[0]!, PublicKey.fromSpki(spki, algorithm), algorithm, curve.size, o.uri);
+    } catch (e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  sign(data: Uint8Array): Promise<Buffer> {
+    const run = async (): Promise<Buffer> => {
+      const hash = this.algorithm === 'ecdsa-p384-sha384' ? 'sha384' : this.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : undefined;
+      if (!hash) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${this.algorithm} is not an ECDSA algorithm`);
+      const L = binding();
+      try {
+        this.s.p11.C_SignInit(this.s.session, { mechanism: L.CKM_ECDSA }, this.key);
+        const raw = await this.s.p11.C_SignAsync(this.s.session, digest(hash, data), Buffer.alloc(2 * this.size));
+        return rawToDer(raw, this.size);
+      } catch (e) {
+        throw wrap(e, `signing with ${this.uri}`);
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    this.s.close();
+  }
+}
+
+/**
+ * Generates an EC key pair in the token: private half CKA_SENSITIVE, not CKA_EXTRACTABLE, only for
+ * signing. Refuses (PKCS11_OBJECT_EXISTS) when the URI's label or id is already taken.
+ */
+export function generatePkcs11Key(o: { modulePath: string; uri: string; pin: string; type?: 'ecdsa-p256' | 'ecdsa-p384' }): Pkcs11Signer {
+  const uri = parsePkcs11Uri(o.uri);
+  if (uri.object === undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', 'name the new key with object= (a label)');
+  const curve = CURVES[o.type ?? 'ecdsa-p256']!;
+  const s = Pkcs11Session.open(o.modulePath, uri, o.pin);
+  try {
+    const L = binding();
+    if (s.find(L.CKO_PRIVATE_KEY, { object: uri.object }).length > 0 || (uri.id !== undefined && s.find(L.CKO_PRIVATE_KEY, { id: uri.id }).length > 0)) {
+      throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `the token already holds a key ${uri.object}`);
+    }
+    const id = uri.id ?? randomBytes(16);
+    try {
+      s.p11.C_GenerateKeyPair(
+        s.session,
+        { mechanism: L.CKM_EC_KEY_PAIR_GEN },
+        [
+          { type: L.CKA_TOKEN, value: true },
+          { type: L.CKA_VERIFY, value: true },
+          { type: L.CKA_LABEL, value: uri.object },
+          { type: L.CKA_ID, value: id },
+          { type: L.CKA_EC_PARAMS, value: oid(curve.oid) },
+        ],
+        [
+          { type: L.CKA_TOKEN, value: true },
+          { type: L.CKA_PRIVATE, value: true },
+          { type: L.CKA_SENSITIVE, value: true },
+          { type: L.CKA_EXTRACTABLE, value: false },
+          { type: L.CKA_SIGN, value: true },
+          { type: L.CKA_LABEL, value: uri.object },
+          { type: L.CKA_ID, value: id },
+        ],
+      );
+    } catch (e) {
+      throw wrap(e, 'generating a key');
+    }
+  } finally {
+    s.close();
+  }
+  return Pkcs11Signer.open({ modulePath: o.modulePath, uri: o.uri, pin: o.pin });
+}
+
+/** Whether a private key in the token can be read out (false for keys made by generatePkcs11Key). */
+export function isExtractable(signer: Pkcs11Signer): boolean {
+  const L = binding();
+  const s = (signer as unknown as { s: Pkcs11Session; key: Buffer });
+  const r = s.s.p11.C_GetAttributeValue(s.s.session, s.key, [{ type: L.CKA_EXTRACTABLE }, { type: L.CKA_SENSITIVE }]);
+  return r[0]!.value[0] === 1 || r[1]!.value[0] === 0;
+}
+
