@@ -33,6 +33,7 @@ const LOADERS = {
   'check': (): Promise<CommandModule> => import('./commands/check.ts'),
   'log': (): Promise<CommandModule> => import('./commands/log.ts'),
   'intoto': (): Promise<CommandModule> => import('./commands/intoto.ts'),
+  'image': (): Promise<CommandModule> => import('./commands/image.ts'),
   'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
   'store': (): Promise<CommandModule> => import('./commands/store.ts'),
 } as const;
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, Entry> = {
   check: { summary: 'checksum gate: fail with INTEGRITY FAILURE if a file does not match', module: 'check' },
   log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
   intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
+  image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', module: 'image' },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
   store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', module: 'store' },
 };

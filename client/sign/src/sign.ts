@@ -60,6 +60,8 @@ export interface SignResult {
   bundle: BundleJson;
   /** Keyless: the leaf certificate (DER) and the identity the proof of possession named. */
   certificate?: Buffer;
+  /** Keyless: the rest of the chain as the CA returned it (DER; cosign's chain annotation). */
+  certificateChain?: Buffer[];
   subject?: string;
   /** The Rekor v1 entry, when written through v1. */
   logEntry?: LogEntry;
@@ -75,6 +77,7 @@ interface Identity {
   /** What the log entry names as verifier: the leaf PEM or the public key PEM. */
   logPem: string;
   certificate?: Buffer;
+  chain?: Buffer[];
   subject?: string;
 }
 
@@ -100,7 +103,7 @@ async function identityFor(o: SignOptions): Promise<Identity> {
   const signer = new LocalSigner(generateKey('ecdsa-p256'));
   const proofOfPossession = await signer.sign(Buffer.from(subject, 'utf8'));
   const cert = await new FulcioClient(o.fulcioUrl, o.http).createSigningCertificate({ token: o.identityToken, publicKey: signer.publicKey, proofOfPossession });
-  return { signer, material: { kind: 'certificate', leafDer: cert.leaf }, logPem: toPem('CERTIFICATE', cert.leaf), certificate: cert.leaf, subject };
+  return { signer, material: { kind: 'certificate', leafDer: cert.leaf }, logPem: toPem('CERTIFICATE', cert.leaf), certificate: cert.leaf, chain: cert.chain, subject };
 }
 
 async function logEntryFor(o: SignOptions, proposed: () => ProposedEntry, expect: EntryExpectation): Promise<{ entries: TransparencyLogEntryJson[]; entry?: LogEntry }> {
@@ -140,7 +143,7 @@ async function witness(o: SignOptions, signature: Buffer, v1: () => Promise<{ en
 function result(bundle: BundleJson, id: Identity, w: Witnessed): SignResult {
   return {
     bundle,
-    ...(id.certificate !== undefined ? { certificate: id.certificate, subject: id.subject } : {}),
+    ...(id.certificate !== undefined ? { certificate: id.certificate, certificateChain: id.chain ?? [], subject: id.subject } : {}),
     ...(w.entry !== undefined ? { logEntry: w.entry } : {}),
     ...(w.entryV2 !== undefined ? { logEntryV2: w.entryV2 } : {}),
     timestamps: w.timestamps.length,

@@ -17,6 +17,9 @@ export interface IdentityPolicy {
   /** Exact OIDC issuer. */
   issuer?: string;
   issuerRegExp?: string;
+  /** A caller-compiled matcher (e.g. RE2) instead of identity/identityRegExp. */
+  identityMatcher?: (san: string) => boolean;
+  issuerMatcher?: (issuer: string) => boolean;
 }
 
 export interface CompiledIdentityPolicy {
@@ -26,8 +29,12 @@ export interface CompiledIdentityPolicy {
   describeIssuer: string;
 }
 
-function compile(exact: string | undefined, pattern: string | undefined, what: string): ((v: string) => boolean) | undefined {
+function compile(exact: string | undefined, pattern: string | undefined, what: string, matcher?: (v: string) => boolean): ((v: string) => boolean) | undefined {
   if (exact !== undefined && pattern !== undefined) fail('POLICY_INVALID', `give either an exact ${what} or a ${what} pattern, not both`);
+  if (matcher !== undefined) {
+    if (exact !== undefined || pattern !== undefined) fail('POLICY_INVALID', `give either a ${what} matcher or an exact ${what} or pattern, not both`);
+    return matcher;
+  }
   if (exact !== undefined) {
     if (exact === '' || exact.length > MAX_POLICY_PATTERN) fail('POLICY_INVALID', `the ${what} must be 1-${MAX_POLICY_PATTERN} characters`);
     return (v) => v === exact;
@@ -48,10 +55,10 @@ function compile(exact: string | undefined, pattern: string | undefined, what: s
 
 export function compileIdentityPolicy(p: IdentityPolicy): CompiledIdentityPolicy {
   return {
-    identity: compile(p.identity, p.identityRegExp, 'certificate identity'),
-    issuer: compile(p.issuer, p.issuerRegExp, 'certificate OIDC issuer'),
-    describeIdentity: p.identity ?? (p.identityRegExp !== undefined ? `/${p.identityRegExp}/` : 'any'),
-    describeIssuer: p.issuer ?? (p.issuerRegExp !== undefined ? `/${p.issuerRegExp}/` : 'any'),
+    identity: compile(p.identity, p.identityRegExp, 'certificate identity', p.identityMatcher),
+    issuer: compile(p.issuer, p.issuerRegExp, 'certificate OIDC issuer', p.issuerMatcher),
+    describeIdentity: p.identity ?? (p.identityRegExp !== undefined ? `/${p.identityRegExp}/` : p.identityMatcher ? 'policy' : 'any'),
+    describeIssuer: p.issuer ?? (p.issuerRegExp !== undefined ? `/${p.issuerRegExp}/` : p.issuerMatcher ? 'policy' : 'any'),
   };
 }
 

@@ -144,7 +144,7 @@ async function loadArtifact(target: string, cwd: string): Promise<ArtifactInput>
   return readFileSync(p);
 }
 
-async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: string; mirror?: string }, io: CliIO): Promise<TrustMaterial> {
+export async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: string; mirror?: string }, io: CliIO): Promise<TrustMaterial> {
   if (flags['trusted-root'] !== undefined) {
     if (flags['tuf-cache'] !== undefined || flags.mirror !== undefined) throw new CliError('USAGE', 'give --trusted-root or --tuf-cache/--tuf-mirror, not both');
     return parseTrustedRootJson(readBounded(flags['trusted-root'], MAX_TRUSTED_ROOT_FILE, 'trusted root', io.cwd));
