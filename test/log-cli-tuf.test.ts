@@ -38,7 +38,7 @@ test('sign checks its log entry with the TUF-cached root; log get/search verify 
   writeFileSync(artifact, 'tuf-backed\n');
   const token = cairnProcess(['token', '--data-dir', dataDir]).stdout.trim();
   const out = join(work, 'a.sigstore.json');
-  const s = await cli(['sign', artifact, '--bundle', out, '--url', up.url, '--identity-token', token, '--tuf-cache', `${up.url}/tuf`], env);
+  const s = await cli(['sign', artifact, '--bundle', out, '--url', up.url, '--identity-token', token, '--tuf-cache', `${up.url}/tuf`, '--rekor-version', '1'], env);
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stderr, /Log entry verified with the trusted root/);
   const index = readJson(out).verificationMaterial.tlogEntries[0].logIndex as string;
