@@ -10,6 +10,8 @@
  * Flags: --port --host --data-dir --public-url --log-level --dev --tls-cert --tls-key
  * --max-body-bytes --rate-limit --store and `--set section.key=value`.
  * Store: --store / CAIRN_STORE / `store.url` (postgres://…; unset: SQLite), store.leaseMs.
+ * Service keys in a PKCS#11 token: --pkcs11-module --pkcs11-token --pin-file --pin-env, or the
+ * `pkcs11` section (module, token, pinFile, pinEnv); read by pkcs11.ts `pkcs11Settings`.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -176,6 +178,12 @@ export function loadConfig(options: LoadConfigOptions = {}): CairnConfig {
     if (v !== undefined) core[key] = coerceCore(key, v, `--${flag}`);
   }
   if (typeof flags.store === 'string') (sections.store ??= {}).url = flags.store;
+  // Service keys in a PKCS#11 token (see pkcs11.ts pkcs11Settings). The PIN itself is never a flag.
+  const P11_FLAGS: Record<string, string> = { 'pkcs11-module': 'module', 'pkcs11-token': 'token', 'pin-file': 'pinFile', 'pin-env': 'pinEnv' };
+  for (const [flag, key] of Object.entries(P11_FLAGS)) {
+    const v = flags[flag];
+    if (typeof v === 'string') (sections.pkcs11 ??= {})[key] = flag === 'pin-env' || flag === 'pkcs11-token' ? v : resolve(v);
+  }
   const sets = flags.set;
   for (const s of Array.isArray(sets) ? sets : typeof sets === 'string' ? [sets] : []) {
     const m = /^([a-z][a-zA-Z0-9]*)\.([a-zA-Z][a-zA-Z0-9]*)=(.*)$/s.exec(s);

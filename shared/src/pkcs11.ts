@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type * as Pkcs11Js from 'pkcs11js';
-import { CairnError } from './errors.ts';
+import { CairnError, SharedError } from './errors.ts';
+import { sectionString, type CairnConfig } from './config.ts';
 import { PublicKey, digest, type SignatureAlgorithm, type Signer } from './crypto.ts';
 import { bitString, integer, oid, readOne, seq } from './der.ts';
 
@@ -29,7 +30,19 @@ export type Pkcs11ErrorCode =
   | 'PKCS11_UNSUPPORTED_KEY'
   | 'PKCS11_DEVICE_ERROR';
 
-export class Pkcs11Error extends CairnError<Pkcs11ErrorCode> {}
+/**
+ * A token that is gone, a module that does not load, a PIN that no longer works: the service is
+ * unavailable (503), not the request wrong. URI and object errors are configuration (400 from a
+ * command; a service refuses to start with them).
+ */
+const UNAVAILABLE: ReadonlySet<Pkcs11ErrorCode> = new Set(['PKCS11_DEVICE_ERROR', 'PKCS11_TOKEN_NOT_FOUND', 'PKCS11_MODULE_UNAVAILABLE', 'PKCS11_PIN_INCORRECT']);
+
+export class Pkcs11Error extends CairnError<Pkcs11ErrorCode> {
+  constructor(code: Pkcs11ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(code, message, { status: options.status ?? (UNAVAILABLE.has(code) ? 503 : 400), cause: options.cause });
+    this.name = 'Pkcs11Error';
+  }
+}
 
 /** Longest `pkcs11:` URI accepted. */
 export const MAX_PKCS11_URI_CHARS = 1024;
@@ -271,9 +284,13 @@ function rawToDer(raw: Buffer, size: number): Buffer {
   return seq(integer(raw.subarray(0, size)), integer(raw.subarray(size)));
 }
 
+/** How often `health()` asks the token again (a cached answer in between keeps /readyz cheap). */
+export const HEALTH_PROBE_INTERVAL_MS = 1_000;
+
 /**
  * A private key in a token. Operations on one session are serialised (PKCS#11 sessions are not
- * for concurrent use); a token that went away turns into PKCS11_DEVICE_ERROR, never a crash.
+ * for concurrent use); a token that went away turns into PKCS11_DEVICE_ERROR (HTTP 503), never a
+ * crash, and `health()` reports it so a service using the key is not ready.
  */
 export class Pkcs11Signer implements Signer {
   readonly algorithm: SignatureAlgorithm;
@@ -283,6 +300,10 @@ export class Pkcs11Signer implements Signer {
   private readonly key: Buffer;
   private readonly size: number;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Why the last operation or probe failed; undefined while the token answers. */
+  private failure: string | undefined;
+  private probedAt = 0;
+  private closed = false;
 
   private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string) {
     this.s = s;
@@ -321,26 +342,68 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  sign(data: Uint8Array): Promise<Buffer> {
-    const run = async (): Promise<Buffer> => {
-      const hash = this.algorithm === 'ecdsa-p384-sha384' ? 'sha384' : this.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : undefined;
-      if (!hash) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${this.algorithm} is not an ECDSA algorithm`);
-      const L = binding();
-      try {
-        this.s.p11.C_SignInit(this.s.session, { mechanism: L.CKM_ECDSA }, this.key);
-        const raw = await this.s.p11.C_SignAsync(this.s.session, digest(hash, data), Buffer.alloc(2 * this.size));
-        return rawToDer(raw, this.size);
-      } catch (e) {
-        throw wrap(e, `signing with ${this.uri}`);
-      }
-    };
-    const next = this.queue.then(run, run);
+  /** Runs `op` after every operation queued before it (one session, one operation at a time). */
+  private serialise<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
+  sign(data: Uint8Array): Promise<Buffer> {
+    return this.serialise(async (): Promise<Buffer> => {
+      const hash = this.algorithm === 'ecdsa-p384-sha384' ? 'sha384' : this.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : undefined;
+      if (!hash) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${this.algorithm} is not an ECDSA algorithm`);
+      if (this.closed) throw new Pkcs11Error('PKCS11_DEVICE_ERROR', `signing with ${this.uri}: the session is closed`);
+      const L = binding();
+      try {
+        this.s.p11.C_SignInit(this.s.session, { mechanism: L.CKM_ECDSA }, this.key);
+        const raw = await this.s.p11.C_SignAsync(this.s.session, digest(hash, data), Buffer.alloc(2 * this.size));
+        this.failure = undefined;
+        return rawToDer(raw, this.size);
+      } catch (e) {
+        const err = wrap(e, `signing with ${this.uri}`);
+        if (err.code === 'PKCS11_DEVICE_ERROR' || err.code === 'PKCS11_PIN_INCORRECT') this.failure = err.message;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Whether the key still answers: the last failure, refreshed by a probe (reading the key's
+   * CKA_SIGN attribute through the session, queued behind signatures) at most once per
+   * HEALTH_PROBE_INTERVAL_MS. Synchronous for /readyz: it answers from the last probe and starts
+   * the next one, so a token pulled out shows within about a second even with no traffic.
+   */
+  health(now: number = Date.now()): { ok: boolean; reason?: string; code?: Pkcs11ErrorCode } {
+    if (!this.closed && now - this.probedAt >= HEALTH_PROBE_INTERVAL_MS) {
+      this.probedAt = now;
+      void this.serialise(() => {
+        try {
+          this.s.p11.C_GetAttributeValue(this.s.session, this.key, [{ type: binding().CKA_SIGN }]);
+          this.failure = undefined;
+        } catch (e) {
+          this.failure = wrap(e, `the key ${this.uri}`).message;
+        }
+        return Promise.resolve();
+      });
+    }
+    if (this.closed) return { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `the session on ${this.uri} is closed` };
+    return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; restart the service once the token is back` };
+  }
+
+  /** Waits for queued operations (and the probe `health()` started) to finish. */
+  async settled(): Promise<void> {
+    await this.queue;
+  }
+
+  /** Closes the session once the operations already queued have finished. */
   close(): void {
-    this.s.close();
+    if (this.closed) return;
+    this.closed = true;
+    void this.serialise(() => {
+      this.s.close();
+      return Promise.resolve();
+    });
   }
 }
 
@@ -389,6 +452,37 @@ export function generatePkcs11Key(o: { modulePath: string; uri: string; pin: str
   return Pkcs11Signer.open({ modulePath: o.modulePath, uri: o.uri, pin: o.pin });
 }
 
+/** Which of these labels already name a private or public key in the token a URI names. */
+export function existingLabels(o: { modulePath: string; uri: string; pin: string; labels: readonly string[] }): string[] {
+  const s = Pkcs11Session.open(o.modulePath, parsePkcs11Uri(o.uri), o.pin);
+  try {
+    const L = binding();
+    return o.labels.filter((object) => s.find(L.CKO_PRIVATE_KEY, { object }).length > 0 || s.find(L.CKO_PUBLIC_KEY, { object }).length > 0);
+  } finally {
+    s.close();
+  }
+}
+
+/** Destroys the key pair a URI names (the undo of a ceremony step that failed half-way). */
+export function destroyPkcs11Key(o: { modulePath: string; uri: string; pin: string }): number {
+  const uri = parsePkcs11Uri(o.uri);
+  const s = Pkcs11Session.open(o.modulePath, uri, o.pin);
+  try {
+    const L = binding();
+    const objects = [...s.find(L.CKO_PRIVATE_KEY, uri), ...s.find(L.CKO_PUBLIC_KEY, uri)];
+    for (const h of objects) {
+      try {
+        s.p11.C_DestroyObject(s.session, h);
+      } catch (e) {
+        throw wrap(e, `destroying ${o.uri}`);
+      }
+    }
+    return objects.length;
+  } finally {
+    s.close();
+  }
+}
+
 /** Whether a private key in the token can be read out (false for keys made by generatePkcs11Key). */
 export function isExtractable(signer: Pkcs11Signer): boolean {
   const L = binding();
@@ -397,3 +491,83 @@ export function isExtractable(signer: Pkcs11Signer): boolean {
   return r[0]!.value[0] === 1 || r[1]!.value[0] === 0;
 }
 
+
+/** Settings of the `pkcs11` config section; any other key is refused. */
+export const PKCS11_SECTION_KEYS: readonly string[] = ['module', 'token', 'pinFile', 'pinEnv'];
+/** The environment variable the PIN is read from when neither pinFile nor pinEnv is set. */
+export const DEFAULT_PIN_ENV = 'CAIRN_PKCS11_PIN';
+/** The token label the service keys are looked up in when `pkcs11.token` is not set. */
+export const DEFAULT_TOKEN_LABEL = 'cairn';
+
+/**
+ * The labels (CKA_LABEL, `object=` in the URI) of the service keys in the token, as
+ * `cairn hsm init` creates them. Each service finds its key here unless its section names another
+ * URI (`ca.pkcs11Key`, `log.pkcs11Key`, `ct.pkcs11Key`, `tsa.pkcs11Key`, `tuf.pkcs11SnapshotKey`,
+ * `tuf.pkcs11TimestampKey`). The two roots sign only at `cairn hsm init` and rotations.
+ */
+export const SERVICE_KEY_LABELS = {
+  caRoot: 'cairn-ca-root',
+  ca: 'cairn-ca-intermediate',
+  log: 'cairn-log',
+  ct: 'cairn-ct',
+  tsaRoot: 'cairn-tsa-root',
+  tsa: 'cairn-tsa-signing',
+  tufSnapshot: 'cairn-tuf-snapshot',
+  tufTimestamp: 'cairn-tuf-timestamp',
+} as const;
+export type ServiceKeyRole = keyof typeof SERVICE_KEY_LABELS;
+
+/** Where the service keys are: a loaded module, a token label and the PIN (never logged). */
+export interface Pkcs11Settings {
+  modulePath: string;
+  token: string;
+  pin: string;
+}
+
+function badConfig(message: string): never {
+  throw new SharedError('INVALID_CONFIG', message);
+}
+
+/**
+ * The `pkcs11` section (`--pkcs11-module`, `--pkcs11-token`, `--pin-file`, `--pin-env`, or
+ * CAIRN_PKCS11__MODULE ...), or undefined when no module is configured (keys are files). The PIN
+ * comes from `pinFile`, else the variable `pinEnv` names, else CAIRN_PKCS11_PIN.
+ */
+export function pkcs11Settings(config: CairnConfig, env: Record<string, string | undefined> = process.env): Pkcs11Settings | undefined {
+  const s = config.sections.pkcs11;
+  if (!s) return undefined;
+  for (const k of Object.keys(s)) if (!PKCS11_SECTION_KEYS.includes(k)) badConfig(`pkcs11.${k} is not a pkcs11 setting (known: ${PKCS11_SECTION_KEYS.join(', ')})`);
+  const modulePath = sectionString(s, 'module');
+  const token = sectionString(s, 'token', DEFAULT_TOKEN_LABEL);
+  const pinFile = sectionString(s, 'pinFile');
+  const pinEnv = sectionString(s, 'pinEnv');
+  if (modulePath === undefined || modulePath === '') {
+    if (Object.keys(s).length > 0) badConfig('pkcs11 settings need pkcs11.module (--pkcs11-module PATH)');
+    return undefined;
+  }
+  if (token === '' || token.length > 32) badConfig('pkcs11.token must be a token label of 1 to 32 characters');
+  const pin = readPin({ ...(pinFile !== undefined ? { pinFile } : { pinEnv: pinEnv ?? DEFAULT_PIN_ENV }), env });
+  return { modulePath, token, pin };
+}
+
+/** The URI of a service key: the section's override, else `pkcs11:token=<token>;object=<label>`. */
+export function serviceKeyUri(p: Pkcs11Settings, role: ServiceKeyRole, override?: string): string {
+  if (override !== undefined && override !== '') {
+    parsePkcs11Uri(override);
+    return override;
+  }
+  return `pkcs11:token=${encodeURIComponent(p.token)};object=${SERVICE_KEY_LABELS[role]}`;
+}
+
+/** Opens a service key in the token (PKCS11_OBJECT_NOT_FOUND names `cairn hsm init` when it is missing). */
+export function openServiceKey(p: Pkcs11Settings, role: ServiceKeyRole, override?: string): Pkcs11Signer {
+  const uri = serviceKeyUri(p, role, override);
+  try {
+    return Pkcs11Signer.open({ modulePath: p.modulePath, uri, pin: p.pin });
+  } catch (e) {
+    if (e instanceof Pkcs11Error && e.code === 'PKCS11_OBJECT_NOT_FOUND') {
+      throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${e.message}: create the service keys with cairn hsm init`, { cause: e });
+    }
+    throw e;
+  }
+}

@@ -25,6 +25,8 @@ export interface ServiceContext {
 export interface ReadyStatus {
   ok: boolean;
   reason?: string;
+  /** A stable code when not ready for a known cause (PKCS11_DEVICE_ERROR: the key's token is gone). */
+  code?: string;
 }
 
 /**

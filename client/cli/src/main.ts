@@ -36,6 +36,7 @@ const LOADERS = {
   'image': (): Promise<CommandModule> => import('./commands/image.ts'),
   'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
   'store': (): Promise<CommandModule> => import('./commands/store.ts'),
+  'hsm': (): Promise<CommandModule> => import('./commands/hsm.ts'),
 } as const;
 
 const COMMANDS: Record<string, Entry> = {
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, Entry> = {
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
   tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', module: 'tsa' },
+  hsm: { summary: 'service keys in a PKCS#11 token (HSM): cairn hsm init | status', module: 'hsm' },
   tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
   trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
   sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },

@@ -50,6 +50,11 @@ export interface CaInitOptions {
   rootValidityDays?: number;
   intermediateValidityDays?: number;
   clock: Clock;
+  /**
+   * Keys held elsewhere (a PKCS#11 token, `cairn hsm init`): the certificates are built around
+   * them and no key file is written. Without them both keys are generated into PEM files.
+   */
+  keys?: { root: Signer; intermediate: Signer };
 }
 
 export interface CaInitResult {
@@ -73,6 +78,7 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<CaInitResul
   }
   const curve = o.curve ?? 'p256';
   const keyType = curve === 'p256' ? 'ecdsa-p256' : 'ecdsa-p384';
+  if (o.keys && (o.keys.root.publicKey.spki.equals(o.keys.intermediate.publicKey.spki))) throw new CaError('INVALID_CA_KEYS', 'the root and the intermediate need two keys');
   const org = o.organization ?? 'cairn';
   const cn = o.commonName ?? 'cairn';
   const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
@@ -82,8 +88,8 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<CaInitResul
     throw new CaError('INVALID_CONFIG', 'validity days must be positive and the intermediate must not outlive the root');
   }
 
-  const rootKey = generateKey(keyType);
-  const rootSigner = new LocalSigner(rootKey);
+  const rootKey = o.keys ? undefined : generateKey(keyType);
+  const rootSigner = o.keys?.root ?? new LocalSigner(rootKey!);
   const rootSpki = rootSigner.publicKey.spki;
   const rootSki = subjectKeyIdentifier(rootSpki);
   const rootName = distinguishedName(org, cn);
@@ -100,8 +106,8 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<CaInitResul
   });
   const rootDer = await signTbs(rootTbs, rootAlg, rootSigner);
 
-  const interKey = generateKey(keyType);
-  const interSpki = new LocalSigner(interKey).publicKey.spki;
+  const interKey = o.keys ? undefined : generateKey(keyType);
+  const interSpki = o.keys?.intermediate.publicKey.spki ?? new LocalSigner(interKey!).publicKey.spki;
   const interTbs = encodeTbs({
     serial: randomSerial(),
     signatureAlgorithm: rootAlg,
@@ -122,13 +128,19 @@ export async function initCa(dir: string, o: CaInitOptions): Promise<CaInitResul
   const interDer = await signTbs(interTbs, rootAlg, rootSigner);
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files = [join(dir, ROOT_KEY_FILE), join(dir, ROOT_CERT_FILE), join(dir, INTERMEDIATE_KEY_FILE), join(dir, INTERMEDIATE_CERT_FILE)];
   const rootPem = toPem('CERTIFICATE', rootDer);
   const intermediatePem = toPem('CERTIFICATE', interDer);
-  writeSecretFile(files[0]!, privateKeyToPem(rootKey, o.passphrase));
-  writeFileSync(files[1]!, rootPem, { mode: 0o644 });
-  writeSecretFile(files[2]!, privateKeyToPem(interKey, o.passphrase));
-  writeFileSync(files[3]!, intermediatePem, { mode: 0o644 });
+  const files: string[] = [];
+  const write = (name: string, text: string, secret: boolean): void => {
+    const p = join(dir, name);
+    if (secret) writeSecretFile(p, text);
+    else writeFileSync(p, text, { mode: 0o644 });
+    files.push(p);
+  };
+  if (rootKey) write(ROOT_KEY_FILE, privateKeyToPem(rootKey, o.passphrase), true);
+  write(ROOT_CERT_FILE, rootPem, false);
+  if (interKey) write(INTERMEDIATE_KEY_FILE, privateKeyToPem(interKey, o.passphrase), true);
+  write(INTERMEDIATE_CERT_FILE, intermediatePem, false);
   return { rootPem, intermediatePem, files };
 }
 
@@ -161,18 +173,25 @@ function certFromFile(path: string): { der: Buffer; cert: X509Certificate } {
   }
 }
 
-/** Loads the intermediate key and the chain, checking that they belong together. */
-export function loadCa(dir: string, passphrase?: string): LoadedCa {
+/**
+ * Loads the intermediate key and the chain, checking that they belong together. `keySigner`: the
+ * intermediate key held elsewhere (a PKCS#11 token) instead of intermediate-key.pem.
+ */
+export function loadCa(dir: string, passphrase?: string, keySigner?: Signer): LoadedCa {
   const inter = certFromFile(join(dir, INTERMEDIATE_CERT_FILE));
   const root = certFromFile(join(dir, ROOT_CERT_FILE));
-  let key: KeyObject;
-  try {
-    key = privateKeyFromPem(readPemFile(join(dir, INTERMEDIATE_KEY_FILE)), passphrase);
-  } catch (e) {
-    if (e instanceof CaError) throw e;
-    throw new CaError('INVALID_CA_KEYS', `cannot load the intermediate key: ${(e as Error).message}`, { cause: e });
+  let signer: Signer;
+  if (keySigner) signer = keySigner;
+  else {
+    let key: KeyObject;
+    try {
+      key = privateKeyFromPem(readPemFile(join(dir, INTERMEDIATE_KEY_FILE)), passphrase);
+    } catch (e) {
+      if (e instanceof CaError) throw e;
+      throw new CaError('INVALID_CA_KEYS', `cannot load the intermediate key: ${(e as Error).message}`, { cause: e });
+    }
+    signer = new LocalSigner(key);
   }
-  const signer = new LocalSigner(key);
   const certSpki = inter.cert.publicKey.export({ type: 'spki', format: 'der' });
   if (!certSpki.equals(signer.publicKey.spki)) throw new CaError('INVALID_CA_KEYS', 'the intermediate key does not match the intermediate certificate');
   if (!root.cert.verify(root.cert.publicKey) || !inter.cert.verify(root.cert.publicKey) || !inter.cert.checkIssued(root.cert)) {

@@ -12,11 +12,15 @@
  *   clockToleranceSeconds  skew tolerated on token exp/nbf (default 10, max 300).
  *   devCurve               p256 | p384: curve of the development CA created on first start (default
  *                          p256: OpenSSL signs P-384 about 40 times slower, see README.md).
+ *   pkcs11Key              with a `pkcs11` section (--pkcs11-module): the intermediate key's URI
+ *                          (default pkcs11:token=<token>;object=cairn-ca-intermediate, made by
+ *                          `cairn hsm init`, which also writes the certificates around it).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { keyPassphrase } from '@cairn/shared/key-files';
+import { openServiceKey, pkcs11Settings, type Pkcs11Signer } from '@cairn/shared/pkcs11';
 import { section, sectionBool, sectionValue, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
 import { CaError } from './errors.ts';
 import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE } from './ca-keys.ts';
@@ -69,7 +73,17 @@ export const createService: ServiceFactory = async (ctx, peers) => {
   const cfg = section(ctx.config, 'ca');
   mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
   const pass = passphrase(sectionString(cfg, 'passphraseFile'));
-  if (!caFilesExist(ctx.dataDir)) {
+  const p11 = pkcs11Settings(ctx.config);
+  const keyUri = sectionString(cfg, 'pkcs11Key');
+  let hsm: Pkcs11Signer | undefined;
+  if (p11) {
+    if (!existsSync(join(ctx.dataDir, INTERMEDIATE_CERT_FILE))) {
+      throw new CaError('INVALID_CA_KEYS', `${ctx.dataDir} holds no CA certificates for the keys in the token: run cairn hsm init`);
+    }
+    hsm = openServiceKey(p11, 'ca', keyUri);
+  } else if (keyUri !== undefined) {
+    throw new CaError('INVALID_CONFIG', 'ca.pkcs11Key needs a PKCS#11 module (--pkcs11-module)');
+  } else if (!caFilesExist(ctx.dataDir)) {
     const curve = sectionString(cfg, 'devCurve', 'p256');
     if (curve !== 'p384' && curve !== 'p256') throw new CaError('INVALID_CONFIG', 'ca.devCurve must be p384 or p256');
     await initCa(ctx.dataDir, { curve: curve, passphrase: pass, organization: 'cairn', commonName: 'cairn development CA', clock: ctx.clock });
@@ -77,7 +91,13 @@ export const createService: ServiceFactory = async (ctx, peers) => {
   } else if (!existsSync(join(ctx.dataDir, INTERMEDIATE_CERT_FILE))) {
     throw new CaError('INVALID_CA_KEYS', `${ctx.dataDir} holds an incomplete CA`);
   }
-  const loaded = loadCa(ctx.dataDir, pass);
+  let loaded;
+  try {
+    loaded = loadCa(ctx.dataDir, pass, hsm);
+  } catch (e) {
+    hsm?.close();
+    throw e;
+  }
 
   // CT: explicit off, explicit URL, in-process peer, or (auto) none.
   const ctSetting = sectionValue(cfg, 'ctEnabled') === undefined || cfg.ctEnabled === '' ? undefined : sectionBool(cfg, 'ctEnabled', true);
@@ -126,7 +146,7 @@ export const createService: ServiceFactory = async (ctx, peers) => {
     name: 'ca',
     router,
     authority,
-    ready: () => ({ ok: true }),
+    ready: () => hsm?.health() ?? { ok: true },
     trustInfo: () => [
       {
         kind: 'ca',
@@ -137,7 +157,10 @@ export const createService: ServiceFactory = async (ctx, peers) => {
         validTo,
       },
     ],
-    close: () => Promise.resolve(),
+    close: () => {
+      hsm?.close();
+      return Promise.resolve();
+    },
   };
   return svc;
 };

@@ -16,8 +16,13 @@
  * Trust info: kind 'ctlog', baseUrl = the deployment base URL (the prefix in front of /ct/v1, as
  * RFC 6962 §4 clients use it), logId = SHA-256 of the CT key's DER SPKI = every SCT's log_id,
  * keyDetails PKIX_ECDSA_P256_SHA_256 (P-384 with a custom signer), validFrom = when this key was first used (persisted).
+ *
+ * Key in a PKCS#11 token: with a `pkcs11` section (--pkcs11-module) the CT key is the token's
+ * `cairn-ct` (made by `cairn hsm init`) or the URI in `ct.pkcs11Key`; ct-key.pem is not used.
  */
+import { openServiceKey, pkcs11Settings, type Pkcs11Signer } from '@cairn/shared/pkcs11';
 import {
+  SharedError,
   section,
   sectionNumber,
   sectionString,
@@ -51,6 +56,7 @@ class CtComponent implements CtService {
   constructor(
     private readonly log: EngineCtLog,
     private readonly baseUrl: string,
+    private readonly hsm?: Pkcs11Signer,
   ) {
     this.router = ctRouter(log);
   }
@@ -76,7 +82,8 @@ class CtComponent implements CtService {
   }
 
   ready(): ReadyStatus {
-    return this.log.ready() ? { ok: true } : { ok: false, reason: 'the CT log is closed' };
+    if (!this.log.ready()) return { ok: false, reason: 'the CT log is closed' };
+    return this.hsm?.health() ?? { ok: true };
   }
 
   trustInfo(): TrustInfo[] {
@@ -93,7 +100,7 @@ class CtComponent implements CtService {
   }
 
   close(): Promise<void> {
-    return this.log.close();
+    return this.log.close().finally(() => this.hsm?.close());
   }
 }
 
@@ -104,16 +111,27 @@ export const createService: ServiceFactory = async (ctx) => {
   const rootsFile = sectionString(s, 'rootsFile');
   const maxPending = sectionNumber(s, 'maxPending', DEFAULT_MAX_PENDING, 1, 1_000_000);
   const store = storeOf(ctx.config);
-  const log = await EngineCtLog.open({
-    dataDir: ctx.dataDir,
-    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
-    clock: ctx.clock,
-    logger: ctx.logger,
-    metrics: ctx.metrics,
-    batchMaxSize,
-    batchMaxDelayMs,
-    maxPending,
-    ...(rootsFile !== undefined ? { rootsFile } : {}),
-  });
-  return new CtComponent(log, ctx.baseUrl);
+  const p11 = pkcs11Settings(ctx.config);
+  const keyUri = sectionString(s, 'pkcs11Key');
+  if (!p11 && keyUri !== undefined) throw new SharedError('INVALID_CONFIG', 'ct.pkcs11Key needs a PKCS#11 module (--pkcs11-module)');
+  const hsm = p11 ? openServiceKey(p11, 'ct', keyUri) : undefined;
+  let log: EngineCtLog;
+  try {
+    log = await EngineCtLog.open({
+      ...(hsm ? { signer: hsm } : {}),
+      dataDir: ctx.dataDir,
+      ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
+      clock: ctx.clock,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      batchMaxSize,
+      batchMaxDelayMs,
+      maxPending,
+      ...(rootsFile !== undefined ? { rootsFile } : {}),
+    });
+  } catch (e) {
+    hsm?.close();
+    throw e;
+  }
+  return new CtComponent(log, ctx.baseUrl, hsm);
 };

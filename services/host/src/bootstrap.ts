@@ -8,7 +8,7 @@
 import type { CairnConfig, Peers } from '@cairn/shared';
 import { systemClock, type Logger } from '@cairn/shared';
 import { initTsa, tsaFilesExist } from '@cairn/tsa';
-import { runDevelopmentCeremony, type DevCeremonyResult } from '@cairn/tuf/ceremony';
+import { openTokenOnlineKeys, runDevelopmentCeremony, type DevCeremonyResult } from '@cairn/tuf/ceremony';
 
 export interface BootstrapOptions {
   config: CairnConfig;
@@ -20,7 +20,13 @@ export interface BootstrapOptions {
 
 export async function bootstrapTrust(o: BootstrapOptions): Promise<DevCeremonyResult> {
   const infos = Object.values(o.peers).flatMap((s) => s?.trustInfo() ?? []);
-  return runDevelopmentCeremony({ dir: o.tufDir, infos, clock: systemClock });
+  // Online keys in a PKCS#11 token (--pkcs11-module): root v1 names them and no PEM is written.
+  const token = openTokenOnlineKeys(o.config);
+  try {
+    return await runDevelopmentCeremony({ dir: o.tufDir, infos, clock: systemClock, ...(token ? { online: token.signers } : {}) });
+  } finally {
+    token?.close();
+  }
 }
 
 /**
@@ -28,8 +34,9 @@ export async function bootstrapTrust(o: BootstrapOptions): Promise<DevCeremonyRe
  * when there are none yet (production keys come from `cairn tsa init`). Runs before the tsa
  * component starts, so its trust info (and the TUF repository built after it) lists this TSA.
  */
-export async function bootstrapTsa(tsaDir: string, logger?: Logger): Promise<boolean> {
-  if (tsaFilesExist(tsaDir)) return false;
+export async function bootstrapTsa(tsaDir: string, logger?: Logger, keysInToken = false): Promise<boolean> {
+  // With keys in a token the TSA's certificates come from `cairn hsm init`, never from here.
+  if (keysInToken || tsaFilesExist(tsaDir)) return false;
   await initTsa(tsaDir, { organization: 'cairn', commonName: 'cairn development timestamp authority', clock: systemClock });
   logger?.warn('created DEVELOPMENT timestamp authority keys; run `cairn tsa init` for production keys', { dir: tsaDir });
   return true;

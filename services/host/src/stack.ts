@@ -61,7 +61,7 @@ export interface StartOptions {
 }
 
 /** Config sections that are not components (read by the host or by commands). */
-const OTHER_SECTIONS: readonly string[] = ['store', 'admission', 'ui'];
+const OTHER_SECTIONS: readonly string[] = ['store', 'admission', 'ui', 'pkcs11'];
 
 export async function startStack(config: CairnConfig, options: StartOptions): Promise<Stack> {
   for (const name of Object.keys(config.sections)) {

@@ -7,9 +7,11 @@
  * (allow-list of witness keys: vkey strings or {name, publicKey PEM}; see witness.ts),
  * verifyWorkers (threads that validate entries and check their signatures; default one per core
  * beyond the first, at least 1 and at most 4; 0 = on the main thread) and verifyWorkersAfter (writes per second that start
- * them; default 200, 0 = at start).
+ * them; default 200, 0 = at start), pkcs11Key (with a `pkcs11` section, --pkcs11-module: the
+ * signing key's URI, default pkcs11:token=<token>;object=cairn-log made by `cairn hsm init`;
+ * log-key.pem is then not used).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,9 +24,11 @@ import {
   isRecord,
   SharedError,
   type ServiceFactory,
+  type Signer,
   type TrustInfo,
 } from '@cairn/shared';
 import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
+import { openServiceKey, pkcs11Settings } from '@cairn/shared/pkcs11';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
 import { LogError } from './errors.ts';
 import { PreparePool } from './prepare-pool.ts';
@@ -35,6 +39,8 @@ import { SqliteCosignatureStore, createWitnessRouter, parseWitnessKeys } from '.
 interface LogState {
   treeId: string;
   keyCreatedAt: string;
+  /** Hex SHA-256 of the signing key's SPKI: another key (a move into a token) starts a new validity. */
+  keyId?: string;
 }
 
 /**
@@ -45,18 +51,19 @@ function wholeSeconds(d: Date): string {
   return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-function loadState(path: string, nowExact: Date, keyCreated: boolean): LogState {
+function loadState(path: string, nowExact: Date, keyCreated: boolean, keyId: string): LogState {
   const now = wholeSeconds(nowExact);
   if (existsSync(path)) {
     const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
     if (isRecord(raw) && typeof raw.treeId === 'string' && /^[1-9][0-9]{0,18}$/.test(raw.treeId) && typeof raw.keyCreatedAt === 'string') {
-      const state = { treeId: raw.treeId, keyCreatedAt: keyCreated ? now : raw.keyCreatedAt };
-      if (keyCreated) writeState(path, state);
+      const otherKey = typeof raw.keyId === 'string' && raw.keyId !== keyId;
+      const state = { treeId: raw.treeId, keyCreatedAt: keyCreated || otherKey ? now : raw.keyCreatedAt, keyId };
+      if (keyCreated || raw.keyId !== keyId) writeState(path, state);
       return state;
     }
     throw new LogError('STORE_CORRUPT', `${path} is not a valid log state file`);
   }
-  const state = { treeId: newTreeId(), keyCreatedAt: now };
+  const state = { treeId: newTreeId(), keyCreatedAt: now, keyId };
   writeState(path, state);
   return state;
 }
@@ -79,13 +86,25 @@ export const createService: ServiceFactory = async (ctx) => {
   const verifyWorkers = sectionNumber(cfg, 'verifyWorkers', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64);
   const verifyWorkersAfter = sectionNumber(cfg, 'verifyWorkersAfter', 200, 0, 1_000_000);
 
-  const { key, created } = loadOrCreatePrivateKey(join(ctx.dataDir, 'log-key.pem'), keyType, passphrase);
-  const signer = new LocalSigner(key);
+  mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+  const p11 = pkcs11Settings(ctx.config);
+  const keyUri = sectionString(cfg, 'pkcs11Key');
+  if (!p11 && keyUri !== undefined) throw new SharedError('INVALID_CONFIG', 'log.pkcs11Key needs a PKCS#11 module (--pkcs11-module)');
+  const hsm = p11 ? openServiceKey(p11, 'log', keyUri) : undefined;
+  let signer: Signer;
+  let created = false;
+  if (hsm) signer = hsm;
+  else {
+    const loaded = loadOrCreatePrivateKey(join(ctx.dataDir, 'log-key.pem'), keyType, passphrase);
+    signer = new LocalSigner(loaded.key);
+    created = loaded.created;
+  }
   if (signer.algorithm !== 'ecdsa-p256-sha256' && signer.algorithm !== 'ed25519') {
+    hsm?.close();
     throw new SharedError('INVALID_CONFIG', 'the log key must be ECDSA P-256 or Ed25519');
   }
   if (created) ctx.logger.info('created the log signing key', { path: join(ctx.dataDir, 'log-key.pem') });
-  const state = loadState(join(ctx.dataDir, 'state.json'), ctx.clock.now(), created);
+  const state = loadState(join(ctx.dataDir, 'state.json'), ctx.clock.now(), created, signer.publicKey.keyId.toString('hex'));
 
   const m = ctx.metrics;
   const sizeGauge = m.gauge('cairn_log_tree_size', 'Entries in the transparency log');
@@ -100,19 +119,25 @@ export const createService: ServiceFactory = async (ctx) => {
     onWorkerError: (message) => ctx.logger.warn(message),
   });
   const store = storeOf(ctx.config);
-  const log = await RekorLog.open({
-    dbPath: join(ctx.dataDir, 'log.db'),
-    ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
-    signer,
-    baseUrl: ctx.baseUrl,
-    treeId: state.treeId,
-    clock: ctx.clock,
-    batchMaxSize,
-    batchMaxDelayMs,
-    v1Writes: signer.algorithm === 'ecdsa-p256-sha256',
-    onBatch: (n) => batchSizes.observe(n),
-    preparePool: pool,
-  });
+  let log: RekorLog;
+  try {
+    log = await RekorLog.open({
+      dbPath: join(ctx.dataDir, 'log.db'),
+      ...(store.url !== undefined ? { storeUrl: store.url, leaseMs: store.leaseMs } : {}),
+      signer,
+      baseUrl: ctx.baseUrl,
+      treeId: state.treeId,
+      clock: ctx.clock,
+      batchMaxSize,
+      batchMaxDelayMs,
+      v1Writes: signer.algorithm === 'ecdsa-p256-sha256',
+      onBatch: (n) => batchSizes.observe(n),
+      preparePool: pool,
+    });
+  } catch (e) {
+    hsm?.close();
+    throw e;
+  }
   verifyWorkerGauge.set(() => pool.size);
   sizeGauge.set(() => log.engine.size);
   m.gauge('cairn_log_sequencer', '1 while this replica sequences the log (holds the lease on the PostgreSQL store)').set(() => ((log.engine.isSequencer ?? true) ? 1 : 0));
@@ -155,9 +180,12 @@ export const createService: ServiceFactory = async (ctx) => {
     name: 'log',
     router,
     leanRoutes,
-    ready: () => (log.engine.ready() ? { ok: true } : { ok: false, reason: 'the log store is not open' }),
+    ready: () => (log.engine.ready() ? (hsm?.health() ?? { ok: true }) : { ok: false, reason: 'the log store is not open' }),
     trustInfo: () => [trust],
     close: () =>
-      (closing ??= log.close().finally(() => witnessStore.close())),
+      (closing ??= log.close().finally(() => {
+        witnessStore.close();
+        hsm?.close();
+      })),
   };
 };

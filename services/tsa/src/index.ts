@@ -10,6 +10,8 @@
  *   serialPrefix     0..2^32-1, put above the 64-bit serial counter: give each replica sharing
  *                    one signing key its own (default 0).
  *   passphraseFile   file holding the key passphrase (or env CAIRN_TSA_PASSPHRASE).
+ *   pkcs11Key        with a `pkcs11` section (--pkcs11-module): the signing key's URI (default
+ *                    pkcs11:token=<token>;object=cairn-tsa-signing, made by `cairn hsm init`).
  *
  * Keys come from `cairn tsa init --dir <data-dir>/tsa` (or, in development, `cairn up`).
  */
@@ -17,6 +19,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { oidContent } from '@cairn/shared/der';
 import { keyPassphrase } from '@cairn/shared/key-files';
+import { openServiceKey, pkcs11Settings } from '@cairn/shared/pkcs11';
 import { section, sectionNumber, sectionString, type Service, type ServiceFactory } from '@cairn/shared';
 import { TsaError } from './errors.ts';
 import { loadTsa } from './tsa-keys.ts';
@@ -49,7 +52,18 @@ function subjectOf(x509Subject: string): { organization: string; commonName: str
 export const createService: ServiceFactory = (ctx) => {
   const cfg = section(ctx.config, 'tsa');
   mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
-  const tsa = loadTsa(ctx.dataDir, passphrase(sectionString(cfg, 'passphraseFile')));
+  const p11 = pkcs11Settings(ctx.config);
+  const keyUri = sectionString(cfg, 'pkcs11Key');
+  if (!p11 && keyUri !== undefined) throw new TsaError('INVALID_CONFIG', 'tsa.pkcs11Key needs a PKCS#11 module (--pkcs11-module)');
+  const pass = passphrase(sectionString(cfg, 'passphraseFile'));
+  const hsm = p11 ? openServiceKey(p11, 'tsa', keyUri) : undefined;
+  let tsa: ReturnType<typeof loadTsa>;
+  try {
+    tsa = loadTsa(ctx.dataDir, pass, hsm);
+  } catch (e) {
+    hsm?.close();
+    throw e;
+  }
   const policy = sectionString(cfg, 'policyOid', DEFAULT_POLICY_OID);
   try {
     if (!/^[0-2](?:\.\d{1,20}){1,40}$/.test(policy)) throw new Error('not dotted');
@@ -81,7 +95,7 @@ export const createService: ServiceFactory = (ctx) => {
     router,
     leanRoutes,
     tsa,
-    ready: () => ({ ok: true }),
+    ready: () => hsm?.health() ?? { ok: true },
     trustInfo: () => [
       {
         kind: 'tsa',
@@ -92,7 +106,10 @@ export const createService: ServiceFactory = (ctx) => {
         validTo,
       },
     ],
-    close: () => Promise.resolve(),
+    close: () => {
+      hsm?.close();
+      return Promise.resolve();
+    },
   };
   return Promise.resolve(svc);
 };

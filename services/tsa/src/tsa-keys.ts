@@ -44,6 +44,8 @@ export interface TsaInitOptions {
   rootValidityDays?: number;
   signingValidityDays?: number;
   clock: Clock;
+  /** Keys held elsewhere (a PKCS#11 token, `cairn hsm init`): certificates only, no key file. */
+  keys?: { root: Signer; signing: Signer };
 }
 
 export interface TsaInitResult {
@@ -104,8 +106,9 @@ export async function initTsa(dir: string, o: TsaInitOptions): Promise<TsaInitRe
     throw new TsaError('INVALID_CONFIG', 'validity days must be positive and the signing certificate must not outlive the root');
   }
   const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
-  const rootKey = generateKey(keyType);
-  const rootSigner = new LocalSigner(rootKey);
+  if (o.keys && o.keys.root.publicKey.spki.equals(o.keys.signing.publicKey.spki)) throw new TsaError('INVALID_TSA_KEYS', 'the root and the signing certificate need two keys');
+  const rootKey = o.keys ? undefined : generateKey(keyType);
+  const rootSigner = o.keys?.root ?? new LocalSigner(rootKey!);
   const rootName = name(org, `${cn} root`);
   const rootSki = keyId(rootSigner.publicKey.spki);
   const rootDer = await certificate({
@@ -121,8 +124,8 @@ export async function initTsa(dir: string, o: TsaInitOptions): Promise<TsaInitRe
       extension(OID.subjectKeyIdentifier, false, encodeTlv(TAG.OCTET_STRING, rootSki)),
     ],
   });
-  const signingKey = generateKey(keyType);
-  const signingSpki = new LocalSigner(signingKey).publicKey.spki;
+  const signingKey = o.keys ? undefined : generateKey(keyType);
+  const signingSpki = o.keys?.signing.publicKey.spki ?? new LocalSigner(signingKey!).publicKey.spki;
   const signingDer = await certificate({
     issuer: rootName,
     subject: name(org, cn),
@@ -143,13 +146,19 @@ export async function initTsa(dir: string, o: TsaInitOptions): Promise<TsaInitRe
     ],
   });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files = [join(dir, ROOT_KEY_FILE), join(dir, ROOT_CERT_FILE), join(dir, SIGNING_KEY_FILE), join(dir, SIGNING_CERT_FILE)];
   const rootPem = toPem('CERTIFICATE', rootDer);
   const signingPem = toPem('CERTIFICATE', signingDer);
-  writeSecretFile(files[0]!, privateKeyToPem(rootKey, o.passphrase));
-  writeFileSync(files[1]!, rootPem, { mode: 0o644 });
-  writeSecretFile(files[2]!, privateKeyToPem(signingKey, o.passphrase));
-  writeFileSync(files[3]!, signingPem, { mode: 0o644 });
+  const files: string[] = [];
+  const write = (file: string, text: string, secret: boolean): void => {
+    const p = join(dir, file);
+    if (secret) writeSecretFile(p, text);
+    else writeFileSync(p, text, { mode: 0o644 });
+    files.push(p);
+  };
+  if (rootKey) write(ROOT_KEY_FILE, privateKeyToPem(rootKey, o.passphrase), true);
+  write(ROOT_CERT_FILE, rootPem, false);
+  if (signingKey) write(SIGNING_KEY_FILE, privateKeyToPem(signingKey, o.passphrase), true);
+  write(SIGNING_CERT_FILE, signingPem, false);
   return { rootPem, signingPem, files };
 }
 
@@ -179,19 +188,26 @@ export interface LoadedTsa extends TsaIdentity {
   root: X509Certificate;
 }
 
-/** Loads the signing key and chain, checking that they belong together and fit the profile. */
-export function loadTsa(dir: string, passphrase?: string): LoadedTsa {
-  if (!existsSync(join(dir, SIGNING_CERT_FILE))) throw new TsaError('NOT_INITIALIZED', `${dir} holds no TSA: run 'cairn tsa init --dir ${dir}'`);
+/**
+ * Loads the signing key and chain, checking that they belong together and fit the profile.
+ * `keySigner`: the signing key held elsewhere (a PKCS#11 token) instead of signing-key.pem.
+ */
+export function loadTsa(dir: string, passphrase?: string, keySigner?: Signer): LoadedTsa {
+  if (!existsSync(join(dir, SIGNING_CERT_FILE))) throw new TsaError('NOT_INITIALIZED', `${dir} holds no TSA: run 'cairn tsa init --dir ${dir}'${keySigner ? ' or cairn hsm init' : ''}`);
   const leaf = cert(join(dir, SIGNING_CERT_FILE));
   const root = cert(join(dir, ROOT_CERT_FILE));
-  let key: KeyObject;
-  try {
-    key = privateKeyFromPem(readPem(join(dir, SIGNING_KEY_FILE)), passphrase);
-  } catch (e) {
-    if (e instanceof TsaError) throw e;
-    throw new TsaError('INVALID_TSA_KEYS', `cannot load the TSA signing key: ${(e as Error).message}`, { cause: e });
+  let signer: Signer;
+  if (keySigner) signer = keySigner;
+  else {
+    let key: KeyObject;
+    try {
+      key = privateKeyFromPem(readPem(join(dir, SIGNING_KEY_FILE)), passphrase);
+    } catch (e) {
+      if (e instanceof TsaError) throw e;
+      throw new TsaError('INVALID_TSA_KEYS', `cannot load the TSA signing key: ${(e as Error).message}`, { cause: e });
+    }
+    signer = new LocalSigner(key);
   }
-  const signer = new LocalSigner(key);
   try {
     checkTsaKey(signer);
   } catch (e) {

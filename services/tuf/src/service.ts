@@ -6,7 +6,8 @@
  * Config (section `tuf`): repoDir (default <dataDir>/repository), onlineKeyDir (default
  * <dataDir>/online), snapshotExpires / timestampExpires (durations, default from ceremony.json),
  * refreshIntervalSeconds (default 10: how often the published directory is re-read and the online
- * roles checked).
+ * roles checked), pkcs11SnapshotKey / pkcs11TimestampKey (with a `pkcs11` section, --pkcs11-module:
+ * the online keys in the token instead of online/*.pem; see repository/token-keys.ts).
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,6 +17,7 @@ import { TufError } from '@cairn/shared/tuf';
 import { DEFAULT_EXPIRY, ONLINE_DIR, PUBLISHED_DIR, parseDuration, readCeremonyConfig, type Expiry } from './repository/layout.ts';
 import { expiredRoles, refreshOnlineRoles, verifyPublished, type OnlineSigners, type PublishedState } from './repository/published.ts';
 import { loadOnlineSigners } from './repository/ceremony.ts';
+import { openTokenOnlineKeys, type TokenOnlineKeys } from './repository/token-keys.ts';
 
 const MAX_PATH_CHARS = 300;
 
@@ -24,6 +26,8 @@ export interface TufServiceOptions {
   onlineKeyDir: string;
   expiry: Expiry;
   refreshIntervalMs: number;
+  /** Online keys in a PKCS#11 token (used instead of the files in onlineKeyDir). */
+  token?: TokenOnlineKeys;
 }
 
 export function tufOptions(ctx: ServiceContext): TufServiceOptions {
@@ -53,6 +57,10 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
   let signerStamp = '';
   /** Re-reads the online key files only when they changed (a rotation moved new ones in). */
   const loadSigners = (): void => {
+    if (options.token) {
+      signers = options.token.signers;
+      return;
+    }
     const files = { snapshot: join(options.onlineKeyDir, 'snapshot.pem'), timestamp: join(options.onlineKeyDir, 'timestamp.pem') };
     const stamp = Object.values(files)
       .map((f) => {
@@ -116,7 +124,9 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
           repoDir: options.repoDir,
           action:
             code === 'ONLINE_KEY_MISSING' || code === 'REPO_NOT_FOUND'
-              ? `put the online keys the root names in ${options.onlineKeyDir}, or re-import the coordinator's archive: cairn tuf import --in repo.tar.gz --dir ${dirname(options.repoDir)} --server`
+              ? options.token
+                ? `the root must name the token's online keys (cairn hsm init wrote tuf-snapshot.pub and tuf-timestamp.pub): rotate the root with them, or re-import the coordinator's archive`
+                : `put the online keys the root names in ${options.onlineKeyDir}, or re-import the coordinator's archive: cairn tuf import --in repo.tar.gz --dir ${dirname(options.repoDir)} --server`
               : `do not edit ${options.repoDir} by hand; re-import the coordinator's archive: cairn tuf import --in repo.tar.gz --dir ${dirname(options.repoDir)} --server`,
         });
       }
@@ -149,6 +159,8 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
       if (broken) return { ok: false, reason: problem ?? 'published repository does not verify' };
       const expired = expiredRoles(state, ctx.clock.now());
       if (expired.length > 0) return { ok: false, reason: `expired metadata: ${expired.join(', ')}` };
+      const token = options.token?.health();
+      if (token && !token.ok) return token;
       return problem === undefined ? { ok: true } : { ok: true, reason: problem };
     },
     trustInfo: () => [],
@@ -156,6 +168,8 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
       if (timer) clearInterval(timer);
       timer = undefined;
       await first;
+      while (busy) await new Promise((r) => setTimeout(r, 10));
+      options.token?.close();
     },
     /** Test and bootstrap hook: re-read the published directory now. */
     refresh: tick,
@@ -164,7 +178,9 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
 
 /** The tuf component's ServiceFactory (see shared/src/service.ts). */
 export async function createService(ctx: ServiceContext, _peers: Peers): Promise<Service> {
-  const svc = createTufService(ctx) as Service & { refresh(): Promise<void> };
+  const options = tufOptions(ctx);
+  const token = openTokenOnlineKeys(ctx.config);
+  const svc = createTufService(ctx, token ? { ...options, token } : options) as Service & { refresh(): Promise<void> };
   await svc.refresh();
   return svc;
 }

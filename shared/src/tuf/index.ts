@@ -26,6 +26,6 @@ export {
   type TargetsSigned,
   type ThresholdResult,
 } from './model.ts';
-export { keyIdOf, verifierFor, tufKeyFor, localTufSigner, verifyHexSignature, type TufKeyJson, type TufSigner } from './keys.ts';
+export { keyIdOf, verifierFor, tufKeyFor, localTufSigner, externalTufSigner, verifyHexSignature, type TufKeyJson, type TufSigner } from './keys.ts';
 export { checkTargetBytes, checkMetaBytes, hashesOf, isSafeTargetName } from './files.ts';
 export { TufError, type TufErrorCode } from './errors.ts';

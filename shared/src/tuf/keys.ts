@@ -149,6 +149,16 @@ export function localTufSigner(privateKey: KeyObject): TufSigner {
   return { keyid: keyIdOf(key), key, signer };
 }
 
+/**
+ * Wraps a key held elsewhere (a PKCS#11 token) as a TUF signer: its TUF key dictionary from the
+ * public key, refused when the signer's algorithm is not the one the dictionary's scheme names.
+ */
+export function externalTufSigner(signer: Signer): TufSigner {
+  const key = tufKeyFor(signer.publicKey.keyObject);
+  if (seamAlgorithm(key.keytype, key.scheme) !== signer.algorithm) throw new TufError('UNSUPPORTED_KEY', `a ${key.scheme} key must sign with ${seamAlgorithm(key.keytype, key.scheme)}, not ${signer.algorithm}`);
+  return { keyid: keyIdOf(key), key, signer };
+}
+
 /** Verifies one hex signature over `data`; malformed hex verifies as false. */
 export function verifyHexSignature(verifier: Verifier, data: Uint8Array, sigHex: string): boolean {
   if (sigHex.length === 0 || sigHex.length > MAX_SIGNATURE_HEX || sigHex.length % 2 !== 0 || !HEX_RE.test(sigHex)) return false;

@@ -16,6 +16,10 @@ export const SERVER_FLAGS = {
   'rate-limit': { type: 'string' },
   set: { type: 'string', multiple: true },
   store: { type: 'string' },
+  'pkcs11-module': { type: 'string' },
+  'pkcs11-token': { type: 'string' },
+  'pin-file': { type: 'string' },
+  'pin-env': { type: 'string' },
 } as const;
 
 export const SERVER_FLAGS_HELP = `  --port P              port to listen on (default 3000; 0 picks a free port)        [CAIRN_PORT]
@@ -30,7 +34,12 @@ export const SERVER_FLAGS_HELP = `  --port P              port to listen on (def
   --rate-limit N        requests per second per client, 0 = off (default 0)           [CAIRN_RATE_LIMIT]
   --store URL           log and CT store: postgres://… (several replicas, one elected
                         sequencer); default: SQLite files in the data dir          [CAIRN_STORE]
-  --set section.key=V   any component setting, e.g. --set log.batchMaxSize=512        [CAIRN_<SECTION>__<KEY>]`;
+  --set section.key=V   any component setting, e.g. --set log.batchMaxSize=512        [CAIRN_<SECTION>__<KEY>]
+  --pkcs11-module PATH  service keys (CA, log, CT, TSA, TUF online) in a PKCS#11 token, made
+                        by 'cairn hsm init'; e.g. /usr/lib/softhsm/libsofthsm2.so  [CAIRN_PKCS11__MODULE]
+  --pkcs11-token LABEL  the token holding them (default cairn)                        [CAIRN_PKCS11__TOKEN]
+  --pin-file F          the token's user PIN, first line of F                         [CAIRN_PKCS11__PIN_FILE]
+  --pin-env VAR         ... or the variable VAR (default CAIRN_PKCS11_PIN); never a flag value`;
 
 /** Waits for SIGINT/SIGTERM, then drains and closes the stack. */
 export async function runUntilSignal(stack: Stack): Promise<number> {

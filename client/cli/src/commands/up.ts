@@ -30,7 +30,7 @@ ${SERVER_FLAGS_HELP}
     const stack = await startStack(config, {
       components: COMPONENTS,
       beforeCreate: async (name, peers, baseUrl) => {
-        if (name === 'tsa') await bootstrapTsa(join(config.dataDir, 'tsa'));
+        if (name === 'tsa') await bootstrapTsa(join(config.dataDir, 'tsa'), undefined, config.sections.pkcs11 !== undefined);
         if (name === 'tuf') await bootstrapTrust({ config, peers, baseUrl, tufDir: join(config.dataDir, 'tuf') });
       },
     });

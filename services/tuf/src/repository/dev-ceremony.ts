@@ -23,7 +23,9 @@ import {
   verifyPublished,
   stageTarget,
   PUBLISHED_DIR,
+  STAGED_DIR,
   type Expiry,
+  type OnlineSigners,
 } from './index.ts';
 import {
   SIGNING_CONFIG_TARGET,
@@ -44,6 +46,8 @@ export interface DevCeremonyOptions {
   urls?: SigningConfigUrls;
   clock: Clock;
   expiry?: Partial<Expiry>;
+  /** Online keys held elsewhere (a PKCS#11 token): named by root v1, used to publish; no PEM written. */
+  online?: OnlineSigners;
 }
 
 export interface DevCeremonyResult {
@@ -75,22 +79,30 @@ const canonical = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
 export async function runDevelopmentCeremony(o: DevCeremonyOptions): Promise<DevCeremonyResult> {
   const created = !existsSync(join(o.dir, CEREMONY_FILE));
   const signer = devSigner(o.dir);
+  const held = o.online?.snapshot !== undefined && o.online.timestamp !== undefined ? { snapshot: o.online.snapshot, timestamp: o.online.timestamp } : undefined;
   if (created) {
-    const snapshot = generateKey('ecdsa-p256');
-    const timestamp = generateKey('ecdsa-p256');
+    const snapshot = held ? undefined : generateKey('ecdsa-p256');
+    const timestamp = held ? undefined : generateKey('ecdsa-p256');
     initRepository({
       dir: o.dir,
       rootKeys: [signer.key],
       rootThreshold: 1,
       targetsKeys: [signer.key],
       targetsThreshold: 1,
-      snapshotKey: tufKeyFor(snapshot),
-      timestampKey: tufKeyFor(timestamp),
+      snapshotKey: held?.snapshot.key ?? tufKeyFor(snapshot!),
+      timestampKey: held?.timestamp.key ?? tufKeyFor(timestamp!),
       ...(o.expiry ? { expiry: o.expiry } : {}),
       clock: o.clock,
       development: true,
-      onlinePrivateKeys: { snapshot, timestamp },
+      ...(held ? {} : { onlinePrivateKeys: { snapshot: snapshot!, timestamp: timestamp! } }),
     });
+  } else if (held) {
+    // A development repository made with file keys, now started with its online keys in a token:
+    // rotate the root to name the token's keys (the old ones are dropped with it).
+    const root = verifyPublished(join(o.dir, PUBLISHED_DIR)).root;
+    if (!root.roles.snapshot.keyids.includes(held.snapshot.keyid) || !root.roles.timestamp.keyids.includes(held.timestamp.keyid)) {
+      stageRootRotation({ dir: o.dir, clock: o.clock, snapshotKey: held.snapshot.key, timestampKey: held.timestamp.key });
+    }
   }
   const next = buildTrustedRoot(o.infos);
   const prevBytes = created ? undefined : readTarget(o.dir, TRUSTED_ROOT_TARGET);
@@ -116,12 +128,13 @@ export async function runDevelopmentCeremony(o: DevCeremonyOptions): Promise<Dev
       renewed = true;
     }
   }
-  if (changed || created || renewed) {
+  const rootStaged = existsSync(join(o.dir, STAGED_DIR, 'root.json'));
+  if (changed || created || renewed || rootStaged) {
     await signStaged(o.dir, signer);
-    await publishStaged(o.dir, o.clock);
+    await publishStaged(o.dir, o.clock, held);
   } else {
     // Nothing new to sign; keep the online roles fresh for a server that is not running yet.
-    await refreshOnlineRoles(join(o.dir, PUBLISHED_DIR), loadOnlineSigners(o.dir), cfg.expiry, o.clock.now());
+    await refreshOnlineRoles(join(o.dir, PUBLISHED_DIR), held ?? loadOnlineSigners(o.dir), cfg.expiry, o.clock.now());
   }
   const targetsVersion = verifyPublished(join(o.dir, PUBLISHED_DIR)).targets.envelope.signed.version;
   return { created, targetsVersion, changed: changed || created, rootPath: join(o.dir, PUBLISHED_DIR, 'root.json') };

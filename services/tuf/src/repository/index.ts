@@ -36,4 +36,5 @@ export {
   type CeremonyConfig,
 } from './layout.ts';
 export { TufError, type TufErrorCode } from '@cairn/shared/tuf';
+export { openTokenOnlineKeys, type TokenOnlineKeys } from './token-keys.ts';
 export { runDevelopmentCeremony, DEV_KEY_DIR, type DevCeremonyOptions, type DevCeremonyResult } from './dev-ceremony.ts';
