@@ -10,6 +10,7 @@ import { systemClock } from '@cairn/shared';
 import {
   DEFAULT_PIN_ENV,
   DEFAULT_TOKEN_LABEL,
+  Pkcs11Error,
   Pkcs11Signer,
   SERVICE_KEY_LABELS,
   destroyPkcs11Key,
@@ -75,7 +76,7 @@ async function init(args: string[], io: CliIO): Promise<number> {
   const uris = Object.fromEntries(ROLES.map((r) => [r, serviceKeyUri(p, r)])) as Record<ServiceKeyRole, string>;
   const taken = existingLabels({ modulePath: p.modulePath, uri: uris.ca, pin: p.pin, labels: Object.values(SERVICE_KEY_LABELS) });
   if (taken.length > 0) {
-    throw new CliError('USAGE', `token ${p.token} already holds ${taken.join(', ')}; refusing to make a second set (another token, or delete them with the token's own tools)`);
+    throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `token ${p.token} already holds ${taken.join(', ')}; refusing to make a second set (another token, or delete them with the token's own tools)`);
   }
 
   const made: Partial<Record<ServiceKeyRole, Pkcs11Signer>> = {};
