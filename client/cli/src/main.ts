@@ -44,7 +44,7 @@ const COMMANDS: Record<string, Entry> = {
   serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', module: 'serve' },
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
-  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', module: 'tsa' },
+  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing', module: 'tsa' },
   hsm: { summary: 'service keys in a PKCS#11 token (HSM): cairn hsm init | status', module: 'hsm' },
   tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
   trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },

@@ -27,7 +27,7 @@ import { MAX_SERIAL_PREFIX, SerialCounter } from './serial.ts';
 import { tsaRoutes } from './routes.ts';
 
 export { TsaError, FAIL_INFO_BIT, type TsaErrorCode } from './errors.ts';
-export { initTsa, loadTsa, tsaFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE, type TsaCurve, type TsaInitOptions, type TsaInitResult, type LoadedTsa } from './tsa-keys.ts';
+export { initTsa, loadTsa, rotateTsaSigning, RETIRED_DIR, tsaFilesExist, ROOT_CERT_FILE, ROOT_KEY_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE, type TsaCurve, type TsaInitOptions, type TsaInitResult, type LoadedTsa, type RotateTsaSigningOptions, type RotateTsaSigningResult } from './tsa-keys.ts';
 export { parseDerQuery, parseJsonQuery, MAX_QUERY_BYTES, MAX_NONCE_BYTES, type TimestampQuery } from './request.ts';
 export { grantedResponse, rejectionResponse, failInfoBits, type TsaIdentity } from './token.ts';
 export { SerialCounter, DEFAULT_SERIAL_BLOCK } from './serial.ts';

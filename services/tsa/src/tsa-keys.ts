@@ -8,7 +8,7 @@
  * Files: root-key.pem (keep offline after the ceremony), root.crt.pem, signing-key.pem, signing.crt.pem.
  */
 import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bitString, bool, children, encodeTlv, explicit, implicitPrimitive, integer, oid, printableString, readOne, seq, set, utf8String, x509Time, TAG } from '@cairn/shared/der';
 import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
@@ -90,6 +90,21 @@ async function certificate(o: { issuer: Buffer; subject: Buffer; spki: Buffer; n
   return seq(tbs, alg, bitString(await o.signer.sign(tbs)));
 }
 
+/** The signing certificate's extensions (RFC 3161 §2.3 profile). */
+function signingExtensions(signingSpki: Buffer, rootSki: Buffer): Buffer[] {
+  return [
+    // digitalSignature, critical.
+    extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)),
+    // RFC 3161 §2.3: "The corresponding certificate MUST contain only one instance of the
+    // extended key usage field extension ... with KeyPurposeID having value id-kp-timeStamping.
+    // This extension MUST be critical."
+    extension(OID.extKeyUsage, true, seq(oid(OID.timeStamping))),
+    extension(OID.basicConstraints, true, seq()),
+    extension(OID.subjectKeyIdentifier, false, encodeTlv(TAG.OCTET_STRING, keyId(signingSpki))),
+    extension(OID.authorityKeyIdentifier, false, seq(implicitPrimitive(0, rootSki))),
+  ];
+}
+
 export function tsaFilesExist(dir: string): boolean {
   return [ROOT_CERT_FILE, SIGNING_KEY_FILE, SIGNING_CERT_FILE].some((f) => existsSync(join(dir, f)));
 }
@@ -133,17 +148,7 @@ export async function initTsa(dir: string, o: TsaInitOptions): Promise<TsaInitRe
     notBefore: now,
     notAfter: new Date(now.getTime() + signingDays * DAY_MS),
     signer: rootSigner,
-    extensions: [
-      // digitalSignature, critical.
-      extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)),
-      // RFC 3161 §2.3: "The corresponding certificate MUST contain only one instance of the
-      // extended key usage field extension ... with KeyPurposeID having value id-kp-timeStamping.
-      // This extension MUST be critical."
-      extension(OID.extKeyUsage, true, seq(oid(OID.timeStamping))),
-      extension(OID.basicConstraints, true, seq()),
-      extension(OID.subjectKeyIdentifier, false, encodeTlv(TAG.OCTET_STRING, keyId(signingSpki))),
-      extension(OID.authorityKeyIdentifier, false, seq(implicitPrimitive(0, rootSki))),
-    ],
+    extensions: signingExtensions(signingSpki, rootSki),
   });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rootPem = toPem('CERTIFICATE', rootDer);
@@ -233,4 +238,86 @@ export function loadTsa(dir: string, passphrase?: string, keySigner?: Signer): L
     leaf: leaf.x509,
     root: root.x509,
   };
+}
+
+export const RETIRED_DIR = 'retired';
+
+export interface RotateTsaSigningOptions {
+  passphrase?: string;
+  /** Validity of the new signing certificate (default: min(1825, what is left of the root)). */
+  signingValidityDays?: number;
+  clock: Clock;
+}
+
+export interface RotateTsaSigningResult {
+  signingPem: string;
+  /** Where the previous signing certificate and key went. */
+  retired: string[];
+}
+
+/** The raw subject Name of a certificate (RFC 5280 §4.1 TBSCertificate, after the optional version). */
+function subjectOf(certDer: Buffer): Buffer {
+  const fields = children(children(readOne(certDer, TAG.SEQUENCE))[0]!);
+  const subject = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 4];
+  if (!subject) throw new TsaError('INVALID_TSA_KEYS', 'the certificate has no subject');
+  return Buffer.from(subject.raw);
+}
+
+/**
+ * A new TSA signing key and certificate under the same root (on the offline machine holding
+ * root-key.pem), as the CA's rotate-intermediate: the old certificate and key move to `retired/`,
+ * the service started on the directory signs with the new one, and trusted_root.json keeps the
+ * old chain with a validFor.end (the development ceremony of `cairn up` and `cairn trust build`
+ * merge it), so timestamps it made keep verifying.
+ */
+export async function rotateTsaSigning(dir: string, o: RotateTsaSigningOptions): Promise<RotateTsaSigningResult> {
+  if (!existsSync(join(dir, ROOT_KEY_FILE))) {
+    throw new TsaError('INVALID_TSA_KEYS', `${join(dir, ROOT_KEY_FILE)} is missing: rotate the signing key on the offline machine that holds the TSA root key`);
+  }
+  const current = loadTsa(dir, o.passphrase);
+  let rootSigner: LocalSigner;
+  try {
+    rootSigner = new LocalSigner(privateKeyFromPem(readPem(join(dir, ROOT_KEY_FILE)), o.passphrase));
+  } catch (e) {
+    if (e instanceof TsaError) throw e;
+    throw new TsaError('INVALID_TSA_KEYS', `cannot load the TSA root key: ${(e as Error).message}`, { cause: e });
+  }
+  const rootDer = current.chainDer[current.chainDer.length - 1]!;
+  if (!current.root.publicKey.export({ type: 'spki', format: 'der' }).equals(rootSigner.publicKey.spki)) {
+    throw new TsaError('INVALID_TSA_KEYS', 'root-key.pem does not match root.crt.pem');
+  }
+  const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
+  const rootEnd = new Date(current.root.validTo).getTime();
+  const days = o.signingValidityDays ?? Math.min(1825, Math.floor((rootEnd - now.getTime()) / DAY_MS));
+  const notAfter = new Date(now.getTime() + days * DAY_MS);
+  if (!(days >= 1) || notAfter.getTime() > rootEnd) throw new TsaError('INVALID_CONFIG', 'the new signing certificate must be valid for at least a day and not outlive the root');
+  const key = generateKey(rootSigner.algorithm === 'ecdsa-p384-sha384' ? 'ecdsa-p384' : 'ecdsa-p256');
+  const spki = new LocalSigner(key).publicKey.spki;
+  const der = await certificate({
+    issuer: subjectOf(rootDer),
+    // The same subject as the retiring certificate: verifiers tell them apart by key (SKI/AKI).
+    subject: subjectOf(current.leafDer),
+    spki,
+    notBefore: now,
+    notAfter,
+    signer: rootSigner,
+    extensions: signingExtensions(spki, keyId(rootSigner.publicKey.spki)),
+  });
+  const pem = toPem('CERTIFICATE', der);
+  const stamp = current.leaf.serialNumber.toLowerCase().slice(0, 16);
+  const retiredDir = join(dir, RETIRED_DIR);
+  mkdirSync(retiredDir, { recursive: true, mode: 0o700 });
+  const retired = [join(retiredDir, `signing-${stamp}.crt.pem`), join(retiredDir, `signing-${stamp}-key.pem`)];
+  if (retired.some((p) => existsSync(p))) throw new TsaError('INVALID_TSA_KEYS', `${retiredDir} already holds signing certificate ${stamp}`);
+  // The new pair is complete (*.new) before the old one moves: a crash leaves no half-written file.
+  const newKey = join(dir, `${SIGNING_KEY_FILE}.new`);
+  const newCert = join(dir, `${SIGNING_CERT_FILE}.new`);
+  writeSecretFile(newKey, privateKeyToPem(key, o.passphrase));
+  writeFileSync(newCert, pem, { mode: 0o644 });
+  renameSync(join(dir, SIGNING_CERT_FILE), retired[0]!);
+  renameSync(join(dir, SIGNING_KEY_FILE), retired[1]!);
+  renameSync(newKey, join(dir, SIGNING_KEY_FILE));
+  renameSync(newCert, join(dir, SIGNING_CERT_FILE));
+  loadTsa(dir, o.passphrase);
+  return { signingPem: pem, retired };
 }

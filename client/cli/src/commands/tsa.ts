@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
-import { initTsa } from '@cairn/tsa';
+import { initTsa, rotateTsaSigning } from '@cairn/tsa';
 import { CliError, parseFlags, type Command } from '../command.ts';
 import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
-  summary: 'timestamp authority key ceremony: cairn tsa init',
+  summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing',
   usage: `Usage: cairn tsa init --dir D [--passphrase-file F] [--curve p256|p384] [--org O] [--cn CN]
                      [--root-days N] [--signing-days N]
+       cairn tsa rotate-signing --dir D [--passphrase-file F] [--signing-days N]
 
 Creates the RFC 3161 timestamp authority's key material in D: a self-signed root (CA:TRUE,
 keyCertSign|cRLSign) and a timestamp signing certificate issued by it (critical extended key
@@ -19,6 +20,12 @@ The TSA service loads them from <data-dir>/tsa (so use --dir <data-dir>/tsa), wi
 from CAIRN_TSA_PASSPHRASE or tsa.passphraseFile. Keep root-key.pem offline after the ceremony: the
 service needs only the signing key. Refuses to overwrite existing TSA files. 'cairn up' creates a
 DEVELOPMENT TSA on first start when there is none.
+
+rotate-signing (on the offline machine holding root-key.pem): a new signing key and certificate
+under the same root, with the retiring one's subject; the old pair moves to D/retired/. Copy the
+new signing-key.pem and signing.crt.pem to the server and restart it. trusted_root.json keeps the
+old certificate with a validFor.end (cairn up's development ceremony and 'cairn trust build'
+merge it), so timestamps it made keep verifying.
 
 Options:
   --dir D                where to write the files (required)
@@ -41,8 +48,18 @@ Options:
       'root-days': { type: 'string' },
       'signing-days': { type: 'string' },
     });
-    if (positionals.length !== 1 || positionals[0] !== 'init') throw new CliError('USAGE', 'cairn tsa needs the subcommand init');
-    if (values.dir === undefined) throw new CliError('USAGE', 'cairn tsa init needs --dir D');
+    const sub = positionals[0];
+    if (positionals.length !== 1 || (sub !== 'init' && sub !== 'rotate-signing')) throw new CliError('USAGE', 'cairn tsa needs the subcommand init or rotate-signing');
+    if (values.dir === undefined) throw new CliError('USAGE', `cairn tsa ${sub} needs --dir D`);
+    if (sub === 'rotate-signing') {
+      if (values.curve !== undefined || values.org !== undefined || values.cn !== undefined || values['root-days'] !== undefined) {
+        throw new CliError('USAGE', 'rotate-signing keeps the root: --curve, --org, --cn and --root-days do not apply');
+      }
+      const dir = resolve(io.cwd, values.dir);
+      const r = await rotateTsaSigning(dir, { passphrase: passphraseFlag(values['passphrase-file'], io), signingValidityDays: validityDays(values['signing-days'], '--signing-days'), clock: systemClock });
+      io.stdout(`new TSA signing key and certificate in ${dir}; the previous ones are in:\n${r.retired.map((f) => `  ${f}`).join('\n')}\n`);
+      return 0;
+    }
     const curve = values.curve ?? 'p256';
     if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p256 or p384');
     const passphrase = passphraseFlag(values['passphrase-file'], io);
