@@ -15,6 +15,7 @@ before(() => {
   h.initToken('unit', '1234');
   // SoftHSM reads its token list once, when the module is initialised.
   h.initToken('removable', '4321');
+  h.initToken('health', '1111');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -73,4 +74,41 @@ test('the token removed while a signer is open: PKCS11_DEVICE_ERROR, not a crash
   execFileSync('softhsm2-util', ['--delete-token', '--token', 'removable'], { env: process.env, stdio: 'pipe' });
   await assert.rejects(signer.sign(Buffer.from('y')), { code: 'PKCS11_DEVICE_ERROR' });
   signer.close();
+});
+
+test('pkcs11 settings: module, token, PIN sources; unknown keys and a PIN-less setup refused', async () => {
+  const { loadConfig } = await import('./config.ts');
+  const { pkcs11Settings, serviceKeyUri } = await import('./pkcs11.ts');
+  assert.equal(pkcs11Settings(loadConfig({})), undefined, 'no section: keys are files');
+  const flags = { 'pkcs11-module': SOFTHSM_MODULE, 'pkcs11-token': 'my token' };
+  const p = pkcs11Settings(loadConfig({ flags }), { CAIRN_PKCS11_PIN: '1234' })!;
+  assert.deepEqual(p, { modulePath: SOFTHSM_MODULE, token: 'my token', pin: '1234' });
+  assert.equal(serviceKeyUri(p, 'log'), 'pkcs11:token=my%20token;object=cairn-log');
+  assert.equal(serviceKeyUri(p, 'log', 'pkcs11:token=t;object=other'), 'pkcs11:token=t;object=other');
+  assert.throws(() => serviceKeyUri(p, 'log', 'pkcs11:token=t;object=k?pin-value=1'), { code: 'PKCS11_URI_INVALID' });
+  assert.equal(pkcs11Settings(loadConfig({ flags: { ...flags, 'pin-env': 'MY_PIN' } }), { MY_PIN: '99' })!.pin, '99');
+  const f = join(dir, 'settings-pin.txt');
+  writeFileSync(f, '4321\n');
+  assert.equal(pkcs11Settings(loadConfig({ flags: { ...flags, 'pin-file': f } }), {})!.pin, '4321');
+  assert.throws(() => pkcs11Settings(loadConfig({ flags }), {}), { code: 'PKCS11_PIN_MISSING' });
+  assert.throws(() => pkcs11Settings(loadConfig({ flags: { set: ['pkcs11.frob=1'], ...flags } }), { CAIRN_PKCS11_PIN: '1' }), { code: 'INVALID_CONFIG' });
+  assert.throws(() => pkcs11Settings(loadConfig({ flags: { 'pkcs11-token': 'cairn' } }), { CAIRN_PKCS11_PIN: '1' }), { code: 'INVALID_CONFIG' }, 'settings without a module');
+  assert.throws(() => pkcs11Settings(loadConfig({ flags: { ...flags, 'pkcs11-token': 'x'.repeat(33) } }), { CAIRN_PKCS11_PIN: '1' }), { code: 'INVALID_CONFIG' });
+});
+
+test('health(): ok while the token answers; the token deleted: not ready with PKCS11_DEVICE_ERROR, signing 503', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const signer = generatePkcs11Key({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=health;object=k', pin: '1111' });
+  assert.deepEqual(signer.health(0), { ok: true });
+  await signer.settled();
+  assert.deepEqual(signer.health(0), { ok: true }, 'the probe found the key');
+  execFileSync('softhsm2-util', ['--delete-token', '--token', 'health'], { env: process.env, stdio: 'pipe' });
+  signer.health(10_000);
+  await signer.settled();
+  const h = signer.health(10_001);
+  assert.equal(h.ok, false);
+  assert.equal(h.code, 'PKCS11_DEVICE_ERROR');
+  await assert.rejects(signer.sign(Buffer.from('x')), (e: { code?: string; status?: number }) => e.code === 'PKCS11_DEVICE_ERROR' && e.status === 503);
+  signer.close();
+  assert.equal(signer.health().ok, false, 'a closed signer is not ready');
 });

@@ -205,7 +205,13 @@ export class Pkcs11Session {
     let slot: Buffer | undefined;
     try {
       for (const s of p11.C_GetSlotList(true)) {
-        const info = p11.C_GetTokenInfo(s);
+        let info: Pkcs11Js.TokenInfo;
+        try {
+          info = p11.C_GetTokenInfo(s);
+        } catch {
+          // A slot whose token went away (SoftHSM keeps the slot): it names no token we can open.
+          continue;
+        }
         const id = s.length <= 6 ? s.readUIntLE(0, s.length) : undefined;
         if (uri.slotId !== undefined && id !== uri.slotId) continue;
         if (uri.token !== undefined && label(info.label) !== uri.token) continue;
