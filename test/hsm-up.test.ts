@@ -99,6 +99,36 @@ test('cairn up with a token that lacks the keys, or a wrong PIN, does not start'
   await assert.rejects(startCairn(['up', '--port', '0', '--data-dir', dataDir, ...hsm, '--set', 'pkcs11.frob=1'], { CAIRN_PKCS11_PIN: PIN }), /INVALID_CONFIG/);
 });
 
+test('production TUF ceremony with the online keys in the server token: tuf import --server --pkcs11-module signs snapshot and timestamp', () => {
+  const coord = join(base, 'coordinator');
+  const repo = join(coord, 'repo');
+  const keyholders = join(coord, 'keyholders');
+  const init = cairn(['tuf', 'init', '--dir', repo, '--generate-keys', '1', '--keys-out', keyholders,
+    '--snapshot-key', join(dataDir, 'hsm', 'tuf-snapshot.pub'), '--timestamp-key', join(dataDir, 'hsm', 'tuf-timestamp.pub')]);
+  assert.equal(init.status, 0, init.stderr + init.stdout);
+  const target = join(coord, 'hello.txt');
+  writeFileSync(target, 'hello\n');
+  assert.equal(cairn(['tuf', 'add-target', '--dir', repo, '--file', target]).status, 0);
+  const signed = cairn(['tuf', 'sign', '--dir', repo, '--key', join(keyholders, 'keyholder-1.pem')]);
+  assert.equal(signed.status, 0, signed.stderr);
+  const pub = cairn(['tuf', 'publish', '--dir', repo]);
+  assert.equal(pub.status, 0, pub.stderr + pub.stdout);
+  const archive = join(coord, 'repo.tar.gz');
+  assert.equal(cairn(['tuf', 'export', '--dir', repo, '--out', archive]).status, 0);
+
+  const server = join(base, 'server-tuf');
+  const without = cairn(['tuf', 'import', '--in', archive, '--dir', server, '--server']);
+  assert.equal(code(without), 'ONLINE_KEY_MISSING', without.stderr + without.stdout);
+  const wrongPin = cairn(['tuf', 'import', '--in', archive, '--dir', server, '--server', ...hsm], { env: { CAIRN_PKCS11_PIN: '000000' } });
+  assert.equal(code(wrongPin), 'PKCS11_PIN_INCORRECT', wrongPin.stderr);
+  const ok = cairn(['tuf', 'import', '--in', archive, '--dir', server, '--server', ...hsm], { env: { CAIRN_PKCS11_PIN: PIN } });
+  assert.equal(ok.status, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stdout, /signed snapshot v\d+ and timestamp v\d+ with the online keys/);
+  const ts = JSON.parse(readFileSync(join(server, 'repository', 'timestamp.json'), 'utf8')) as { signatures: { keyid: string }[] };
+  const root = JSON.parse(readFileSync(join(server, 'repository', '1.root.json'), 'utf8')) as { signed: { roles: { timestamp: { keyids: string[] } } } };
+  assert.deepEqual(ts.signatures.map((x) => x.keyid), root.signed.roles.timestamp.keyids, 'timestamp.json is signed by the token key the root names');
+});
+
 test('cairn up --pkcs11-module: keyless cairn sign, cairn verify and @sigstore/verify accept the bundle; then the token is removed', async () => {
   up = await startCairn(['up', '--port', '0', '--data-dir', dataDir, ...hsm], { CAIRN_PKCS11_PIN: PIN });
   const url = up.url;

@@ -5,9 +5,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { generateKey, privateKeyToPem, systemClock, type KeyType } from '@cairn/shared';
+import { generateKey, loadConfig, privateKeyToPem, systemClock, type KeyType } from '@cairn/shared';
 import { writeSecretFile } from '@cairn/shared/key-files';
-import { keyIdOf, tufKeyFor, type TufKeyJson, type TufSigner } from '@cairn/shared/tuf';
+import { externalTufSigner, keyIdOf, tufKeyFor, type TufKeyJson, type TufSigner } from '@cairn/shared/tuf';
 import { Pkcs11Signer, generatePkcs11Key, parsePkcs11Uri, readPin } from '@cairn/shared/pkcs11';
 import {
   discardStaged,
@@ -15,6 +15,7 @@ import {
   importRepository,
   initRepository,
   loadOnlineSigners,
+  openTokenOnlineKeys,
   parseDuration,
   publishStaged,
   readKeyFile,
@@ -183,8 +184,7 @@ function pkcs11Args(io: CliIO, v: { 'pkcs11-module'?: string; 'pin-file'?: strin
 
 /** A keyholder key in a PKCS#11 token as a TUF signer (TUF signs ECDSA with SHA-256 on every curve). */
 function pkcs11TufSigner(signer: Pkcs11Signer): TufSigner {
-  const key = tufKeyFor(signer.publicKey.keyObject);
-  return { keyid: keyIdOf(key), key, signer };
+  return externalTufSigner(signer);
 }
 
 function keygen(args: string[], io: CliIO): number {
@@ -366,7 +366,13 @@ function exportCmd(args: string[], io: CliIO): number {
 }
 
 async function importCmd(args: string[], io: CliIO): Promise<number> {
-  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' }, server: { type: 'boolean' } }, false);
+  const { values: v } = parseFlags(args, { in: { type: 'string' }, dir: { type: 'string' }, server: { type: 'boolean' }, ...PKCS11_FLAGS, 'pkcs11-token': { type: 'string' } }, false);
+  if (v['pkcs11-module'] === undefined && (v['pkcs11-token'] !== undefined || v['pin-file'] !== undefined || v['pin-env'] !== undefined)) throw new CliError('USAGE', '--pkcs11-token, --pin-file and --pin-env go with --pkcs11-module');
+  // The server's online keys in its PKCS#11 token (cairn hsm init) instead of online/*.pem.
+  const token =
+    v['pkcs11-module'] === undefined
+      ? undefined
+      : openTokenOnlineKeys(loadConfig({ flags: { 'pkcs11-module': abs(io, v['pkcs11-module']), ...(v['pkcs11-token'] !== undefined ? { 'pkcs11-token': v['pkcs11-token'] } : {}), ...(v['pin-file'] !== undefined ? { 'pin-file': abs(io, v['pin-file']) } : {}), ...(v['pin-env'] !== undefined ? { 'pin-env': v['pin-env'] } : {}) }, env: io.env }), io.env);
   const inPath = abs(io, need(v.in, '--in'));
   let gz: Buffer;
   try {
@@ -375,7 +381,12 @@ async function importCmd(args: string[], io: CliIO): Promise<number> {
     throw new CliError('IO_ERROR', `cannot read ${inPath}`);
   }
   if (gz.byteLength > MAX_ARCHIVE_BYTES) throw new CliError('USAGE', `${inPath} is larger than ${MAX_ARCHIVE_BYTES} bytes`);
-  const r = await importRepository(gz, abs(io, need(v.dir, '--dir')), { server: v.server === true });
+  let r;
+  try {
+    r = await importRepository(gz, abs(io, need(v.dir, '--dir')), { server: v.server === true, ...(token ? { online: token.signers } : {}) });
+  } finally {
+    token?.close();
+  }
   io.stdout(`imported ${r.written} file(s)${r.kept.length > 0 ? `; kept newer ${r.kept.join(', ')}` : ''}\n`);
   if (r.root !== undefined) io.stdout(`published here: root v${r.root}, targets v${r.targets ?? '-'}\n`);
   if (r.online && (r.online.resignedSnapshot || r.online.resignedTimestamp)) {
@@ -456,13 +467,15 @@ layout 'cairn serve tuf' serves at /tuf/).
       Published metadata is not touched.
   export --dir REPO --out repo.tar.gz [--include-online-keys]
       Archive ceremony.json, staged/ and repository/ (online/ only with the flag).
-  import --in repo.tar.gz --dir REPO [--server]
+  import --in repo.tar.gz --dir REPO [--server] [--pkcs11-module PATH [--pkcs11-token LABEL] (--pin-file F | --pin-env VAR)]
       Check the whole archive (no traversal, no links, size limits), then replace REPO's staged
       roles with the archive's (signatures over the same bytes are merged), add its published
       roots and targets (an older or forked archive is refused), and keep REPO's snapshot and
       timestamp when newer, re-signing them with the online keys here when root or targets changed.
       --server: REPO is the tuf server's data directory; refuse (ONLINE_KEY_MISSING, ...) unless
-      the result verifies and its snapshot and timestamp are signed by the keys the root names.`,
+      the result verifies and its snapshot and timestamp are signed by the keys the root names.
+      --pkcs11-module: sign them with the server's online keys in its token (cairn hsm init;
+      PIN default from CAIRN_PKCS11_PIN) instead of REPO/online/*.pem.`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { TufError, parseMetadata, serializeEnvelope, signedBytes, type Envelope, type SignedCommon } from '@cairn/shared/tuf';
 import { CEREMONY_FILE, ONLINE_DIR, PUBLISHED_DIR, STAGED_DIR, TARGETS_DIR, parseCeremonyConfig, publishedVersions, readCapped, writeAtomic } from './layout.ts';
 import { readArchive, type ArchiveMember } from './archive.ts';
-import { loadRootChain, refreshOnlineRoles, verifyPublished, type RefreshResult } from './published.ts';
+import { loadRootChain, refreshOnlineRoles, verifyPublished, type OnlineSigners, type RefreshResult } from './published.ts';
 import { loadOnlineSigners } from './ceremony.ts';
 
 const MAX_STAGED_ROLE_BYTES = 5_000_000;
@@ -35,6 +35,8 @@ export interface ImportOptions {
   /** The destination is the tuf server's data directory: refuse anything it could not serve. */
   server?: boolean;
   now?: Date;
+  /** Online keys held elsewhere (the server's PKCS#11 token) instead of the files in online/. */
+  online?: OnlineSigners;
 }
 
 export interface ImportResult {
@@ -174,7 +176,7 @@ export async function importRepository(gz: Uint8Array, dir: string, options: Imp
 
     if (hasRepo && publishedVersions(newRepo, 'root').length > 0) {
       loadRootChain(newRepo); // a broken chain is refused here, whoever imports it
-      const signers = loadOnlineSigners(onlineDir, { snapshot: join(onlineDir, 'snapshot.pem'), timestamp: join(onlineDir, 'timestamp.pem') });
+      const signers = options.online ?? loadOnlineSigners(onlineDir, { snapshot: join(onlineDir, 'snapshot.pem'), timestamp: join(onlineDir, 'timestamp.pem') });
       if (signers.snapshot && signers.timestamp) {
         try {
           result.online = await refreshOnlineRoles(newRepo, signers, cfg.expiry, now);

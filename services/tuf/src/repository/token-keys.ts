@@ -20,11 +20,11 @@ export interface TokenOnlineKeys {
 }
 
 /** Opens the online keys in the token, or undefined when no PKCS#11 module is configured. */
-export function openTokenOnlineKeys(config: CairnConfig): TokenOnlineKeys | undefined {
+export function openTokenOnlineKeys(config: CairnConfig, env: Record<string, string | undefined> = process.env): TokenOnlineKeys | undefined {
   const s = section(config, 'tuf');
   const snapshotUri = sectionString(s, 'pkcs11SnapshotKey');
   const timestampUri = sectionString(s, 'pkcs11TimestampKey');
-  const p11 = pkcs11Settings(config);
+  const p11 = pkcs11Settings(config, env);
   if (!p11) {
     if (snapshotUri !== undefined || timestampUri !== undefined) throw new SharedError('INVALID_CONFIG', 'tuf.pkcs11SnapshotKey and tuf.pkcs11TimestampKey need a PKCS#11 module (--pkcs11-module)');
     return undefined;
