@@ -5,7 +5,7 @@
  */
 export { OciError, type OciErrorCode } from './errors.ts';
 export { parseReference, formatReference, repositoryName, digestTag, isLoopbackHost, type ImageReference } from './reference.ts';
-export { RegistryClient, resolveDigest, DEFAULT_LIMITS, DEFAULT_TIMEOUT_MS, type RegistryClientOptions, type ImageSource, type Limits, type OperationOptions, type ReferrersResult } from './registry.ts';
+export { RegistryClient, resolveDigest, DEFAULT_LIMITS, DEFAULT_TIMEOUT_MS, CONTENT_CACHE_BYTES, type RegistryClientOptions, type ImageSource, type Limits, type OperationOptions, type ReferrersResult } from './registry.ts';
 export { dockerConfigCredentials, parseChallenge, type Credentials } from './auth.ts';
 export { parseManifest, OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_BYTES, MAX_DESCRIPTORS, type Descriptor, type Manifest } from './manifest.ts';
 export { BUNDLE_ARTIFACT_TYPE, SIMPLE_SIGNING_MEDIA_TYPE, DSSE_LAYER_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, ANNOTATION, MAX_SIGNATURE_LAYERS } from './cosign.ts';
