@@ -13,6 +13,7 @@ import {
   OciLayout,
   parseReference,
   RegistryClient,
+  resolveDigest,
   saveImage,
   signImage,
   verifyImage,
@@ -103,7 +104,7 @@ function threshold(v: string | undefined, flag: string): number | undefined {
   return Number(v);
 }
 
-type RegistryValues = { 'allow-http-registry'?: boolean; 'registry-ca-file'?: string; 'registry-username'?: string; 'registry-password-file'?: string; 'registry-timeout'?: string };
+export type RegistryValues = { 'allow-http-registry'?: boolean; 'registry-ca-file'?: string; 'registry-username'?: string; 'registry-password-file'?: string; 'registry-timeout'?: string };
 
 function registryClient(v: RegistryValues, io: CliIO, host?: string): RegistryClient {
   const o: RegistryClientOptions = { env: io.env };
@@ -117,6 +118,24 @@ function registryClient(v: RegistryValues, io: CliIO, host?: string): RegistryCl
     o.credentials = { [host]: { username: v['registry-username'], password } };
   }
   return new RegistryClient(o);
+}
+
+/** The prefix that names a container image among in-toto artifacts (`oci://REGISTRY/REPO[:TAG|@DIGEST]`). */
+export const IMAGE_ARTIFACT_PREFIX = 'oci://';
+
+/**
+ * in-toto artifacts for images: each `oci://REF` resolved once to its manifest digest, recorded
+ * under its name as given with `{sha256: <hex>}` (the hash of the manifest bytes, as a file's
+ * hash is of its bytes). A tag moved between two steps then fails the MATCH rule between them.
+ */
+export async function resolveImageArtifacts(names: string[], v: RegistryValues, io: CliIO): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const name of names) {
+    const ref = parseReference(name.slice(IMAGE_ARTIFACT_PREFIX.length));
+    const { digest } = await resolveDigest(registryClient(v, io, ref.registry), ref);
+    out[name] = { sha256: digest.slice('sha256:'.length) };
+  }
+  return out;
 }
 
 function oneRef(positionals: string[], what: string): string {
