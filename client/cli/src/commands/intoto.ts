@@ -139,7 +139,7 @@ const IMAGE_REGISTRY_FLAGS = {
 /** `oci://REF` artifacts resolved through the registry; the image code is loaded only when one is named. */
 async function imageArtifacts(names: string[], values: Record<string, string | boolean | string[]>, io: CliIO): Promise<Record<string, Record<string, string>>> {
   if (names.length === 0) return {};
-  const { resolveImageArtifacts } = await import('./image.ts');
+  const { resolveImageArtifacts } = await import('./image-common.ts');
   const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
   return resolveImageArtifacts(names, { 'allow-http-registry': values['allow-http-registry'] === true, 'registry-ca-file': s('registry-ca-file'), 'registry-username': s('registry-username'), 'registry-password-file': s('registry-password-file') }, io);
 }
