@@ -41,7 +41,11 @@ export async function signCommand(args: string[], io: CliIO, attest: boolean): P
     predicate = j;
   }
   const client = registryClient(values, io, ref.registry);
-  const sign = await signOptionsFromFlags(values, io);
+  // cosign's legacy objects carry a Rekor v1 entry with its SET (dev.sigstore.cosign/bundle): a
+  // Rekor v2 entry (inclusion proof, no SET) has nowhere to go, so legacy signs through Rekor v1
+  // even when the cached signing config prefers v2.
+  if (format === 'legacy' && values['rekor-version'] === '2') throw new CliError('USAGE', "--format legacy carries a Rekor v1 entry (cosign's SET annotation): use --format bundle for Rekor v2");
+  const sign = await signOptionsFromFlags(format === 'legacy' ? { ...values, 'rekor-version': '1' } : values, io);
   const common = { client, reference: ref, sign, format, recursive: values.recursive === true, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) } as const;
   const done = attest ? await attestImage({ ...common, predicateType: values.type!, predicate: predicate! }) : await signImage(common);
   for (const d of done) {
