@@ -81,6 +81,14 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
       ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
       : createHttpServer();
   server.keepAliveTimeout = 65_000;
+  // From the first moment the server listens every request is answered: until the components
+  // exist, 503 STARTING with Retry-After (and /healthz 200, the process is alive). A client that
+  // connects during start (a readiness loop, a restart under load) never waits on a silent socket.
+  const handler: { serve?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (handler.serve) return handler.serve(req, res);
+    answerStarting(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -145,7 +153,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   // configured every request goes through Express, where the limiter is.
   const lean = new Map<string, LeanRoute>();
   if (!(config.rateLimit > 0)) for (const s of services) for (const r of s.leanRoutes ?? []) lean.set(`${r.method} ${r.path}`, r);
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  handler.serve = (req: IncomingMessage, res: ServerResponse): void => {
     const route = lean.size > 0 ? lean.get(`${req.method} ${req.url}`) : undefined;
     if (route) {
       const start = process.hrtime.bigint();
@@ -155,7 +163,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
       }
     }
     void app(req, res);
-  });
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -180,6 +188,22 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
     return closing;
   };
   return { url, server, services, metrics, logger, close };
+}
+
+/** The answer to every request that arrives before the components exist. */
+function answerStarting(req: IncomingMessage, res: ServerResponse): void {
+  // The body (if any) is not read: drain it so the connection stays usable, and close after.
+  req.resume();
+  const path = (req.url ?? '').split('?')[0];
+  const healthy = req.method === 'GET' && path === '/healthz';
+  const body = JSON.stringify(healthy ? { status: 'ok' } : { code: 'STARTING', message: 'the server is starting; retry shortly' });
+  res.writeHead(healthy ? 200 : 503, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...(healthy ? {} : { 'retry-after': '1' }),
+  });
+  res.end(body);
 }
 
 /** Collapses IDs in paths so metrics labels stay bounded. */
