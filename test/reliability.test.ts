@@ -3,12 +3,15 @@
  * client errors that were 500s, oversized headers, the development secret in production mode,
  * readiness of a TUF repository that does not verify.
  */
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { CAIRN_BIN, ROOT, tempDir } from './helpers/cli.ts';
 import { freePort, histogram, probeUntil } from './helpers/probe.ts';
+import { POST_ROUTES, startFullStack, type FullStack } from './helpers/full-stack.ts';
+import { rawRequest } from './helpers/raw-http.ts';
+
 
 test('finding 2: connections opened from the moment `cairn up` is spawned are all answered within 1 s (503 STARTING until ready)', { timeout: 120_000 }, async (t) => {
   const dataDir = tempDir('cairn-start-');
@@ -45,4 +48,51 @@ test('finding 2: connections opened from the moment `cairn up` is spawned are al
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+describe('against the in-process stack', () => {
+  let s: FullStack;
+  before(async () => {
+    s = await startFullStack();
+  });
+  after(async () => {
+    await s.stop();
+  });
+  const unhandled = (): string[] => s.logLines.filter((l) => l.includes('unhandled error'));
+
+  test('finding 5: a body that does not decode with its Content-Encoding is 400 INVALID_CONTENT_ENCODING, an unknown encoding 415 UNSUPPORTED_CONTENT_ENCODING, on every POST route', async () => {
+    const before = await s.state();
+    const cases = [
+      { encoding: 'gzip', status: 400, code: 'INVALID_CONTENT_ENCODING' },
+      { encoding: 'deflate', status: 400, code: 'INVALID_CONTENT_ENCODING' },
+      { encoding: 'br', status: 400, code: 'INVALID_CONTENT_ENCODING' },
+      { encoding: 'zstd', status: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' },
+      { encoding: 'x-unknown', status: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' },
+      { encoding: 'gzip, zstd', status: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' },
+    ];
+    for (const path of POST_ROUTES) {
+      for (const c of cases) {
+        const r = await rawRequest(s.url, { method: 'POST', path, headers: { 'content-type': 'application/json', 'content-encoding': c.encoding }, body: Buffer.from('{"not":"compressed"}') });
+        assert.equal(r.status, c.status, `${path} ${c.encoding}: ${r.text}`);
+        assert.equal(r.json?.code, c.code, `${path} ${c.encoding}: ${r.text}`);
+      }
+    }
+    assert.deepEqual(await s.state(), before);
+    assert.deepEqual(unhandled(), []);
+  });
+
+  test('finding 5: a path that does not percent-decode is 400 INVALID_PATH_ENCODING', async () => {
+    const paths = ['/api/v1/log/entries/%ff%fe', '/%', '/%zz', '/%c0%ae%c0%ae', '/tuf/%', '/tuf/%zz', '/tuf/%c0%ae%c0%ae/root.json', '/tile/%zz', '/oidc/%', '/api/v1/log/entries/%ed%a0%80', '/ct/v1/get-sth%'];
+    for (const path of paths) {
+      for (const method of ['GET', 'POST']) {
+        const r = await rawRequest(s.url, { method, path, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? Buffer.from('{}') : undefined });
+        assert.equal(r.status, 400, `${method} ${path}: ${r.text}`);
+        assert.equal(r.json?.code, 'INVALID_PATH_ENCODING', `${method} ${path}`);
+      }
+    }
+    // Valid percent-encoding still reaches the routes.
+    const ok = await rawRequest(s.url, { method: 'GET', path: '/tuf/%72oot.json' });
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(unhandled(), []);
+  });
 });

@@ -24,17 +24,63 @@ export function rawBody(limitBytes: number, type: string | string[] | ((req: Inc
 interface BodyParserError {
   type?: string;
   status?: number;
+  code?: unknown;
+  errno?: unknown;
+}
+
+export interface ErrorAnswer {
+  status: number;
+  json: { code: string; message: string };
+}
+
+/**
+ * The answer for a request the client got wrong before any handler saw it: body-parser's
+ * refusals, a compressed body that does not decompress, a path whose percent-encoding does not
+ * decode. Undefined for anything else. One mapping for the Express path and the lean routes.
+ */
+export function clientErrorAnswer(err: unknown): ErrorAnswer | undefined {
+  if (err instanceof URIError) return { status: 400, json: { code: 'INVALID_PATH_ENCODING', message: 'the request path has invalid percent-encoding' } };
+  const bp = err as BodyParserError | null;
+  if (bp === null || typeof bp !== 'object') return undefined;
+  if (bp.type === 'entity.too.large') return { status: 413, json: { code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' } };
+  if (bp.type === 'entity.parse.failed') return { status: 400, json: { code: 'INVALID_JSON', message: 'request body is not valid JSON' } };
+  if (bp.type === 'encoding.unsupported') {
+    return { status: 415, json: { code: 'UNSUPPORTED_CONTENT_ENCODING', message: `unsupported Content-Encoding (accepted: ${ACCEPTED_ENCODINGS.join(', ')})` } };
+  }
+  // zlib's refusal of a body that is not what its Content-Encoding says (Z_DATA_ERROR, brotli's
+  // ERR__ERROR_FORMAT_*), passed on by body-parser with status 400 and no type.
+  if (bp.type === undefined && bp.status === 400 && typeof bp.errno === 'number' && typeof bp.code === 'string') {
+    return { status: 400, json: { code: 'INVALID_CONTENT_ENCODING', message: 'request body does not decode with its Content-Encoding' } };
+  }
+  if (bp.type !== undefined && typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) {
+    return { status: bp.status, json: { code: 'BAD_REQUEST', message: 'malformed request body' } };
+  }
+  return undefined;
+}
+
+/** Content-Encodings a request body may have (body-parser inflates them under the same size limit). */
+export const ACCEPTED_ENCODINGS: readonly string[] = ['identity', 'gzip', 'deflate', 'br'];
+
+/**
+ * 400 INVALID_PATH_ENCODING for a request target whose path does not percent-decode (`/%`,
+ * `/%zz`, `/%ff%fe`, overlong UTF-8 such as `%c0%ae`); undefined when it decodes.
+ */
+export function pathEncodingError(url: string | undefined): ErrorAnswer | undefined {
+  if (url === undefined || !url.includes('%')) return undefined;
+  const q = url.indexOf('?');
+  try {
+    decodeURIComponent(q < 0 ? url : url.slice(0, q));
+    return undefined;
+  } catch (e) {
+    return clientErrorAnswer(e);
+  }
 }
 
 /** The answer for an error: CairnErrors keep their status and code; nothing else leaks. */
-export function errorAnswer(err: unknown, logger: Logger, where: { method?: string; path: string }): { status: number; json: { code: string; message: string } } {
+export function errorAnswer(err: unknown, logger: Logger, where: { method?: string; path: string }): ErrorAnswer {
   if (isCairnError(err)) return { status: err.status, json: { code: err.code, message: err.message } };
-  const bp = err as BodyParserError;
-  if (bp?.type === 'entity.too.large') return { status: 413, json: { code: 'BODY_TOO_LARGE', message: 'request body is larger than the limit' } };
-  if (bp?.type === 'entity.parse.failed') return { status: 400, json: { code: 'INVALID_JSON', message: 'request body is not valid JSON' } };
-  if (bp?.type !== undefined && typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) {
-    return { status: bp.status, json: { code: 'BAD_REQUEST', message: 'malformed request body' } };
-  }
+  const client = clientErrorAnswer(err);
+  if (client) return client;
   logger.error('unhandled error', { method: where.method, path: where.path, error: err instanceof Error ? err.message : String(err) });
   return { status: 500, json: { code: 'INTERNAL', message: 'internal error' } };
 }
@@ -45,6 +91,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const a = errorAnswer(err, logger, { method: req.method, path: req.path });
     res.status(a.status).json(a.json);
   };
+}
+
+/** Writes a JSON answer outside Express (the host's own refusals). */
+export function sendJson(res: ServerResponse, a: ErrorAnswer, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify(a.json);
+  res.writeHead(a.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
 }
 
 function sendLean(res: ServerResponse, a: LeanAnswer, close = false): void {

@@ -24,7 +24,7 @@ import {
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
-import { errorHandler, notFound, serveLean, type LeanRoute } from '@cairn/shared/http';
+import { errorHandler, notFound, pathEncodingError, sendJson, serveLean, type LeanRoute } from '@cairn/shared/http';
 import { rateLimit } from './rate-limit.ts';
 
 const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
@@ -154,6 +154,16 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   const lean = new Map<string, LeanRoute>();
   if (!(config.rateLimit > 0)) for (const s of services) for (const r of s.leanRoutes ?? []) lean.set(`${r.method} ${r.path}`, r);
   handler.serve = (req: IncomingMessage, res: ServerResponse): void => {
+    // A path that does not percent-decode is refused here, once, for every component (Express
+    // would fail decoding a route parameter, a component its own decoding).
+    const badPath = pathEncodingError(req.url);
+    if (badPath) {
+      const start = process.hrtime.bigint();
+      req.resume();
+      res.on('finish', () => record('other', req.method ?? 'GET', res.statusCode, start));
+      sendJson(res, badPath);
+      return;
+    }
     const route = lean.size > 0 ? lean.get(`${req.method} ${req.url}`) : undefined;
     if (route) {
       const start = process.hrtime.bigint();
