@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { rmSync } from 'node:fs';
 import { CAIRN_BIN, ROOT, tempDir } from './helpers/cli.ts';
 import { freePort, histogram, probeUntil } from './helpers/probe.ts';
@@ -94,5 +95,39 @@ describe('against the in-process stack', () => {
     const ok = await rawRequest(s.url, { method: 'GET', path: '/tuf/%72oot.json' });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(unhandled(), []);
+  });
+
+  test('finding 6: oversized headers get a JSON 431 HEADERS_TOO_LARGE, not a bare 431 or a reset', async () => {
+    const before = await s.state();
+    for (const n of [16_500, 19_993, 25_003, 64_000, 200_000]) {
+      for (const path of ['/api/v1/log/entries', '/api/v2/signingCert', '/healthz']) {
+        const r = await rawRequest(s.url, { method: 'POST', path, headers: { authorization: `Bearer ${'a'.repeat(n - 7)}`, 'content-type': 'application/json' }, body: Buffer.from('{}') });
+        assert.equal(r.status, 431, `${n}-char Authorization on ${path}`);
+        assert.equal(r.json?.code, 'HEADERS_TOO_LARGE', `${n}: ${r.text}`);
+        assert.match(String(r.headers['content-type']), /application\/json/);
+      }
+    }
+    // Many small headers over the limit count the same.
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) many[`x-h${i}`] = 'v'.repeat(50);
+    const r = await rawRequest(s.url, { method: 'GET', path: '/api/v1/log', headers: many });
+    assert.equal(r.json?.code, 'HEADERS_TOO_LARGE');
+    // Under the limit is served.
+    const ok = await rawRequest(s.url, { method: 'GET', path: '/api/v1/log', headers: { authorization: `Bearer ${'a'.repeat(15_000)}` } });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await s.state(), before);
+  });
+
+  test('finding 6: a request that is not HTTP gets a JSON 400 MALFORMED_REQUEST', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const u = new URL(s.url);
+      const sock = connect(Number(u.port), u.hostname, () => sock.end('GARBAGE / NOT-HTTP\r\n\r\n'));
+      let text = '';
+      sock.on('data', (d: Buffer) => (text += d.toString()));
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"code":"MALFORMED_REQUEST"/);
   });
 });

@@ -3,6 +3,7 @@
  * handler that turns everything into `{code, message}` and never leaks a stack or SQL text.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { isCairnError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -160,3 +161,39 @@ export function serveLean(route: LeanRoute, req: IncomingMessage, res: ServerRes
 export const notFound: RequestHandler = (req, res) => {
   res.status(404).json({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` });
 };
+
+/**
+ * The largest request head (request line and headers) a server reads, set explicitly on every
+ * server (it is also Node's default). A larger one is 431 HEADERS_TOO_LARGE.
+ */
+export const MAX_HEADER_BYTES = 16_384;
+
+/**
+ * A 'clientError' handler: a request the HTTP parser refused gets a JSON `{code, message}` answer
+ * instead of Node's bare one (431 HEADERS_TOO_LARGE for a head over MAX_HEADER_BYTES, 408 for a
+ * head that did not arrive in time, 400 MALFORMED_REQUEST otherwise). The rest of what the client
+ * sends is read and dropped for a moment before the socket closes, so the client reads the
+ * answer instead of a connection reset (closing a socket with unread bytes sends RST).
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', `request headers are larger than ${MAX_HEADER_BYTES} bytes`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'MALFORMED_REQUEST', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ code, message });
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_DRAIN_MS).unref();
+}
+
+/** How long the rest of a refused request is read (and dropped) before its socket closes. */
+const CLIENT_ERROR_DRAIN_MS = 2_000;

@@ -24,7 +24,7 @@ import {
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
-import { errorHandler, notFound, pathEncodingError, sendJson, serveLean, type LeanRoute } from '@cairn/shared/http';
+import { MAX_HEADER_BYTES, answerClientError, errorHandler, notFound, pathEncodingError, sendJson, serveLean, type LeanRoute } from '@cairn/shared/http';
 import { rateLimit } from './rate-limit.ts';
 
 const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
@@ -78,9 +78,11 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
 
   const server =
     config.tlsCert !== undefined && config.tlsKey !== undefined
-      ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
-      : createHttpServer();
+      ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), maxHeaderSize: MAX_HEADER_BYTES })
+      : createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES });
   server.keepAliveTimeout = 65_000;
+  // Requests the HTTP parser refuses (headers over the limit, not HTTP) get JSON answers too.
+  server.on('clientError', answerClientError);
   // From the first moment the server listens every request is answered: until the components
   // exist, 503 STARTING with Retry-After (and /healthz 200, the process is alive). A client that
   // connects during start (a readiness loop, a restart under load) never waits on a silent socket.
