@@ -7,15 +7,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { rmSync } from 'node:fs';
-import { CAIRN_BIN, ROOT, tempDir } from './helpers/cli.ts';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CAIRN_BIN, ROOT, cairn, startCairn, tempDir } from './helpers/cli.ts';
 import { freePort, histogram, probeUntil } from './helpers/probe.ts';
 import { POST_ROUTES, startFullStack, type FullStack } from './helpers/full-stack.ts';
 import { rawRequest } from './helpers/raw-http.ts';
 
 
+/** The data dir `cairn up` bootstrapped in the finding-2 test, restarted with --no-dev for finding 7. */
+const upDataDir = tempDir('cairn-start-');
+after(() => rmSync(upDataDir, { recursive: true, force: true }));
+
 test('finding 2: connections opened from the moment `cairn up` is spawned are all answered within 1 s (503 STARTING until ready)', { timeout: 120_000 }, async (t) => {
-  const dataDir = tempDir('cairn-start-');
+  const dataDir = upDataDir;
   const port = await freePort();
   const child = spawn(process.execPath, [CAIRN_BIN, 'up', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -47,8 +52,31 @@ test('finding 2: connections opened from the moment `cairn up` is spawned are al
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('finding 7: `cairn up --no-dev` removes the development client secret and says so (DEV_CLIENT_REMOVED)', { timeout: 120_000 }, async () => {
+  const devFile = join(upDataDir, 'oidc', 'dev-client.json');
+  assert.ok(existsSync(devFile), 'the development run left its client file (precondition)');
+  const up = await startCairn(['up', '--no-dev', '--port', '0', '--data-dir', upDataDir]);
+  try {
+    assert.equal(existsSync(devFile), false, 'dev-client.json is still on disk in production mode');
+    const line = up.output().split('\n').find((l) => l.includes('DEV_CLIENT_REMOVED'));
+    assert.ok(line, `no DEV_CLIENT_REMOVED in the log:\n${up.output()}`);
+    assert.equal((JSON.parse(line) as { level: string }).level, 'warn');
+    // And the development client is refused (it no longer exists at all).
+    const r = await fetch(`${up.url}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&client_id=cairn-dev&client_secret=' + 'x'.repeat(43) });
+    assert.equal(((await r.json()) as { code: string }).code, 'INVALID_CLIENT');
+    const token = cairn(['token', '--data-dir', upDataDir]);
+    assert.notEqual(token.status, 0);
+    assert.match(token.stderr, /DEV_MODE_OFF/);
+  } finally {
+    await up.stop();
+  }
+  // A second production start has nothing to remove and says nothing.
+  const again = await startCairn(['up', '--no-dev', '--port', '0', '--data-dir', upDataDir]);
+  await again.stop();
+  assert.doesNotMatch(again.output(), /DEV_CLIENT_REMOVED/);
 });
 
 describe('against the in-process stack', () => {
