@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAIRN_BIN, ROOT, cairn, startCairn, tempDir } from './helpers/cli.ts';
 import { freePort, histogram, probeUntil } from './helpers/probe.ts';
@@ -157,5 +157,45 @@ describe('against the in-process stack', () => {
     });
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.match(answer, /"code":"MALFORMED_REQUEST"/);
+  });
+
+  test('finding 8: the TUF component is not ready while its published repository does not verify (REPOSITORY_INVALID) or is gone (REPOSITORY_MISSING); /readyz 503', async () => {
+    const tuf = s.stack.services.find((x) => x.name === 'tuf') as unknown as { refresh(): Promise<void>; ready(): { ok: boolean; code?: string; reason?: string } };
+    const readyz = async (): Promise<{ status: number; tuf: { ok: boolean; code?: string; reason?: string } }> => {
+      const r = await fetch(`${s.url}/readyz`);
+      const body = (await r.json()) as { checks: { component: string; ok: boolean; code?: string; reason?: string }[] };
+      return { status: r.status, tuf: body.checks.find((c) => c.component === 'tuf')! };
+    };
+    assert.deepEqual(await readyz(), { status: 200, tuf: { component: 'tuf', ok: true } });
+    const repo = join(s.dataDir, 'tuf', 'repository');
+    const targets = readdirSync(repo).filter((f) => /^\d+\.targets\.json$/.test(f)).sort((a, b) => parseInt(b) - parseInt(a))[0]!;
+    const original = readFileSync(join(repo, targets));
+    try {
+      // What a half-finished import or a hand edit leaves: the signatures no longer match.
+      const env = JSON.parse(original.toString('utf8')) as { signed: { version: number } };
+      env.signed.version += 7;
+      writeFileSync(join(repo, targets), JSON.stringify(env));
+      await tuf.refresh();
+      const broken = await readyz();
+      assert.equal(broken.status, 503);
+      assert.equal(broken.tuf.ok, false);
+      assert.equal(broken.tuf.code, 'REPOSITORY_INVALID', JSON.stringify(broken));
+      assert.match(broken.tuf.reason ?? '', /does not verify/);
+    } finally {
+      writeFileSync(join(repo, targets), original);
+    }
+    await tuf.refresh();
+    assert.equal((await readyz()).status, 200);
+    renameSync(repo, `${repo}.moved`);
+    try {
+      await tuf.refresh();
+      const gone = await readyz();
+      assert.equal(gone.status, 503);
+      assert.equal(gone.tuf.code, 'REPOSITORY_MISSING', JSON.stringify(gone));
+    } finally {
+      renameSync(`${repo}.moved`, repo);
+    }
+    await tuf.refresh();
+    assert.deepEqual(await readyz(), { status: 200, tuf: { component: 'tuf', ok: true } });
   });
 });
