@@ -155,3 +155,14 @@ test('skopeo reads a cairn image save layout: the image and its cosign .sig tag 
   assert.equal(inspect.status, 0, inspect.stderr);
   assert.equal(JSON.parse(inspect.stdout).Digest, img.digest);
 });
+
+test('cairn intoto run: the default command timeout is 600 seconds (a step of more than 600 ms is not cut short)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'cairn-intoto-timeout-'));
+  await ok(cairnIn(d, ['intoto', 'keygen', '-t', 'ed25519', 'k']));
+  const env = { ...process.env };
+  delete env.IN_TOTO_LINK_CMD_EXEC_TIMEOUT;
+  const r = await cairnIn(d, ['intoto', 'run', '--step', 'slowish', '--key', 'k', '--', 'sleep', '1.2'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const link = JSON.parse(readFileSync(join(d, readdirSync(d).find((f) => f.startsWith('slowish.'))!), 'utf8'));
+  assert.equal(link.signed.byproducts['return-value'], 0);
+});

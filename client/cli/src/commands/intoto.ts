@@ -212,7 +212,7 @@ function basePathOf(v: unknown, io: CliIO): string {
 }
 
 function seconds(v: unknown, flag: string, dflt: number): number {
-  if (v === undefined) return dflt;
+  if (v === undefined) return dflt * 1000;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new CliError('USAGE', `${flag} must be a number of seconds from 1 to 86400`);
   return Math.round(n * 1000);
