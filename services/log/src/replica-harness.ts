@@ -1,5 +1,6 @@
 /**
- * Test support for the replica failover suites (replicas.test.ts, replicas.soak.test.ts): real
+ * Test support for the replica failover suites (replicas.test.ts, replicas.soak.test.ts) and the
+ * process rows of `npm run bench -- log-pg`: real
  * `cairn serve log --store postgres://…` processes on one database, real HTTP writes
  * (hashedrekord entries signed with fresh P-256 keys), and the checks every round ends with.
  */
@@ -21,8 +22,10 @@ export interface Replica {
   stderr: string[];
 }
 
+/** `cairn serve log` on `storeUrl` (an empty string: the default SQLite store in the data dir). */
 export async function startReplica(dataDir: string, storeUrl: string, extra: string[] = []): Promise<Replica> {
-  const proc = spawn(process.execPath, [CAIRN, 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--store', storeUrl, '--log-level', 'warn', ...extra], {
+  const store = storeUrl === '' ? [] : ['--store', storeUrl];
+  const proc = spawn(process.execPath, [CAIRN, 'serve', 'log', '--port', '0', '--data-dir', dataDir, ...store, '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
