@@ -13,7 +13,7 @@ export const VERIFY_USAGE_COMMON = `Identity (one of each pair, or --key):
   --certificate-oidc-issuer-regexp RE   issuer as an RE2 expression
   --key KEY.pem                         a public key of key-signed images (repeatable)
 Trust (verification is offline): --trusted-root FILE | --tuf-cache DIR | --tuf-mirror URL
-  (the cache 'cairn trust init' wrote; default $CAIRN_URL/tuf)
+  (the cache 'cairn trust init' wrote; default $CAIRN_URL/tuf, else the mirror of the last 'cairn trust init')
 Thresholds: --tlog-threshold N, --ctlog-threshold N, --timestamp-threshold N (defaults 1, 1, 1)
   --layout DIR                          verify an image saved by 'cairn image save' (no registry)
   --json                                print the result as JSON
