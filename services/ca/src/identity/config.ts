@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRecord } from '@cairn/shared';
+import { compileRegExp } from '@cairn/shared/pattern';
 import { CaError } from '../errors.ts';
 import { fieldForKey, type ExtensionField } from '../profile/extensions.ts';
 
@@ -56,9 +57,14 @@ export interface CiProviderMetadata {
   san: Template;
 }
 
+/** A compiled meta-issuer pattern (RE2: linear in the issuer URL). */
+export interface MetaPattern {
+  test(s: string): boolean;
+}
+
 export interface MetaIssuer {
   pattern: string;
-  regex: RegExp;
+  regex: MetaPattern;
   config: IssuerConfig;
 }
 
@@ -175,14 +181,21 @@ function parseIssuer(raw: unknown, key: string, baseDir: string, meta: boolean):
 
 /**
  * Fulcio MetaRegex: every `*` becomes `[-_a-zA-Z0-9]+`, everything else is matched literally,
- * anchored. The pattern comes from the operator's config file, never from a request.
+ * anchored. The pattern comes from the operator's config file, but the issuer URL it is matched
+ * against comes from a token: RE2 (@cairn/shared/pattern), since `*-*-*` over a backtracking
+ * engine is polynomial in the URL.
  */
-export function metaRegex(pattern: string): RegExp {
+export function metaRegex(pattern: string): MetaPattern {
   const quoted = pattern
     .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[-_a-zA-Z0-9]+');
-  return new RegExp(`^${quoted}$`);
+  try {
+    const test = compileRegExp(quoted, `meta issuer ${pattern}`, { anchored: true });
+    return { test };
+  } catch (e) {
+    return bad(`meta issuer ${pattern}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Compiles `{{ .claim }}` templates; a bare claim name means "copy that claim". */
