@@ -46,7 +46,12 @@ export interface IssuerConfig {
   issuerClaim?: string;
   jwksFile?: string;
   description?: string;
+  /** Cairn extension: the longest token lifetime accepted from this issuer (overrides ca.maxTokenLifetimeSeconds). */
+  maxTokenLifetimeSeconds?: number;
 }
+
+/** Upper bound of any configured token lifetime: 30 days. */
+export const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 30 * 86_400;
 
 /** A template compiled at load: literal text and `{{ .claim }}` references, nothing else. */
 export type Template = readonly ({ text: string } | { claim: string })[];
@@ -104,6 +109,7 @@ const ISSUER_KEYS = new Map<string, string>(
     ['IssuerClaim', 'issuer-claim'],
     ['JWKSFile', 'jwks-file'],
     ['Description', 'description'],
+    ['MaxTokenLifetimeSeconds', 'max-token-lifetime-seconds'],
     ['Contact', 'contact'],
   ].flatMap(([a, b]) => [
     [a!, a!],
@@ -152,6 +158,13 @@ function parseIssuer(raw: unknown, key: string, baseDir: string, meta: boolean):
   set('description', 'Description', 'description');
   const jwks = optString(raw, where, 'JWKSFile', 'jwks-file');
   if (jwks !== undefined) cfg.jwksFile = resolve(baseDir, jwks);
+  const lifetime = pick(raw, 'MaxTokenLifetimeSeconds', 'max-token-lifetime-seconds');
+  if (lifetime !== undefined) {
+    if (typeof lifetime !== 'number' || !Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_LIMIT_SECONDS) {
+      bad(`${where}: MaxTokenLifetimeSeconds must be an integer 1-${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}`);
+    }
+    cfg.maxTokenLifetimeSeconds = lifetime;
+  }
 
   // Fulcio validateConfig rules.
   if (cfg.type === 'spiffe') {
