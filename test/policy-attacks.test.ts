@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parsePolicy } from '@cairn/monitor';
 import { findIssuer, parseIssuersConfig } from '@cairn/ca';
 import { CAIRN_BIN } from './helpers/cli.ts';
-import { cli, runAsync, startSignStack, type SignStack } from './sign-fixtures.ts';
+import { cli, readJson, runAsync, sigstoreVerifyBundle, startSignStack, type SignStack } from './sign-fixtures.ts';
 
 /** The identity of the attack run: 34 `a` and a `!`, so `(a+)+$` backtracks before failing. */
 const EVIL_SUBJECT = `https://ci.example.internal/${'a'.repeat(34)}!`;
@@ -86,4 +86,48 @@ test('finding 3: CA meta-issuer patterns match through RE2 (a *-*-* pattern agai
   assert.equal(findIssuer(cfg, `https://${'-'.repeat(3000)}x`), undefined);
   assert.equal(findIssuer(cfg, 'https://a-b-c-d-e-f.example.com')?.type, 'kubernetes');
   t.diagnostic(`meta-issuer matching took ${(performance.now() - started).toFixed(1)} ms`);
+});
+
+test('finding 1: a bundle repeating its log entry is refused (DUPLICATE_TLOG_ENTRY), whatever the thresholds; @sigstore/verify refuses it too', async () => {
+  const b = readJson(bundlePath);
+  assert.equal(b.verificationMaterial.tlogEntries.length, 1);
+  const policy = ['--certificate-identity', EVIL_SUBJECT];
+  // The original meets the default thresholds and fails a threshold of 2 for want of entries.
+  assert.equal((await verifyCli(policy)).status, 0);
+  const two = await verifyCli([...policy, '--tlog-threshold', '2']);
+  assert.match(two.stderr, /TLOG_THRESHOLD/);
+  const tripled = structuredClone(b);
+  tripled.verificationMaterial.tlogEntries = [b.verificationMaterial.tlogEntries[0], b.verificationMaterial.tlogEntries[0], b.verificationMaterial.tlogEntries[0]];
+  const dupPath = join(s.work, 'duplicated.sigstore.json');
+  writeFileSync(dupPath, JSON.stringify(tripled));
+  for (const extra of [['--tlog-threshold', '2'], ['--timestamp-threshold', '2'], ['--tlog-threshold', '2', '--timestamp-threshold', '2'], []]) {
+    const r = await verifyCli([...policy, ...extra], dupPath);
+    assert.equal(r.status, 1, `${extra.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, /DUPLICATE_TLOG_ENTRY/, extra.join(' '));
+  }
+  // The same body under another index is the same entry too.
+  const reindexed = structuredClone(b);
+  const copy = structuredClone(b.verificationMaterial.tlogEntries[0]);
+  copy.logIndex = String(Number(copy.logIndex) + 1);
+  reindexed.verificationMaterial.tlogEntries.push(copy);
+  const rePath = join(s.work, 'reindexed.sigstore.json');
+  writeFileSync(rePath, JSON.stringify(reindexed));
+  assert.match((await verifyCli([...policy, '--tlog-threshold', '2'], rePath)).stderr, /DUPLICATE_TLOG_ENTRY/);
+  // The oracle: sigstore-js accepts the original and refuses the copies.
+  const sigPolicy = { subjectAlternativeName: EVIL_SUBJECT, extensions: { issuer: s.issuer } };
+  sigstoreVerifyBundle(s, b, content, sigPolicy);
+  assert.throws(() => sigstoreVerifyBundle(s, tripled, content, sigPolicy, { tlogThreshold: 2 }), /duplicate/);
+  assert.throws(() => sigstoreVerifyBundle(s, tripled, content, sigPolicy, { timestampThreshold: 2 }), /duplicate/);
+});
+
+test('finding 1: a bundle repeating an RFC 3161 timestamp is refused (DUPLICATE_TIMESTAMP)', async () => {
+  const b = readJson(bundlePath);
+  // Any timestamp token bytes will do: duplicates are refused before any timestamp is checked.
+  const token = Buffer.from('a timestamp token').toString('base64');
+  b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: token }, { signedTimestamp: token }] };
+  const p = join(s.work, 'dup-timestamps.sigstore.json');
+  writeFileSync(p, JSON.stringify(b));
+  const r = await verifyCli(['--certificate-identity', EVIL_SUBJECT, '--timestamp-threshold', '2'], p);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /DUPLICATE_TIMESTAMP/);
 });
