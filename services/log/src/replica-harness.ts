@@ -141,9 +141,13 @@ export async function write(r: Replica): Promise<WriteOutcome> {
 }
 
 /** Writers on every replica until `stop()`: every answer is 201 or a 503 with a stable code, never a 500. */
-export function writers(replicas: () => readonly Replica[], perReplica = 2): { acked: Acked[]; refused: string[]; stop: () => Promise<void> } {
+export function writers(
+  replicas: () => readonly Replica[],
+  perReplica = 2,
+): { acked: Acked[]; refused: string[]; slowestMs: () => number; stop: () => Promise<void> } {
   const acked: Acked[] = [];
   const refused: string[] = [];
+  let slowest = 0;
   let running = true;
   const loops: Promise<void>[] = [];
   for (let w = 0; w < perReplica * 3; w++) {
@@ -152,7 +156,9 @@ export function writers(replicas: () => readonly Replica[], perReplica = 2): { a
         while (running) {
           const rs = replicas();
           const r = rs[w % rs.length]!;
+          const started = Date.now();
           const out = await write(r);
+          slowest = Math.max(slowest, Date.now() - started);
           if (out.acked) acked.push(out.acked);
           else {
             assert.ok(out.status === 0 || out.status === 503, `a write answered ${out.status} ${out.code ?? ''}: only 201 or 503 are allowed`);
@@ -166,6 +172,7 @@ export function writers(replicas: () => readonly Replica[], perReplica = 2): { a
   return {
     acked,
     refused,
+    slowestMs: () => slowest,
     stop: async () => {
       running = false;
       await Promise.all(loops);
