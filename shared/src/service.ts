@@ -25,7 +25,7 @@ export interface ServiceContext {
 export interface ReadyStatus {
   ok: boolean;
   reason?: string;
-  /** A stable code when not ready for a known cause (PKCS11_DEVICE_ERROR: the key's token is gone). */
+  /** A stable code for why the component is not ready (PKCS11_DEVICE_ERROR: the key's token is gone). */
   code?: string;
 }
 

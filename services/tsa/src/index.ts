@@ -10,6 +10,9 @@
  *   serialPrefix     0..2^32-1, put above the 64-bit serial counter: give each replica sharing
  *                    one signing key its own (default 0).
  *   passphraseFile   file holding the key passphrase (or env CAIRN_TSA_PASSPHRASE).
+ *   keyDir           folder holding root.crt.pem, signing.crt.pem and signing-key.pem (default:
+ *                    the component's data dir, <data-dir>/tsa). Lets a deployment mount the keys
+ *                    read-only (a Secret) while serial.json stays in the writable data dir.
  *   pkcs11Key        with a `pkcs11` section (--pkcs11-module): the signing key's URI (default
  *                    pkcs11:token=<token>;object=cairn-tsa-signing, made by `cairn hsm init`).
  *
@@ -52,6 +55,8 @@ function subjectOf(x509Subject: string): { organization: string; commonName: str
 export const createService: ServiceFactory = (ctx) => {
   const cfg = section(ctx.config, 'tsa');
   mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
+  const keyDir = sectionString(cfg, 'keyDir', ctx.dataDir);
+  if (keyDir === '') throw new TsaError('INVALID_CONFIG', 'tsa.keyDir must name a folder');
   const p11 = pkcs11Settings(ctx.config);
   const keyUri = sectionString(cfg, 'pkcs11Key');
   if (!p11 && keyUri !== undefined) throw new TsaError('INVALID_CONFIG', 'tsa.pkcs11Key needs a PKCS#11 module (--pkcs11-module)');
@@ -59,7 +64,7 @@ export const createService: ServiceFactory = (ctx) => {
   const hsm = p11 ? openServiceKey(p11, 'tsa', keyUri) : undefined;
   let tsa: ReturnType<typeof loadTsa>;
   try {
-    tsa = loadTsa(ctx.dataDir, pass, hsm);
+    tsa = loadTsa(keyDir, pass, hsm);
   } catch (e) {
     hsm?.close();
     throw e;
