@@ -348,9 +348,14 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
+  /** Operations queued or running on the session. */
+  private pending = 0;
+
   /** Runs `op` after every operation queued before it (one session, one operation at a time). */
   private serialise<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(op, op);
+    this.pending++;
+    const run = (): Promise<T> => op().finally(() => this.pending--);
+    const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -376,22 +381,29 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * Whether the key still answers: the last failure, refreshed by a probe (reading the key's
-   * CKA_SIGN attribute through the session, queued behind signatures) at most once per
-   * HEALTH_PROBE_INTERVAL_MS. Synchronous for /readyz: it answers from the last probe and starts
-   * the next one, so a token pulled out shows within about a second even with no traffic.
+   * CKA_SIGN attribute through the session) at most once per HEALTH_PROBE_INTERVAL_MS.
+   * Synchronous for /readyz: an idle session is probed on the spot; a busy one answers from the
+   * last probe and queues the next behind the signatures, so a pulled token shows at once when
+   * idle and within about a second under load.
    */
   health(now: number = Date.now()): { ok: boolean; reason?: string; code?: Pkcs11ErrorCode } {
     if (!this.closed && now - this.probedAt >= HEALTH_PROBE_INTERVAL_MS) {
       this.probedAt = now;
-      void this.serialise(() => {
+      const probe = (): void => {
         try {
           this.s.p11.C_GetAttributeValue(this.s.session, this.key, [{ type: binding().CKA_SIGN }]);
           this.failure = undefined;
         } catch (e) {
           this.failure = wrap(e, `the key ${this.uri}`).message;
         }
-        return Promise.resolve();
-      });
+      };
+      // An idle session is probed at once (nothing else uses it); a busy one after its queue.
+      if (this.pending === 0) probe();
+      else
+        void this.serialise(() => {
+          probe();
+          return Promise.resolve();
+        });
     }
     if (this.closed) return { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `the session on ${this.uri} is closed` };
     return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; restart the service once the token is back` };
