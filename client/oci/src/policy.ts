@@ -6,12 +6,9 @@
  * subject, or when it verifies with one of the keys.
  */
 import type { KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { isCairnError } from '@cairn/shared';
+import { compileRegExp } from '@cairn/shared/pattern';
 import { ociFail } from './errors.ts';
-
-const require = createRequire(import.meta.url);
-type Re2 = { test(s: string): boolean };
-let RE2Class: (new (pattern: string, flags: string) => Re2) | undefined;
 
 export const MAX_IDENTITIES = 64;
 export const MAX_PUBLIC_KEYS = 64;
@@ -42,16 +39,14 @@ export interface CompiledRule {
   subject: (v: string) => boolean;
 }
 
+/** RE2 through the one pattern home (@cairn/shared/pattern); its PATTERN_INVALID becomes POLICY_INVALID here. */
 function re2(pattern: string, what: string): (v: string) => boolean {
-  if (pattern === '' || pattern.length > MAX_PATTERN_LENGTH) ociFail('POLICY_INVALID', `the ${what} pattern must be 1-${MAX_PATTERN_LENGTH} characters`);
-  RE2Class ??= (require('re2-wasm') as { RE2: new (p: string, f: string) => Re2 }).RE2;
-  let r: Re2;
   try {
-    r = new RE2Class(pattern, 'u');
+    return compileRegExp(pattern, what);
   } catch (e) {
-    return ociFail('POLICY_INVALID', `the ${what} pattern is not a valid RE2 expression`, e);
+    if (isCairnError(e)) return ociFail('POLICY_INVALID', e.message, e);
+    throw e;
   }
-  return (v) => r.test(v);
 }
 
 function side(exact: string | undefined, pattern: string | undefined, what: string): (v: string) => boolean {
