@@ -29,7 +29,7 @@ import { loadTrust } from './verify.ts';
 export const MAX_PREDICATE_BYTES = 8 * 1024 * 1024;
 const MAX_KEY_FILE = 64 * 1024;
 
-const REGISTRY_FLAGS = {
+export const REGISTRY_FLAGS = {
   'allow-http-registry': { type: 'boolean' },
   'registry-ca-file': { type: 'string' },
   'registry-username': { type: 'string' },
@@ -37,7 +37,7 @@ const REGISTRY_FLAGS = {
   'registry-timeout': { type: 'string' },
 } as const;
 
-const REGISTRY_USAGE = `Registry:
+export const REGISTRY_USAGE = `Registry:
   --allow-http-registry         plain http to a registry that is not on a loopback address
   --registry-ca-file F          PEM CA certificates for the registry's https (replaces the system store)
   --registry-username U         Basic/token credentials (with --registry-password-file); else
@@ -105,7 +105,7 @@ function threshold(v: string | undefined, flag: string): number | undefined {
 
 type RegistryValues = { 'allow-http-registry'?: boolean; 'registry-ca-file'?: string; 'registry-username'?: string; 'registry-password-file'?: string; 'registry-timeout'?: string };
 
-function registryClient(v: RegistryValues, io: CliIO, host?: string): RegistryClient {
+export function registryClient(v: RegistryValues, io: CliIO, host?: string): RegistryClient {
   const o: RegistryClientOptions = { env: io.env };
   if (v['allow-http-registry'] === true) o.allowHttp = true;
   if (v['registry-ca-file'] !== undefined) o.caFile = resolve(io.cwd, v['registry-ca-file']);
