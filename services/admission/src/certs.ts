@@ -53,7 +53,7 @@ export async function createWebhookCerts(o: CertsOptions): Promise<CertsResult> 
   const now = Date.now();
   const notBefore = new Date(now - 5 * 60_000);
   const notAfter = new Date(now + days * 86_400_000);
-  const caKeys = (await webcrypto.subtle.generateKey(alg, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const caKeys = (await webcrypto.subtle.generateKey(alg, false, ['sign', 'verify']));
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=${o.service}.${o.namespace} webhook CA, O=cairn`,
@@ -63,7 +63,7 @@ export async function createWebhookCerts(o: CertsOptions): Promise<CertsResult> 
     signingAlgorithm: alg,
     extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true), await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey)],
   });
-  const leafKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const leafKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']));
   const leaf = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${o.service}.${o.namespace}.svc`,

@@ -658,7 +658,7 @@ export function parsePolicies(text: string, file: string, trust?: TrustMaterial)
     if (d.errors.length > 0) invalid(file, `not valid YAML: ${d.errors[0]!.message.split('\n')[0]}`);
     const j: unknown = d.toJS({ maxAliasCount: 100 });
     if (j === null || j === undefined) continue;
-    if (isRecord(j) && j.kind === 'List' && Array.isArray(j.items)) items.push(...j.items);
+    if (isRecord(j) && j.kind === 'List' && Array.isArray(j.items)) items.push(...(j.items as unknown[]));
     else items.push(j);
   }
   const out: AdmissionPolicy[] = [];

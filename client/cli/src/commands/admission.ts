@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkSectionRead, createLogger, loadConfig, section, sectionValue, type LogLevel } from '@cairn/shared';
-import { createWebhookCerts, loadPolicySet, startAdmissionServer, type NoMatch } from '@cairn/admission';
+import { checkSectionRead, createLogger, loadConfig, section, sectionValue } from '@cairn/shared';
+import { createWebhookCerts, loadPolicySet, startAdmissionServer } from '@cairn/admission';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { REGISTRY_FLAGS, registryClient } from './image.ts';
 import { loadTrust } from './verify.ts';
@@ -58,7 +58,7 @@ function count(v: unknown, what: string, min: number, max: number): number | und
 function strings(v: unknown, what: string): string[] | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v;
   throw new CliError('USAGE', `${what} is a list of strings`);
 }
 
@@ -103,7 +103,7 @@ export async function serveAdmission(args: string[], io: CliIO): Promise<number>
     namespaces: strings(flagOr(values.namespace, 'namespaces'), '--namespace'),
   };
   checkSectionRead(config, 'admission');
-  const logger = createLogger({ level: config.logLevel as LogLevel });
+  const logger = createLogger({ level: config.logLevel });
   const trust = await loadTrust(trustFlags, io);
   const server = await startAdmissionServer({
     tlsCert: readFile(values['tls-cert'], 'TLS certificate', io.cwd),
@@ -115,7 +115,7 @@ export async function serveAdmission(args: string[], io: CliIO): Promise<number>
     trust,
     client: registryClient(values, io),
     logger,
-    noMatch: noMatch as NoMatch,
+    noMatch: noMatch,
     excludeNamespaces: own !== undefined && own !== '' && !excludes.includes(own) ? [...excludes, own] : excludes,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   });
