@@ -186,7 +186,8 @@ export async function startAdmissionServer(o: AdmissionServerOptions): Promise<A
     }
     const started = process.hrtime.bigint();
     const ct = String(req.headers['content-type'] ?? '');
-    if (!/^application\/json\b/i.test(ct)) {
+    // The API server sends application/json; curl -d sends its form type by default (the body is read as JSON either way).
+    if (ct !== '' && !/^application\/json\b/i.test(ct) && !/^application\/x-www-form-urlencoded\b/i.test(ct)) {
       req.resume();
       badRequests.inc({ code: 'UNSUPPORTED_MEDIA_TYPE' });
       return send(res, 415, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'an AdmissionReview is sent as application/json' });
