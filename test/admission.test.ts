@@ -561,22 +561,34 @@ test('registry unreachable: denied (fail-closed) in enforce mode; allowed with a
   }
 });
 
-test('@sigstore/cli attach: a sigstore-js attestation bundle satisfies the provenance policy', async () => {
-  const ref = `${reg.host}/att/js:v1`;
-  await push('js', ref);
-  const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${reg.host}/att/js`, digest: { sha256: img.js!.digest.slice(7) } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: PROVENANCE };
-  const token = await s.token();
-  const bundle = await sigstore.attest(Buffer.from(JSON.stringify(statement)), 'application/vnd.in-toto+json', { fulcioURL: s.url, rekorURL: s.url, identityProvider: { getToken: () => Promise.resolve(token) } });
-  const bundlePath = join(work, 'js.sigstore.json');
-  writeFileSync(bundlePath, JSON.stringify(bundle));
-  // @sigstore/oci insists on credentials; this registry has no auth and ignores them.
-  const home = join(work, 'attach-home');
-  mkdirSync(join(home, '.docker'), { recursive: true });
-  writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('ci:unused').toString('base64') } } }));
-  const r = await runAsync('node_modules/.bin/sigstore', ['attach', '--attestation', bundlePath, `${reg.host}/att/js@${img.js!.digest}`], { ...process.env, HOME: home });
-  assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.equal((await decide(cip, pod([ref]))).allowed, true);
-  assert.equal((await decide(kyv, pod([ref]))).allowed, true);
+test('@sigstore/cli attach (Basic auth registry): a sigstore-js attestation bundle satisfies the provenance policy', async () => {
+  // @sigstore/oci needs a registry that challenges for credentials: a second docker-registry with htpasswd.
+  const authReg = await startRegistry({ user: 'ci', password: 'registry-password-1' });
+  const creds = { [authReg.host]: { username: 'ci', password: 'registry-password-1' } };
+  const authed = new RegistryClient({ dockerConfig: false, credentials: creds });
+  const dir = join(work, 'attach-policy');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'cip.yaml'), cipPolicy(authReg.host, keyPem, s.issuer));
+  const srv = await startAdmissionServer({ tlsCert: readFileSync(join(work, 'certs', 'tls.crt')), tlsKey: readFileSync(join(work, 'certs', 'tls.key')), port: 0, trust: parseTrustedRoot(s.trustedRoot), client: authed, logger: silentLogger, reloadIntervalMs: 0, policyPaths: [dir] });
+  try {
+    const ref = `${authReg.host}/att/js:v1`;
+    const pushed = await pushImage(authed, ref, `js-${randomUUID()}`);
+    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${authReg.host}/att/js`, digest: { sha256: pushed.digest.slice(7) } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: PROVENANCE };
+    const token = await s.token();
+    const bundle = await sigstore.attest(Buffer.from(JSON.stringify(statement)), 'application/vnd.in-toto+json', { fulcioURL: s.url, rekorURL: s.url, identityProvider: { getToken: () => Promise.resolve(token) } });
+    const bundlePath = join(work, 'js.sigstore.json');
+    writeFileSync(bundlePath, JSON.stringify(bundle));
+    const unattested = await decide(srv, pod([ref]));
+    assert.equal(unattested.status.reason, 'NO_ATTESTATIONS');
+    const r = await runAsync('node_modules/.bin/sigstore', ['attach', '--attestation', bundlePath, '-u', 'ci', '-p', 'registry-password-1', `${authReg.host}/att/js@${pushed.digest}`], { ...process.env, HOME: work });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // The refusal above was cached for the negative TTL; a new server generation sees the attestation.
+    srv.engine.clear();
+    assert.equal((await decide(srv, pod([ref]))).allowed, true);
+  } finally {
+    await srv.close();
+    await authReg.stop();
+  }
 });
 
 test('acceptance: cairn serve admission (the built CLI, a child process) answered by curl --cacert', async () => {
