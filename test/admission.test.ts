@@ -362,7 +362,7 @@ test('allowed: keyless (bundle and legacy) and --key signatures; /mutate pins ta
   assert.equal(m.patchType, 'JSONPatch');
   const ops = JSON.parse(Buffer.from(m.patch, 'base64').toString());
   assert.deepEqual(ops.map((o: any) => o.path).sort(), ['/spec/containers/0/image', '/spec/initContainers/0/image']);
-  const patched = fjp.applyPatch(structuredClone(rv.request.object), ops, true, false).newDocument as any;
+  const patched = fjp.applyPatch(structuredClone(rv.request.object), ops, true, false).newDocument;
   assert.equal(patched.spec.containers[0].image, `${reg.host}/s/app@${img.signed!.digest}`);
   assert.equal(patched.spec.containers[1].image, digestRef, 'a digest reference is left alone');
   assert.equal(patched.spec.initContainers[0].image, `${reg.host}/s/keyed@${img.keyed!.digest}`);
