@@ -290,8 +290,13 @@ export async function verifyImage(o: VerifyImageOptions): Promise<ImageVerificat
   if (o.digest !== undefined) digest = checkDigest(o.digest, 'digest');
   else digest = (await resolveDigest(o.client, repo, { signal })).digest;
   const budget = { n: MAX_FINDINGS };
-  const ref = await referrerFindings(o, repo, digest, rules, signal, budget);
-  const all = [...ref.findings, ...(await legacyFindings(o, repo, digest, 'sig', rules, signal, budget)), ...(await legacyFindings(o, repo, digest, 'att', rules, signal, budget))];
+  // The three lookups are independent registry reads: run them together (one round trip of latency, not three).
+  const [ref, sigs, atts] = await Promise.all([
+    referrerFindings(o, repo, digest, rules, signal, budget),
+    legacyFindings(o, repo, digest, 'sig', rules, signal, budget),
+    legacyFindings(o, repo, digest, 'att', rules, signal, budget),
+  ]);
+  const all = [...ref.findings, ...sigs, ...atts];
   const signatures = all.filter((f) => f.kind === 'signature');
   const attestations = all.filter((f) => f.kind === 'attestation');
   const results: RequirementResult[] = requirements.map((req) => {
