@@ -27,7 +27,7 @@ import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistr
 import { loadPolicySet } from '@cairn/admission';
 
 const root = new URL('..', import.meta.url).pathname;
-const COMPONENTS = ['ca', 'ct', 'log', 'tuf', 'oidc'];
+const COMPONENTS = ['ca', 'ct', 'log', 'tsa', 'tuf', 'oidc'];
 
 type Model = new (data: any) => { validate(): void };
 const MODELS: Record<string, Model> = {
@@ -88,6 +88,42 @@ test('every component has a workload and a Service; the log is a StatefulSet wit
   assert.ok(docs.some((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'default-deny'));
   assert.ok(docs.some((d) => d.kind === 'Secret'));
   assert.ok(docs.some((d) => d.kind === 'ConfigMap'));
+});
+
+test('the TSA (the production stack has one): keys read-only from its Secret at tsa.keyDir, its serial counter on a persistent volume, routed by the Ingress', () => {
+  const docs = manifests().map((d) => d.doc);
+  const tsa = docs.find((d) => d.metadata.name === 'cairn-tsa' && d.kind === 'StatefulSet');
+  assert.ok(tsa, 'the TSA is a StatefulSet (serial.json must survive rescheduling)');
+  assert.equal(tsa.spec.replicas, 1, 'one replica: replicas sharing a key need their own tsa.serialPrefix');
+  const pod = tsa.spec.template.spec;
+  const c = pod.containers[0];
+  const env = (n: string): any => c.env.find((e: any) => e.name === n);
+  const keyDir = env('CAIRN_TSA__KEY_DIR').value;
+  const keyMount = c.volumeMounts.find((m: any) => m.mountPath === keyDir);
+  assert.ok(keyMount?.readOnly, 'the keys are mounted read-only where tsa.keyDir points');
+  const keyVolume = pod.volumes.find((v: any) => v.name === keyMount.name);
+  assert.equal(keyVolume.secret.secretName, 'cairn-tsa-keys');
+  assert.ok(docs.some((d) => d.kind === 'Secret' && d.metadata.name === 'cairn-tsa-keys'));
+  assert.equal(env('CAIRN_TSA_PASSPHRASE').valueFrom.secretKeyRef.name, 'cairn-tsa-passphrase');
+  assert.equal(env('CAIRN_DATA_DIR').value, '/data');
+  const dataMount = c.volumeMounts.find((m: any) => m.mountPath === '/data');
+  assert.ok(tsa.spec.volumeClaimTemplates.some((v: any) => v.metadata.name === dataMount.name), 'the data dir (serial.json) is a persistent volume');
+  const ingress = docs.find((d) => d.kind === 'Ingress');
+  const paths = ingress.spec.rules[0].http.paths;
+  assert.equal(paths.find((p: any) => p.path === '/api/v1/timestamp')?.backend.service.name, 'cairn-tsa');
+});
+
+test('the gateway (compose) and the Ingress (Kubernetes) route the same paths to the same components', () => {
+  const gateway = readFileSync(join(root, 'deploy/compose/gateway.conf'), 'utf8');
+  const routes = new Map<string, string>();
+  for (const m of gateway.matchAll(/location (?:= )?(\S+)\s+\{ proxy_pass http:\/\/(\w+):3000; \}/g)) routes.set(m[1]!.replace(/\/$/, ''), m[2]!);
+  assert.equal(routes.get('/api/v1/timestamp'), 'tsa');
+  const ingress = manifests().find((d) => d.doc.kind === 'Ingress')!.doc;
+  const paths = ingress.spec.rules[0].http.paths as { path: string; backend: { service: { name: string } } }[];
+  assert.deepEqual(
+    paths.map((p) => [p.path, p.backend.service.name]).sort(),
+    [...routes].map(([path, c]) => [path, `cairn-${c}`]).sort(),
+  );
 });
 
 test('every pod meets the restricted Pod Security Standard', () => {
@@ -189,6 +225,14 @@ test('docker-compose.yml validates against the Compose Specification schema', ()
     assert.ok(s.healthcheck?.test, `healthcheck for ${c}`);
   }
   assert.ok(compose.services.log.volumes.some((v: string) => v.startsWith('log-data:')), 'log data on a named volume');
+  // The TSA: keys read-only at tsa.keyDir, the serial counter on a named volume, behind the gateway.
+  const tsa = compose.services.tsa;
+  const keyDir = tsa.environment.CAIRN_TSA__KEY_DIR;
+  assert.ok(tsa.volumes.includes(`./deploy/compose/tsa-keys:${keyDir}:ro`), 'TSA keys mounted read-only at tsa.keyDir');
+  assert.ok(tsa.volumes.some((v: string) => v === `tsa-data:${tsa.environment.CAIRN_DATA_DIR}`), 'the TSA data dir (serial.json) on a named volume');
+  assert.ok('tsa-data' in compose.volumes);
+  assert.match(tsa.environment.CAIRN_TSA_PASSPHRASE, /CAIRN_TSA_PASSPHRASE/);
+  assert.ok(compose.services.gateway.depends_on.includes('tsa'));
   // The HA override (deploy/compose/ha.yaml) is a valid Compose file too: 3 log replicas on CAIRN_STORE.
   const ha: any = parseYaml(readFileSync(join(root, 'deploy/compose/ha.yaml'), 'utf8'));
   assert.ok(validate(structuredClone(ha)), JSON.stringify(validate.errors, null, 1));

@@ -9,7 +9,7 @@
  */
 import { CairnError, isCairnError, isRecord, type Logger } from '@cairn/shared';
 import { evaluateCondition } from '@cairn/verify';
-import { parseReference, resolveDigest, verifyImage, type Finding, type ImageReference, type ImageSource, type ImageVerification } from '@cairn/oci';
+import { parseReference, resolveDigest, verifyImage, type Finding, type ImageReference, type ImageSource, type ImageVerification } from '@cairn/oci/verify';
 import type { TrustMaterial } from '@cairn/verify';
 import { AdmissionError } from './errors.ts';
 import { extractImages, type ImageSite } from './images.ts';

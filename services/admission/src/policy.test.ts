@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { parseReference } from '@cairn/oci';
+import { parseReference } from '@cairn/oci/verify';
 import { parsePolicies } from './policy.ts';
 import { AdmissionError } from './errors.ts';
 import { extractImages } from './images.ts';

@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 import { fromPemAll, isCairnError, isRecord } from '@cairn/shared';
 import { compileGlob, compileRegExp, globToRegExpSource } from '@cairn/shared/pattern';
 import { makeCondition, parseCondition, resolvePredicateType, type Condition, type ConditionOp, type TrustMaterial } from '@cairn/verify';
-import { type IdentityRule, type ImagePolicy, type ImageReference } from '@cairn/oci';
+import { type IdentityRule, type ImagePolicy, type ImageReference } from '@cairn/oci/verify';
 import { AdmissionError, admissionFail } from './errors.ts';
 import { POD_SPEC_PATHS } from './images.ts';
 

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { isCairnError, MetricsRegistry, type Logger } from '@cairn/shared';
-import type { ImageSource } from '@cairn/oci';
+import type { ImageSource } from '@cairn/oci/verify';
 import type { TrustMaterial } from '@cairn/verify';
 import { AdmissionEngine, type DecisionRecord, type NoMatch } from './engine.ts';
 import { loadPolicySet, policyFiles, type PolicySet } from './policy.ts';

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { checkSectionRead, createLogger, loadConfig, section, sectionValue } from '@cairn/shared';
 import { createWebhookCerts, loadPolicySet, startAdmissionServer } from '@cairn/admission';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
-import { REGISTRY_FLAGS, registryClient } from './image.ts';
+import { REGISTRY_FLAGS, registryClient } from './image-common.ts';
 import { loadTrust } from './verify.ts';
 
 const TRUST_FLAGS = {

@@ -56,7 +56,7 @@ export const command: Command = {
 
 Runs one component on its own port, for split deployments (docker-compose, Kubernetes).
 State lives in <data-dir>/<component>/ and is created on first start (the TSA's keys come from
-'cairn tsa init --dir <data-dir>/tsa' first).
+'cairn tsa init --dir <data-dir>/tsa' first, or from the folder tsa.keyDir names).
 
 Options:
 ${SERVER_FLAGS_HELP}

@@ -67,7 +67,8 @@ Trust (no network is ever used to verify):
   --trusted-root FILE                   a trusted_root.json
   --tuf-cache DIR                       a trust cache written by 'cairn trust init'
   --tuf-mirror URL                      the cache 'cairn trust init --mirror URL' wrote (under
-                                        $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf
+                                        $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf,
+                                        else the mirror of the last 'cairn trust init'
   --mirror URL                          same as --tuf-mirror
   --offline                             hard guarantee: fetch, sockets and DNS are refused for the run
 Thresholds (defaults as sigstore-js):
@@ -150,11 +151,12 @@ export async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: 
     return parseTrustedRootJson(readBounded(flags['trusted-root'], MAX_TRUSTED_ROOT_FILE, 'trusted root', io.cwd));
   }
   // The mirror's cache written by 'cairn trust init': --tuf-cache DIR, or the cache of --mirror URL
-  // (default: $CAIRN_URL/tuf). Reading it is file I/O only; the TUF metadata is re-checked there.
+  // (default: $CAIRN_URL/tuf, else the mirror the last default 'cairn trust init' recorded).
+  // Reading it is file I/O only; the TUF metadata is re-checked there.
+  const { loadCachedTrustedRoot, defaultMirror } = await import('@cairn/trust');
   const mirror = flags.mirror ?? (io.env.CAIRN_URL ? `${io.env.CAIRN_URL.replace(/\/+$/, '')}/tuf` : undefined);
-  const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : mirror;
-  if (where === undefined) throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE, --tuf-cache DIR or --tuf-mirror URL (after cairn trust init)');
-  const { loadCachedTrustedRoot } = await import('@cairn/trust');
+  const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : (mirror ?? defaultMirror(io.env));
+  if (where === undefined) throw new CliError('USAGE', 'no trust material: run cairn trust init first, or pass --trusted-root FILE, --tuf-cache DIR or --tuf-mirror URL');
   return parseTrustedRoot(loadCachedTrustedRoot(where, { env: io.env }));
 }
 
