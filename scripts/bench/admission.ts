@@ -54,6 +54,7 @@ export async function run(): Promise<string> {
   const work = tempDir('cairn-bench-admission-');
   const client = new RegistryClient({ dockerConfig: false });
   const COLD_PODS = 30;
+  const WARMUP_PODS = 2;
   try {
     const certs = await createWebhookCerts({ service: 'cairn-admission', namespace: 'cairn', out: join(work, 'certs') });
     const signOne = async (ref: string): Promise<void> => {
@@ -64,7 +65,7 @@ export async function run(): Promise<string> {
     const warmImages = [0, 1, 2].map((i) => `${reg.host}/warm/app${i}:v1`);
     for (const r of warmImages) await signOne(r);
     const coldPods: string[][] = [];
-    for (let p = 0; p < COLD_PODS; p++) {
+    for (let p = 0; p < COLD_PODS + WARMUP_PODS; p++) {
       const imgs = [0, 1, 2].map((i) => `${reg.host}/cold/p${p}-${i}:v1`);
       for (const r of imgs) await signOne(r);
       coldPods.push(imgs);
@@ -101,8 +102,12 @@ export async function run(): Promise<string> {
         peer.push(performance.now() - t);
       }
       // Cold: first sight of 3 digests per Pod.
+      // The first Pods also pay for the process's own warm-up (JIT, first registry connections):
+      // they are decided first and not counted; every counted Pod is still 3 digests never seen.
+      for (const imgs of coldPods.slice(0, WARMUP_PODS)) await post(review(imgs));
       const cold: number[] = [];
-      for (const imgs of coldPods) cold.push(await post(review(imgs)));
+      for (const imgs of coldPods.slice(WARMUP_PODS)) cold.push(await post(review(imgs)));
+      const coldMax = Math.max(...cold);
       // Warm, sequential latency.
       await post(review(warmImages));
       const warm: number[] = [];
@@ -133,7 +138,7 @@ export async function run(): Promise<string> {
         `|---|---|---|---|---|`,
         `| warm decision (cached digests), sequential, ${N} requests | ${pct(warm, 50).toFixed(2)} ms | ${pct(warm, 99).toFixed(2)} ms | | p99 < 5 ms: ${mark(pct(warm, 99) < 5)} |`,
         `| warm decisions, 32 concurrent clients, 4 s | | | ${perSec.toFixed(0)} decisions/s | >= 2,000/s: ${mark(perSec >= 2000)} |`,
-        `| cold decision (3 digests never seen: registry + full verification), ${COLD_PODS} Pods | ${pct(cold, 50).toFixed(1)} ms | ${pct(cold, 99).toFixed(1)} ms | | p99 < 100 ms: ${mark(pct(cold, 99) < 100)} |`,
+        `| cold decision (3 digests never seen: registry + full verification), ${COLD_PODS} Pods after ${WARMUP_PODS} warm-up Pods | ${pct(cold, 50).toFixed(1)} ms | ${pct(cold, 99).toFixed(1)} ms (max ${coldMax.toFixed(1)}) | | p99 < 100 ms: ${mark(pct(cold, 99) < 100)} |`,
         `| peer: library verifyImage x3 sequential, no server/cache, 20 runs | ${pct(peer, 50).toFixed(1)} ms | ${pct(peer, 99).toFixed(1)} ms | | |`,
         `| CPU per warm decision (server + client, same process) | ${cpuPer.toFixed(3)} ms | | | |`,
         '',
