@@ -617,3 +617,31 @@ test('acceptance: cairn serve admission (the built CLI, a child process) answere
     await new Promise((r) => child.once('exit', r));
   }
 });
+
+test('CLI failure paths: usage, unknown config keys, bad policies and certificate names, each with its code', async () => {
+  const tls = ['--tls-cert', join(work, 'certs', 'tls.crt'), '--tls-key', join(work, 'certs', 'tls.key')];
+  const noTls = await cli(['serve', 'admission', '--policy', policyDir, '--trusted-root', s.trustedRootPath]);
+  assert.equal(noTls.code, 2);
+  assert.match(noTls.stderr, /\[USAGE\].*TLS is required/);
+  const noPolicy = await cli(['serve', 'admission', ...tls, '--trusted-root', s.trustedRootPath]);
+  assert.equal(noPolicy.code, 2);
+  const typo = await cli(['serve', 'admission', ...tls, '--policy', policyDir, '--trusted-root', s.trustedRootPath, '--set', 'admission.cacheTtlz=5']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /\[INVALID_CONFIG\].*admission\.cacheTtlz/);
+  const creds = await cli(['serve', 'admission', ...tls, '--policy', policyDir, '--trusted-root', s.trustedRootPath, '--registry-username', 'u']);
+  assert.equal(creds.code, 2);
+  const bad = join(work, 'bad-policy.yaml');
+  writeFileSync(bad, 'apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: x}\nspec:\n  images: [{glob: "r.internal/**"}]\n  authorities: [{keyless: {identities: [{issuer: a, subject: b}]}, attestations: [{predicateType: slsaprovenance, policy: {type: cue, data: "x"}}]}]\n');
+  const check = await cli(['admission', 'check-policy', bad]);
+  assert.equal(check.code, 1);
+  assert.match(check.stderr, /\[POLICY_UNSUPPORTED\].*attestations\[0\]\.policy: CUE and Rego/);
+  const startBad = await cli(['serve', 'admission', ...tls, '--policy', bad, '--trusted-root', s.trustedRootPath]);
+  assert.equal(startBad.code, 1, 'the server refuses to start on a policy it cannot honour');
+  assert.match(startBad.stderr, /POLICY_UNSUPPORTED/);
+  const ok = await cli(['admission', 'check-policy', policyDir, join(work, 'kyverno.yaml'), '--trusted-root', s.trustedRootPath, '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).policies.length, 6);
+  const name = await cli(['admission', 'certs', '--service', 'Bad_Name', '--namespace', 'cairn', '--out', join(work, 'c2')]);
+  assert.equal(name.code, 1);
+  assert.match(name.stderr, /\[CONFIG_INVALID\]/);
+});
