@@ -1,12 +1,11 @@
 /**
  * The identity policy of image verification, as Kyverno and policy-controller write it: a list
  * of accepted identities (OIDC issuer and certificate subject, each exact or an RE2 regular
- * expression, matched in linear time: re2-wasm, never a JavaScript RegExp built from policy
+ * expression, matched in linear time by @cairn/shared/pattern (RE2), never a JavaScript RegExp built from policy
  * text) and/or public keys. A bundle verifies when one identity matches both its issuer and its
  * subject, or when it verifies with one of the keys.
  */
 import type { KeyObject } from 'node:crypto';
-import { isCairnError } from '@cairn/shared';
 import { compileRegExp } from '@cairn/shared/pattern';
 import { ociFail } from './errors.ts';
 
@@ -39,13 +38,12 @@ export interface CompiledRule {
   subject: (v: string) => boolean;
 }
 
-/** RE2 through the one pattern home (@cairn/shared/pattern); its PATTERN_INVALID becomes POLICY_INVALID here. */
 function re2(pattern: string, what: string): (v: string) => boolean {
+  if (pattern === '' || pattern.length > MAX_PATTERN_LENGTH) ociFail('POLICY_INVALID', `the ${what} pattern must be 1-${MAX_PATTERN_LENGTH} characters`);
   try {
     return compileRegExp(pattern, what);
   } catch (e) {
-    if (isCairnError(e)) return ociFail('POLICY_INVALID', e.message, e);
-    throw e;
+    return ociFail('POLICY_INVALID', `the ${what} pattern is not a valid RE2 expression`, e);
   }
 }
 

@@ -58,9 +58,9 @@ const ATTESTATION_OPTIONS = {
 
 const COMMON_USAGE = `Identity (certificate bundles; one of each pair is required):
   --certificate-identity SAN            exact signer identity (URI or email SAN)
-  --certificate-identity-regexp RE      identity as a JavaScript regular expression (unanchored)
+  --certificate-identity-regexp RE      identity as an RE2 expression (unanchored, as cosign; linear time)
   --certificate-oidc-issuer URL         exact OIDC issuer (extension 1.3.6.1.4.1.57264.1.8, then 1.1)
-  --certificate-oidc-issuer-regexp RE   issuer as a regular expression
+  --certificate-oidc-issuer-regexp RE   issuer as an RE2 expression
 Key-based bundles:
   --key KEY.pem                         the signer's public key (PEM); also checks a certificate's key
 Trust (no network is ever used to verify):
