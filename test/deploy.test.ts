@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019.js';
@@ -20,6 +21,10 @@ import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration';
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { loadPolicySet } from '@cairn/admission';
 
 const root = new URL('..', import.meta.url).pathname;
 const COMPONENTS = ['ca', 'ct', 'log', 'tsa', 'tuf', 'oidc'];
@@ -36,6 +41,9 @@ const MODELS: Record<string, Model> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'batch/v1/CronJob': CronJob,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': ValidatingWebhookConfiguration,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
 };
 
 function manifests(sub = 'deploy/kubernetes'): { file: string; doc: any }[] {
@@ -155,6 +163,41 @@ test('the HA variant: 3 log replicas behind the Service on PostgreSQL from a Sec
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+});
+
+test('the admission webhook: 3 replicas with a PDB, fail-closed webhooks for every workload kind that skip their own namespace, a policy the server loads', () => {
+  const docs = manifests().filter((d) => d.file === '60-admission.yaml').map((d) => d.doc);
+  const dep = docs.find((d) => d.kind === 'Deployment')!;
+  assert.equal(dep.spec.replicas, 3);
+  const c = dep.spec.template.spec.containers[0];
+  assert.deepEqual(c.args.slice(0, 2), ['serve', 'admission']);
+  assert.ok(c.args.includes('--tls-cert=/etc/cairn-admission/tls/tls.crt'));
+  assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
+  const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget')!;
+  assert.equal(pdb.spec.minAvailable, 2);
+  assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  const svc = docs.find((d) => d.kind === 'Service')!;
+  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+  const timeoutArg = Number(c.args.find((a: string) => a.startsWith('--timeout='))!.split('=')[1]);
+  for (const [kind, path] of [['MutatingWebhookConfiguration', '/mutate'], ['ValidatingWebhookConfiguration', '/validate']]) {
+    const w = docs.find((d) => d.kind === kind)!.webhooks[0];
+    assert.equal(w.failurePolicy, 'Fail');
+    assert.equal(w.sideEffects, 'None');
+    assert.deepEqual(w.admissionReviewVersions, ['v1']);
+    assert.ok(w.timeoutSeconds > timeoutArg && w.timeoutSeconds <= 30, 'the server decides before the API server gives up');
+    assert.equal(w.clientConfig.service.name, svc.metadata.name);
+    assert.equal(w.clientConfig.service.path, path);
+    assert.ok(w.clientConfig.caBundle.length > 0);
+    const ex = w.namespaceSelector.matchExpressions[0];
+    assert.deepEqual([ex.key, ex.operator], ['kubernetes.io/metadata.name', 'NotIn']);
+    assert.ok(ex.values.includes(dep.metadata.namespace) && ex.values.includes('kube-system'));
+    const resources = w.rules.flatMap((r: any) => r.resources);
+    for (const r of ['pods', 'pods/ephemeralcontainers', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs']) assert.ok(resources.includes(r), `${kind} covers ${r}`);
+  }
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'cairn-admission-policies')!;
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-deploy-policy-'));
+  writeFileSync(join(dir, 'policy.yaml'), cm.data['policy.yaml']);
+  assert.equal(loadPolicySet([dir]).policies.length, 1);
 });
 
 test('docker-compose.yml validates against the Compose Specification schema', () => {

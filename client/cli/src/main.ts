@@ -37,11 +37,12 @@ const LOADERS = {
   'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
   'store': (): Promise<CommandModule> => import('./commands/store.ts'),
   'hsm': (): Promise<CommandModule> => import('./commands/hsm.ts'),
+  'admission': (): Promise<CommandModule> => import('./commands/admission.ts'),
 } as const;
 
 const COMMANDS: Record<string, Entry> = {
   up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', module: 'up' },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', module: 'serve' },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc|admission', module: 'serve' },
   token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
   ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
   tsa: { summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing', module: 'tsa' },
@@ -59,6 +60,7 @@ const COMMANDS: Record<string, Entry> = {
   intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
   image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', module: 'image' },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
+  admission: { summary: 'Kubernetes admission webhook: certs, check-policy (the server: cairn serve admission)', module: 'admission' },
   store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', module: 'store' },
 };
 
