@@ -8,6 +8,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { canonicalizeOlpc, isRecord } from '@cairn/shared';
+import { pae } from '@cairn/shared/dsse';
 import { IntotoError, type IntotoErrorCode } from './errors.ts';
 import { verifyBytes, type IntotoPublicKey, type IntotoSigningKey } from './keys.ts';
 import { layoutToSignable, linkToSignable, parseLayout, parseLink, type Layout, type Link } from './models.ts';
@@ -29,11 +30,8 @@ export type Metadata =
   | { type: 'link'; kind: EnvelopeKind; link: Link; signatures: Signature[]; signedBytes: Buffer; payloadType?: string }
   | { type: 'layout'; kind: EnvelopeKind; layout: Layout; keys: Map<string, IntotoPublicKey>; signatures: Signature[]; signedBytes: Buffer; payloadType?: string };
 
-/** DSSE v1 pre-authentication encoding. */
-export function pae(payloadType: string, payload: Uint8Array): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
-}
+/** DSSE v1 pre-authentication encoding (`@cairn/shared/dsse`). */
+export { pae };
 
 const B64_STD = /^[A-Za-z0-9+/]*={0,2}$/;
 const B64_URL = /^[A-Za-z0-9_-]*={0,2}$/;
