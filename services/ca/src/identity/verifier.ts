@@ -20,6 +20,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { isRecord, type Clock } from '@cairn/shared';
+import { fetchCapped } from '@cairn/shared/fetch';
 import { CaError } from '../errors.ts';
 import { findIssuer, type IssuerConfig, type IssuersConfig } from './config.ts';
 
@@ -139,11 +140,9 @@ export class TokenVerifier {
     const url = `${iss.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     let doc: unknown;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5000), redirect: 'error' });
+      const res = await fetchCapped(url, { maxBytes: MAX_DISCOVERY_BYTES, timeoutMs: this.o.fetchTimeoutMs ?? 5000 });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = await res.text();
-      if (text.length > MAX_DISCOVERY_BYTES) throw new Error('discovery document too large');
-      doc = JSON.parse(text) as unknown;
+      doc = JSON.parse(res.body.toString('utf8')) as unknown;
     } catch (e) {
       throw new CaError('ISSUER_UNREACHABLE', 'cannot fetch the issuer OIDC discovery document', { cause: e });
     }
