@@ -6,12 +6,13 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LocalSigner, privateKeyFromPem, type Signer } from '@cairn/shared';
+import { MAX_KEY_FILE_BYTES } from '@cairn/shared/limits';
 import { loadCachedTrustedRoot } from '@cairn/trust';
 import { SignError } from './errors.ts';
 import { clientCredentialsToken, MAX_SECRET_BYTES, MAX_TOKEN_BYTES } from './oidc.ts';
 import type { HttpOptions } from './http.ts';
 
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+export { MAX_KEY_FILE_BYTES };
 export const MAX_PASSPHRASE_BYTES = 4 * 1024;
 export const MAX_TRUSTED_ROOT_BYTES = 5 * 1024 * 1024;
 

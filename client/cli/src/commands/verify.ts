@@ -22,11 +22,12 @@ import {
   type VerificationResult,
 } from '@cairn/verify';
 import { forbidNetwork } from '@cairn/verify';
+import { MAX_BUNDLE_BYTES } from '@cairn/shared/limits';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 
 /** Files larger than this are digested in a stream and verified prehashed (ECDSA/RSA keys). */
 export const MAX_ARTIFACT_IN_MEMORY = 256 * 1024 * 1024;
-export const MAX_BUNDLE_FILE = 16 * 1024 * 1024;
+export const MAX_BUNDLE_FILE = MAX_BUNDLE_BYTES;
 export const MAX_TRUSTED_ROOT_FILE = 4 * 1024 * 1024;
 export const MAX_KEY_FILE = 64 * 1024;
 

@@ -21,12 +21,13 @@ import {
 } from 'jose';
 import { isRecord, type Clock } from '@cairn/shared';
 import { fetchCapped } from '@cairn/shared/fetch';
+import { MAX_TOKEN_BYTES } from '@cairn/shared/limits';
 import { CaError } from '../errors.ts';
 import { findIssuer, type IssuerConfig, type IssuersConfig } from './config.ts';
 
 /** Asymmetric JWS algorithms accepted on identity tokens (RFC 7518 §3.1, RFC 8037). */
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-export const MAX_TOKEN_BYTES = 16 * 1024;
+export { MAX_TOKEN_BYTES };
 const MAX_DISCOVERY_BYTES = 256 * 1024;
 const MAX_JWKS_FILE_BYTES = 256 * 1024;
 const MAX_CACHED_ISSUERS = 1000;
