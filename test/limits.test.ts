@@ -25,7 +25,7 @@ function tokenOfSize(size: number): string {
 }
 
 async function caCode(token: string): Promise<string | undefined> {
-  const v = new TokenVerifier(builtinIssuersConfig('http://127.0.0.1:9/oidc'), { clock: new FixedClock(0), localJwks: new Map([['http://127.0.0.1:9/oidc', () => ({ keys: [] })]]) });
+  const v = new TokenVerifier(builtinIssuersConfig('http://127.0.0.1:9/oidc'), { clock: new FixedClock(0), clockToleranceSeconds: 0, localJwks: new Map([['http://127.0.0.1:9/oidc', () => ({ keys: [] })]]) });
   try {
     await v.verify(token);
   } catch (e) {
