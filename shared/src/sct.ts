@@ -26,7 +26,6 @@ export type SctErrorCode =
 export class SctError extends CairnError<SctErrorCode> {
   constructor(code: SctErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { status: 400, ...options });
-    this.name = 'SctError';
   }
 }
 
