@@ -9,7 +9,7 @@
  * beyond the first, at least 1 and at most 4; 0 = on the main thread) and verifyWorkersAfter (writes per second that start
  * them; default 200, 0 = at start).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -24,6 +24,7 @@ import {
   type ServiceFactory,
   type TrustInfo,
 } from '@cairn/shared';
+import { writeAtomic } from '@cairn/shared/io';
 import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
 import { LogError } from './errors.ts';
@@ -62,9 +63,7 @@ function loadState(path: string, nowExact: Date, keyCreated: boolean): LogState 
 }
 
 function writeState(path: string, state: LogState): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, path);
+  writeAtomic(path, JSON.stringify(state, null, 2) + '\n', 0o644);
 }
 
 export const createService: ServiceFactory = async (ctx) => {
