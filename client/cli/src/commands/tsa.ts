@@ -1,8 +1,7 @@
-import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
 import { initTsa } from '@cairn/tsa';
 import { CliError, parseFlags, type Command } from '../command.ts';
-import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
+import { CEREMONY_FLAGS, ceremonyBasics, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
   summary: 'timestamp authority key ceremony: cairn tsa init',
@@ -32,21 +31,9 @@ Options:
   --signing-days N       signing certificate validity in days (default min(root, 1825)); timestamps
                          verify only for times inside it`,
   async run(args, io) {
-    const { values, positionals } = parseFlags(args, {
-      dir: { type: 'string' },
-      'passphrase-file': { type: 'string' },
-      curve: { type: 'string' },
-      org: { type: 'string' },
-      cn: { type: 'string' },
-      'root-days': { type: 'string' },
-      'signing-days': { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(args, { ...CEREMONY_FLAGS, 'signing-days': { type: 'string' } });
     if (positionals.length !== 1 || positionals[0] !== 'init') throw new CliError('USAGE', 'cairn tsa needs the subcommand init');
-    if (values.dir === undefined) throw new CliError('USAGE', 'cairn tsa init needs --dir D');
-    const curve = values.curve ?? 'p256';
-    if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p256 or p384');
-    const passphrase = passphraseFlag(values['passphrase-file'], io);
-    const dir = resolve(io.cwd, values.dir);
+    const { dir, curve, passphrase } = ceremonyBasics(values, io, 'cairn tsa init', 'p256');
     const result = await initTsa(dir, {
       curve,
       passphrase,
