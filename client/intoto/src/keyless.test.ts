@@ -5,11 +5,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { CairnError } from '@cairn/shared';
+import { codeOfAsync } from '../../../test/helpers/codes.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attest } from '@cairn/sign';
 import { signLinkKeyless } from './keyless.ts';
 import type { Link } from './models.ts';
+
+const codeOf = codeOfAsync(CairnError);
 
 let server: Server;
 let url: string;
@@ -33,14 +37,6 @@ function jwt(claims: Record<string, unknown>): string {
 
 const LINK: Link = { _type: 'link', name: 'build', materials: {}, products: {}, byproducts: {}, command: [], environment: {} } as unknown as Link;
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 async function bothPaths(token: string): Promise<{ intoto: string | undefined; sign: string | undefined }> {
   const before = requests;

@@ -7,12 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { codeOf as codeOfClass } from '../../../test/helpers/codes.ts';
+import { SignError } from './errors.ts';
 import { canonicalizeJcs, generateKey, LocalSigner } from '@cairn/shared';
 import { leafHash } from '@cairn/shared/merkle';
 import { formatCheckpoint, formatSignedNote, signNote } from '@cairn/shared/checkpoint';
 import { verifyLogEntry } from './log-proof.ts';
 import { logAuthorityForKey } from './log-keys.ts';
 import type { LogEntry } from './rekor.ts';
+
+const codeOf = codeOfClass(SignError);
 
 const LOG_URL = 'https://log.example.internal';
 const signer = new LocalSigner(generateKey('ecdsa-p256'));
@@ -39,14 +43,6 @@ async function entry(noteName: string, origin: string): Promise<LogEntry> {
   };
 }
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 test('a checkpoint signed under the log name, origin "<name> - <tree id>", verifies', async () => {
   const v = verifyLogEntry(await entry('log.example.internal', 'log.example.internal - 42'), log);
@@ -58,9 +54,9 @@ test('a checkpoint signed under the log name, origin "<name> - <tree id>", verif
 test('the log key signing under another name, or an origin that is not the log, is CHECKPOINT_INVALID', async () => {
   const otherName = await entry('someone.else.example', 'someone.else.example - 42');
   const otherOrigin = await entry('log.example.internal', 'another.log - 42');
-  assert.equal(code(() => verifyLogEntry(otherName, log)), 'CHECKPOINT_INVALID');
-  assert.equal(code(() => verifyLogEntry(otherOrigin, log)), 'CHECKPOINT_INVALID');
+  assert.equal(codeOf(() => verifyLogEntry(otherName, log)), 'CHECKPOINT_INVALID');
+  assert.equal(codeOf(() => verifyLogEntry(otherOrigin, log)), 'CHECKPOINT_INVALID');
   // The same entry checked as the log at another URL (another name) is refused too.
-  assert.equal(code(() => verifyLogEntry(otherName, logAuthorityForKey(signer.publicKey, 'https://log.example.internal'))), 'CHECKPOINT_INVALID');
+  assert.equal(codeOf(() => verifyLogEntry(otherName, logAuthorityForKey(signer.publicKey, 'https://log.example.internal'))), 'CHECKPOINT_INVALID');
   assert.equal(verifyLogEntry(otherName, logAuthorityForKey(signer.publicKey, 'https://someone.else.example')).checkpoint.signer, 'someone.else.example');
 });
