@@ -13,6 +13,7 @@ import { systemClock, toPem } from '@cairn/shared';
 import { bitString, explicit, integer, oid, seq, set, utf8String } from '@cairn/shared/der';
 import { mintDevToken } from '@cairn/oidc';
 import type { Stack } from '@cairn/host';
+import { parseIssuersConfig } from '@cairn/ca';
 import { TestIssuer, ctTreeSize, ecKey, pop, postJson, publicPem, requestCert, startCaStack, tempDir, type CertResponse } from './ca-fixtures.ts';
 
 const SUBJECT = 'https://ci.example.internal/pipelines/42';
@@ -22,6 +23,7 @@ let idp: TestIssuer; // email issuer, static JWKS
 let uriIdp: TestIssuer; // uri issuer, static JWKS
 let remote: TestIssuer; // email issuer over HTTP discovery
 let stranger: TestIssuer; // not configured
+let short: TestIssuer; // email issuer with MaxTokenLifetimeSeconds 600
 
 before(async () => {
   dir = tempDir();
@@ -33,6 +35,8 @@ before(async () => {
   await remote.serve();
   stranger = await TestIssuer.create();
   stranger.url = 'https://stranger.example.test';
+  short = await TestIssuer.create();
+  short.url = 'https://short.example.test';
   const issuersFile = join(dir, 'issuers.yaml');
   writeFileSync(
     issuersFile,
@@ -41,6 +45,7 @@ before(async () => {
         [idp.url]: { 'issuer-url': idp.url, 'client-id': 'sigstore', type: 'email', 'jwks-file': idp.writeJwksFile(dir) },
         [uriIdp.url]: { 'issuer-url': uriIdp.url, 'client-id': 'sigstore', type: 'uri', 'subject-domain': 'https://ci.example.test', 'jwks-file': uriIdp.writeJwksFile(dir) },
         [remote.url]: { 'issuer-url': remote.url, 'client-id': 'sigstore', type: 'email' },
+        [short.url]: { 'issuer-url': short.url, 'client-id': 'sigstore', type: 'email', 'jwks-file': short.writeJwksFile(dir), 'max-token-lifetime-seconds': 600 },
         'http://127.0.0.1:1/unreachable': { 'issuer-url': 'http://127.0.0.1:1/unreachable', 'client-id': 'sigstore', type: 'email' },
       },
       'meta-issuers': { 'http://127.0.0.1:*/oidc': { 'client-id': 'sigstore', type: 'cairn-builtin' } },
@@ -110,6 +115,47 @@ test('token problems: missing, malformed, expired, not yet valid, wrong audience
   const noExp = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: idp.kid }).setIssuer(idp.url).setAudience('sigstore').sign(idp.key);
   await rejects('no exp', 401, 'TOKEN_INVALID_CLAIMS', () => requestCert(stack.url, noExp, key, email));
   await rejects('issuer unreachable', 503, 'ISSUER_UNREACHABLE', async () => requestCert(stack.url, await idp.token(claims, { issuer: 'http://127.0.0.1:1/unreachable' }), key, email));
+});
+
+test('finding 4 (issue 14): token time claims are bounded: iat in the future TOKEN_ISSUED_IN_FUTURE, lifetime over the maximum TOKEN_LIFETIME_TOO_LONG', async () => {
+  const key = ecKey();
+  const email = 'alice@example.test';
+  const now = Math.floor(Date.now() / 1000);
+  const year = 365 * 86_400;
+  const signed = (issuer: TestIssuer, times: { iat?: number; exp: number }): Promise<string> => {
+    let jwt = new SignJWT({ sub: 'alice', email, email_verified: true }).setProtectedHeader({ alg: 'ES256', kid: issuer.kid }).setIssuer(issuer.url).setAudience('sigstore').setExpirationTime(times.exp);
+    if (times.iat !== undefined) jwt = jwt.setIssuedAt(times.iat);
+    return jwt.sign(issuer.key);
+  };
+  // The attack run's two tokens.
+  await rejects('iat a year ahead', 401, 'TOKEN_ISSUED_IN_FUTURE', async () => requestCert(stack.url, await signed(idp, { iat: now + year, exp: now + year + 300 }), key, email));
+  await rejects('exp ten years after iat', 401, 'TOKEN_LIFETIME_TOO_LONG', async () => requestCert(stack.url, await signed(idp, { iat: now - 5, exp: now + 10 * year }), key, email));
+  await rejects('no iat, exp two days ahead', 401, 'TOKEN_LIFETIME_TOO_LONG', async () => requestCert(stack.url, await signed(idp, { exp: now + 2 * 86_400 }), key, email));
+  await rejects('iat just past the tolerance', 401, 'TOKEN_ISSUED_IN_FUTURE', async () => requestCert(stack.url, await signed(idp, { iat: now + 60, exp: now + 600 }), key, email));
+  // The issuer's own maximum (600 s) overrides the default day.
+  await rejects('over the issuer maximum', 401, 'TOKEN_LIFETIME_TOO_LONG', async () => requestCert(stack.url, await signed(short, { iat: now, exp: now + 601 }), key, email));
+  // Within the bounds: accepted.
+  for (const [what, t] of [
+    ['iat within the 10 s tolerance', await signed(idp, { iat: now + 5, exp: now + 300 })],
+    ['a lifetime of exactly a day', await signed(idp, { iat: now - 1, exp: now - 1 + 86_400 })],
+    ['no iat, an hour left', await signed(idp, { exp: now + 3600 })],
+    ['600 s from the short issuer', await signed(short, { iat: now, exp: now + 600 })],
+  ] as const) {
+    const res = await requestCert(stack.url, t, key, email);
+    assert.equal(res.status, 200, `${what}: ${JSON.stringify(res.body)}`);
+  }
+});
+
+test('finding 4 (issue 14): MaxTokenLifetimeSeconds in the issuer file must be an integer 1-2592000 (INVALID_CONFIG)', () => {
+  for (const bad of [0, -1, 1.5, '600', 2_592_001]) {
+    assert.throws(
+      () => parseIssuersConfig({ OIDCIssuers: { 'https://a.example.test': { IssuerURL: 'https://a.example.test', ClientID: 'sigstore', Type: 'email', MaxTokenLifetimeSeconds: bad } } }),
+      (e: { code?: string }) => e.code === 'INVALID_CONFIG',
+      String(bad),
+    );
+  }
+  const ok = parseIssuersConfig({ OIDCIssuers: { 'https://a.example.test': { IssuerURL: 'https://a.example.test', ClientID: 'sigstore', Type: 'email', MaxTokenLifetimeSeconds: 900 } } });
+  assert.equal(ok.issuers.get('https://a.example.test')?.maxTokenLifetimeSeconds, 900);
 });
 
 test('signature problems: alg none, HS256 keyed with the public key, unknown kid, wrong key', async () => {

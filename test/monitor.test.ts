@@ -9,7 +9,8 @@ import { FixedClock, toPem } from '@cairn/shared';
 import { EntryParseError, parseEntry } from '@cairn/monitor';
 import { MonitorError } from '@cairn/monitor';
 import { runOnce, type MonitorOptions } from '@cairn/monitor';
-import { globMatch, parsePolicy } from '@cairn/monitor';
+import { parsePolicy } from '@cairn/monitor';
+import { compileGlob } from '@cairn/shared/pattern';
 import { loadState } from '@cairn/monitor';
 import { HttpTlogReader } from '@cairn/monitor';
 import { CAIRN_BIN, tempDir } from './helpers/cli.ts';
@@ -458,6 +459,10 @@ test('policy parsing rejects bad policies with INVALID_POLICY', () => {
   assert.equal(email.subject.matches('alice@example.com.evil'), false);
   assert.equal(email.subject.matches('x'.repeat(5000) + '@example.com'), false);
 });
+
+
+/** The monitor's `glob` matcher is the shared linear glob. */
+const globMatch = (pattern: string, value: string): boolean => compileGlob(pattern)(value);
 
 test('glob matching', () => {
   assert.ok(globMatch('https://github.com/acme/*', 'https://github.com/acme/app/x@y'));

@@ -6,6 +6,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,32 +32,58 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(o: { user?: string; password?: string } = {}): Promise<Registry> {
+export interface RegistryOptions {
+  /** htpasswd Basic auth with this user and password. */
+  user?: string;
+  password?: string;
+  /** distribution's token auth (`auth: token:`): realm of the token server, service, issuer, PEM root bundle. */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+  /** https with this certificate and key (PEM files); `ca` is the PEM text the readiness check trusts. */
+  tls?: { cert: string; key: string; ca: string };
+  /** Listen address (default 127.0.0.1). */
+  address?: string;
+}
+
+/** GET /v2/ once (http or https with the given CA): the status, or undefined when nothing answers. */
+function ping(url: string, ca?: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { timeout: 1000, ...(ca !== undefined ? { ca } : {}) }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+export async function startRegistry(o: RegistryOptions = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-registry-'));
   const port = await freePort();
+  const address = o.address ?? '127.0.0.1';
   let auth = '';
   if (o.user !== undefined && o.password !== undefined) {
     const r = spawnSync('htpasswd', ['-Bbn', o.user, o.password], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
     writeFileSync(join(dir, 'htpasswd'), r.stdout);
     auth = `auth:\n  htpasswd:\n    realm: cairn-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  } else if (o.token !== undefined) {
+    const t = o.token;
+    auth = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${t.service}\n    issuer: ${t.issuer}\n    rootcertbundle: ${t.rootCertBundle}\n`;
   }
+  const tls = o.tls !== undefined ? `  tls:\n    certificate: ${o.tls.cert}\n    key: ${o.tls.key}\n` : '';
   writeFileSync(
     join(dir, 'config.yml'),
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${address}:${port}\n${tls}${auth}`,
   );
   const child: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const host = `127.0.0.1:${port}`;
+  const host = `${address}:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    try {
-      const r = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200 || r.status === 401) break;
-    } catch {
-      // not up yet
-    }
+    const status = await ping(`${o.tls ? 'https' : 'http'}://${host}/v2/`, o.tls?.ca);
+    if (status === 200 || status === 401) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill();
       throw new Error(`docker-registry did not start: ${stderr.slice(0, 2000)}`);

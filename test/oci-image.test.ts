@@ -197,3 +197,18 @@ test('library: a deadline bounds every operation; a bad reference is REFERENCE_I
   aborted.abort();
   await assert.rejects(client.getManifest(parseReference(`${reg.host}/app-bundle:v1`), 'v1', { signal: aborted.signal }), (e: unknown) => e instanceof OciError && e.code === 'ABORTED');
 });
+
+test('legacy format and Rekor v2: the CLI refuses --format legacy --rekor-version 2 (USAGE), the library OPTIONS_INVALID, nothing is pushed', async () => {
+  const ref = `${reg.host}/legacy-v2:v1`;
+  const img = await pushImage(client, ref, 'legacy-v2');
+  const r = await cli(['image', 'sign', ref, '--format', 'legacy', '--rekor-version', '2', '--url', s.url, '--identity-token', await s.token()], env());
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Rekor v1/);
+  const { generateKey, LocalSigner } = await import('@cairn/shared');
+  const { signImage } = await import('@cairn/oci');
+  await assert.rejects(
+    signImage({ client, reference: ref, format: 'legacy', sign: { signer: new LocalSigner(generateKey('ecdsa-p256')), rekorVersion: 2, rekorUrl: s.url } }),
+    (e: unknown) => e instanceof OciError && e.code === 'OPTIONS_INVALID',
+  );
+  await assert.rejects(client.getManifest(parseReference(ref), digestTag(img.digest, 'sig')), (e: unknown) => e instanceof OciError && e.code === 'NOT_FOUND');
+});

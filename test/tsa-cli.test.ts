@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cairn, startCairn, tempDir } from './helpers/cli.ts';
 
@@ -56,4 +56,40 @@ test('cairn tsa init (encrypted keys, 0600) then cairn serve tsa: an openssl que
   } finally {
     await up.stop();
   }
+});
+
+test('the deployment shape: keys read-only in their own folder (CAIRN_TSA__KEY_DIR, as docker-compose.yml and 25-tsa.yaml mount them), serial.json in the data dir; a keyDir without keys is NOT_INITIALIZED', async () => {
+  const work = tempDir('cairn-tsa-keydir-');
+  const keys = join(work, 'tsa-keys');
+  const dataDir = join(work, 'data');
+  const init = cairn(['tsa', 'init', '--dir', keys, '--cn', 'ACME TSA']);
+  assert.equal(init.status, 0, init.stderr);
+  // What a deployment mounts: the three files the server needs (the root key stays offline), read-only.
+  rmSync(join(keys, 'root-key.pem'));
+  for (const f of readdirSync(keys)) chmodSync(join(keys, f), 0o400);
+  chmodSync(keys, 0o500);
+  const missing = cairn(['serve', 'tsa', '--port', '0', '--data-dir', dataDir], { env: { CAIRN_TSA__KEY_DIR: join(work, 'nothing') } });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /NOT_INITIALIZED/);
+  const up = await startCairn(['serve', 'tsa', '--port', '0', '--data-dir', dataDir], { CAIRN_TSA__KEY_DIR: keys });
+  try {
+    const chain = await (await fetch(`${up.url}/api/v1/timestamp/certchain`)).text();
+    assert.ok(chain.endsWith(readFileSync(join(keys, 'root.crt.pem'), 'utf8')), 'the chain ends with the mounted root');
+    const artifact = join(work, 'a.txt');
+    writeFileSync(artifact, 'hello\n');
+    const tsq = join(work, 'q.tsq');
+    assert.equal(spawnSync('openssl', ['ts', '-query', '-data', artifact, '-sha256', '-cert', '-out', tsq]).status, 0);
+    const r = await fetch(`${up.url}/api/v1/timestamp`, { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: readFileSync(tsq), signal: AbortSignal.timeout(20_000) });
+    assert.equal(r.status, 200);
+    const tsr = join(work, 'r.tsr');
+    writeFileSync(tsr, Buffer.from(await r.arrayBuffer()));
+    writeFileSync(join(work, 'chain.pem'), chain);
+    const v = spawnSync('openssl', ['ts', '-verify', '-in', tsr, '-queryfile', tsq, '-CAfile', join(work, 'chain.pem')], { encoding: 'utf8' });
+    assert.match(v.stdout, /Verification: OK/, v.stderr);
+  } finally {
+    await up.stop();
+    chmodSync(keys, 0o700);
+  }
+  assert.ok(existsSync(join(dataDir, 'tsa', 'serial.json')), 'the serial counter lives in the writable data dir');
+  assert.deepEqual(readdirSync(keys).sort(), ['root.crt.pem', 'signing-key.pem', 'signing.crt.pem'], 'nothing written next to the keys');
 });

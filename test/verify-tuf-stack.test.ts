@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sigstore from 'sigstore';
@@ -53,6 +53,7 @@ test('sigstore.sign() against the full stack, verified offline from the TUF cach
   const env = { CAIRN_TRUST_CACHE: cacheHome };
   const init = await cli(['trust', 'init', '--mirror', mirror, '--root', root], env);
   assert.equal(init.code, 0, init.err);
+  assert.equal((statSync(join(cacheHome, 'default.json')).mode & 0o777).toString(8), '600');
 
   const blob = Buffer.from(`full stack ${Date.now()}\n`);
   const token = await mintDevToken(join(dataDir, 'oidc'), { subject: SUBJECT }, systemClock);
@@ -68,6 +69,19 @@ test('sigstore.sign() against the full stack, verified offline from the TUF cach
   assert.match(byMirror.out, /Verified OK/);
   const byUrl = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--offline'], { ...env, CAIRN_URL: stack.url });
   assert.equal(byUrl.code, 0, byUrl.err);
+  // No trust flag and no CAIRN_URL: the default that 'cairn trust init' recorded (as after cosign initialize).
+  const byDefault = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--offline'], env);
+  assert.equal(byDefault.code, 0, byDefault.err);
+  assert.match(byDefault.out, /Verified OK/);
+  // A trust home with no default: a usage error that says what to run.
+  const empty = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--offline'], { CAIRN_TRUST_CACHE: mkdtempSync(join(tmpdir(), 'cairn-empty-trust-')) });
+  assert.equal(empty.code, 2, empty.err);
+  assert.match(empty.err, /\[USAGE\].*cairn trust init/);
+  // A default file that names no mirror is refused with its code, not guessed around.
+  writeFileSync(join(cacheHome, 'default.json'), '{"mirror": "file:///etc"}');
+  const corrupt = await cli(['verify', artifact, '--bundle', bundlePath, ...id, '--offline'], env);
+  assert.equal(corrupt.code, 1, corrupt.err);
+  assert.match(corrupt.err, /\[CACHE_INVALID\]/);
 
   const wrong = await cli(['verify', artifact, '--bundle', bundlePath, '--certificate-identity', 'https://ci.example.internal/pipelines/8', '--certificate-oidc-issuer', `${stack.url}/oidc`, '--tuf-mirror', mirror, '--offline'], env);
   assert.equal(wrong.code, 1);

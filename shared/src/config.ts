@@ -12,11 +12,17 @@
  * Store: --store / CAIRN_STORE / `store.url` (postgres://…; unset: SQLite), store.leaseMs.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type { parse } from 'yaml';
 import { SharedError } from './errors.ts';
 import { isRecord } from './encoding.ts';
 import type { LogLevel } from './logger.ts';
+
+// The YAML parser is loaded when a config file is read, not at import: every command imports
+// this module and most never read a file (yaml's ~40 CommonJS files cost ~50 ms of startup CPU).
+const requireLazily = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireLazily('yaml') as { parse: typeof parse }).parse(text);
 
 export interface CoreConfig {
   host: string;
@@ -146,7 +152,7 @@ export function loadConfig(options: LoadConfigOptions = {}): CairnConfig {
     if (text.length > MAX_CONFIG_FILE) bad(`config file ${file} is larger than ${MAX_CONFIG_FILE} bytes`);
     let doc: unknown;
     try {
-      doc = parseYaml(text) as unknown;
+      doc = parseYaml(text);
     } catch {
       return bad(`config file ${file} is not valid YAML or JSON`);
     }

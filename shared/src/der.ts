@@ -68,15 +68,45 @@ export function readTlv(buf: Buffer, offset = 0): Tlv {
   }
   const end = pos + length;
   if (end > buf.length) fail('content runs past the end of input');
-  return {
-    tag,
-    start: offset,
-    headerLength: pos - offset,
-    length,
-    end,
-    value: buf.subarray(pos, end),
-    raw: buf.subarray(offset, end),
-  };
+  return new LazyTlv(buf, tag, offset, pos, length, end);
+}
+
+/**
+ * A TLV whose `value` and `raw` views are made on first use: a Buffer view costs more than the
+ * rest of reading a TLV, and most TLVs of a certificate are only walked over.
+ */
+class LazyTlv implements Tlv {
+  readonly headerLength: number;
+  private v: Buffer | undefined;
+  private r: Buffer | undefined;
+  constructor(
+    private readonly buf: Buffer,
+    readonly tag: number,
+    readonly start: number,
+    private readonly contentStart: number,
+    readonly length: number,
+    readonly end: number,
+  ) {
+    this.headerLength = contentStart - start;
+  }
+  get value(): Buffer {
+    return (this.v ??= this.buf.subarray(this.contentStart, this.end));
+  }
+  get raw(): Buffer {
+    return (this.r ??= this.buf.subarray(this.start, this.end));
+  }
+}
+
+/** Walks the TLVs of `buf[from, to)` without making views, calling `each` with (tag, contentStart, end). */
+function walk(buf: Buffer, from: number, to: number, depth: number): void {
+  if (depth > MAX_DEPTH) fail('nested too deeply');
+  let off = from;
+  while (off < to) {
+    const t = readTlv(buf, off);
+    if (t.end > to) fail('content runs past the end of input');
+    if (t.tag & 0x20) walk(buf, t.start + t.headerLength, t.end, depth + 1);
+    off = t.end;
+  }
 }
 
 /** Reads exactly one TLV spanning the whole buffer. */
@@ -91,10 +121,11 @@ export function readOne(buf: Buffer, expectedTag?: number): Tlv {
 export function children(tlv: Tlv, maxChildren = 100_000): Tlv[] {
   if ((tlv.tag & 0x20) === 0) fail('children of a primitive value');
   const out: Tlv[] = [];
+  const content = tlv.value;
   let off = 0;
-  while (off < tlv.value.length) {
+  while (off < content.length) {
     if (out.length >= maxChildren) fail('too many elements');
-    const c = readTlv(tlv.value, off);
+    const c = readTlv(content, off);
     out.push(c);
     off = c.end;
   }
@@ -103,9 +134,8 @@ export function children(tlv: Tlv, maxChildren = 100_000): Tlv[] {
 
 /** Checks a whole structure is strict DER, down to `MAX_DEPTH` levels of nesting. */
 export function assertDer(buf: Buffer, depth = 0): void {
-  if (depth > MAX_DEPTH) fail('nested too deeply');
   const t = readOne(buf);
-  if (t.tag & 0x20) for (const c of children(t)) assertDer(c.raw, depth + 1);
+  if (t.tag & 0x20) walk(buf, t.headerLength, t.end, depth + 1);
 }
 
 export function expectTag(tlv: Tlv | undefined, tag: number, what: string): Tlv {
@@ -198,9 +228,15 @@ export function oid(dotted: string): Buffer {
   return encodeTlv(TAG.OID, oidContent(dotted));
 }
 
-/** Dotted form of an OID's content octets. */
+const oidNames = new Map<string, string>();
+const MAX_OID_NAMES = 1024;
+
+/** Dotted form of an OID's content octets (remembered for the few hundred OIDs real data uses). */
 export function oidToString(content: Uint8Array): string {
   if (content.length === 0 || content.length > 128) fail('bad OID length');
+  const key = Buffer.from(content.buffer, content.byteOffset, content.length).toString('latin1');
+  const known = oidNames.get(key);
+  if (known !== undefined) return known;
   const arcs: bigint[] = [];
   let v = 0n;
   let started = false;
@@ -217,7 +253,10 @@ export function oidToString(content: Uint8Array): string {
   if (started) fail('truncated OID');
   const first = arcs[0]!;
   const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('.');
+  const dotted = [...head, ...arcs.slice(1)].join('.');
+  if (oidNames.size >= MAX_OID_NAMES) oidNames.clear();
+  oidNames.set(key, dotted);
+  return dotted;
 }
 
 export function octetString(content: Uint8Array): Buffer {

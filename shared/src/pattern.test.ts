@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileGlob, compileRegExp } from './pattern.ts';
+import { compileGlob, compileRegExp, globToRegExpSource } from './pattern.ts';
 import { CairnError } from './errors.ts';
 
 test('pattern: RE2 matches catastrophic patterns in linear time', () => {
@@ -37,4 +37,19 @@ test('pattern: globs', () => {
   assert.equal(compileGlob('a?c')('abc'), true);
   assert.equal(compileGlob('a?c')('ac'), false);
   assert.equal(compileGlob('*a*a*a*a*a*b')('a'.repeat(20000)), false);
+});
+
+test('pattern: globstar globs (policy-controller: * stops at /, ** crosses it) and identity globs as RE2', () => {
+  const g = compileGlob('registry.internal/**', 'image', { segment: '/', globstar: true });
+  assert.equal(g('registry.internal/a/b/c:1'), true);
+  assert.equal(g('other.internal/a'), false);
+  const one = compileGlob('registry.internal/*:**', 'image', { segment: '/', globstar: true });
+  assert.equal(one('registry.internal/app:v1'), true);
+  assert.equal(one('registry.internal/team/app:v1'), false);
+  // Metacharacters of RE2 stay literal.
+  assert.equal(compileGlob('a.b(c)+', 'image', { segment: '/', globstar: true })('a.b(c)+'), true);
+  assert.equal(compileGlob('a.b', 'image', { segment: '/', globstar: true })('axb'), false);
+  assert.equal(globToRegExpSource('https://x/*.yml'), '(?s:https://x/.*\\.yml)');
+  assert.equal(compileRegExp(globToRegExpSource('https://x/*'), 'subject', { anchored: true })('https://x/a/b'), true);
+  assert.equal(compileRegExp(globToRegExpSource('https://x/*'), 'subject', { anchored: true })('https://y/a'), false);
 });

@@ -49,12 +49,43 @@ export function compileRegExp(pattern: string, what = 'regular expression', opti
   return (s) => typeof s === 'string' && s.length <= MAX_SUBJECT_LENGTH && r.test(s);
 }
 
+const RE2_META = /[\\^$.|?*+()[\]{}]/;
+
+/**
+ * The RE2 source (unanchored; compile with `anchored: true`) of a glob: `*` any run (not crossing
+ * `segment` when given), `**` any run (with `globstar`), `?` one character, everything else literal.
+ * For identity globs (Kyverno's keyless `subject: https://…/workflows/*`) that must become RE2 rules.
+ */
+export function globToRegExpSource(pattern: string, options: { segment?: string; globstar?: boolean } = {}): string {
+  const chars = [...pattern];
+  const sep = options.segment;
+  const notSep = sep === undefined ? '.' : `[^${RE2_META.test(sep) || sep === '-' ? `\\${sep}` : sep}]`;
+  let out = '';
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '*') {
+      if (options.globstar === true && chars[i + 1] === '*') {
+        while (chars[i + 1] === '*') i++;
+        out += '.*';
+      } else out += `${notSep}*`;
+    } else if (c === '?') out += notSep;
+    else out += RE2_META.test(c) ? `\\${c}` : c;
+  }
+  return `(?s:${out})`;
+}
+
 /**
  * Glob with `*` (any run of characters, `/` included unless `segment` is set) and `?` (one
  * character); everything else literal. Linear: the classic star-backtrack scan keeps one resume point.
  */
-export function compileGlob(pattern: string, what = 'glob', options: { segment?: string } = {}): (s: string) => boolean {
+export function compileGlob(pattern: string, what = 'glob', options: { segment?: string; globstar?: boolean } = {}): (s: string) => boolean {
   checkLength(pattern, what);
+  if (options.globstar === true) {
+    // `**` crosses the separator, `*` and `?` do not (policy-controller's image globs): compiled to
+    // an anchored RE2 expression, which matches in linear time like the scan below.
+    const sep = options.segment ?? '/';
+    return compileRegExp(globToRegExpSource(pattern, { segment: sep, globstar: true }), what, { anchored: true });
+  }
   const p = [...pattern];
   const sep = options.segment;
   return (input) => {

@@ -25,6 +25,8 @@ export interface ServiceContext {
 export interface ReadyStatus {
   ok: boolean;
   reason?: string;
+  /** A stable code for why the component is not ready (or what it warns about). */
+  code?: string;
 }
 
 /**

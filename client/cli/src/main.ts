@@ -18,7 +18,7 @@ interface Entry {
 
 const COMMANDS: Record<string, Entry> = {
   up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', load: () => import('./commands/up.ts') },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc', load: () => import('./commands/serve.ts') },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc|admission', load: () => import('./commands/serve.ts') },
   token: { summary: 'mint a development OIDC token from the built-in issuer', load: () => import('./commands/token.ts') },
   ca: { summary: 'CA key ceremony: cairn ca init', load: () => import('./commands/ca.ts') },
   tsa: { summary: 'timestamp authority key ceremony: cairn tsa init', load: () => import('./commands/tsa.ts') },
@@ -35,6 +35,7 @@ const COMMANDS: Record<string, Entry> = {
   intoto: { summary: 'in-toto: run, layout, sign, verify', load: () => import('./commands/intoto.ts') },
   image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', load: () => import('./commands/image.ts') },
   monitor: { summary: 'watch the transparency log for split views and unexpected signers', load: () => import('./commands/monitor.ts') },
+  admission: { summary: 'Kubernetes admission webhook: certs, check-policy (the server: cairn serve admission)', load: () => import('./commands/admission.ts') },
   store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', load: () => import('./commands/store.ts') },
 };
 

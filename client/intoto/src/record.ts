@@ -12,6 +12,7 @@ import type { IntotoSigningKey } from './keys.ts';
 import { checkSignature, linkFileName, loadMetadata, signMetadata, writeText } from './metadata.ts';
 import type { Link } from './models.ts';
 import { recordArtifacts, type RecordOptions } from './artifacts.ts';
+import type { ArtifactMap } from './rules.ts';
 
 export function unfinishedFileName(step: string, keyid: string): string {
   return `.${step}.${keyid.slice(0, 8)}.link-unfinished`;
@@ -25,13 +26,15 @@ export interface RecordStartOptions extends RecordOptions {
   dir: string;
   recordEnvironment?: boolean;
   cwd?: string;
+  /** Artifacts that are not files (a container image and its digest), resolved by the caller. */
+  extraArtifacts?: ArtifactMap;
 }
 
 export async function recordStart(opts: RecordStartOptions): Promise<string> {
   const link: Link = {
     _type: 'link',
     name: opts.name,
-    materials: recordArtifacts(opts.materials, opts),
+    materials: { ...recordArtifacts(opts.materials, opts), ...(opts.extraArtifacts ?? {}) },
     products: {},
     byproducts: {},
     command: [],
@@ -49,6 +52,8 @@ export interface RecordStopOptions extends RecordOptions {
   dir: string;
   /** Where the final link goes; default `dir`. */
   metadataDirectory?: string;
+  /** Products that are not files (a container image and its digest), resolved by the caller. */
+  extraArtifacts?: ArtifactMap;
 }
 
 export async function recordStop(opts: RecordStopOptions): Promise<string> {
@@ -58,7 +63,7 @@ export async function recordStop(opts: RecordStopOptions): Promise<string> {
   // The reference refuses to finish a link that the same key did not start.
   const check = checkSignature(md, opts.key.publicKey);
   if (check !== 'valid') throw new IntotoError('LINK_SIGNATURE_INVALID', `${unfinished}: ${check === 'missing' ? 'not signed by this key' : 'signature does not verify'}`);
-  const link: Link = { ...md.link, products: recordArtifacts(opts.products, opts) };
+  const link: Link = { ...md.link, products: { ...recordArtifacts(opts.products, opts), ...(opts.extraArtifacts ?? {}) } };
   const out = join(opts.metadataDirectory ?? opts.dir, linkFileName(opts.name, opts.key.publicKey.keyid));
   writeText(out, (await signMetadata(link, opts.key)).text);
   rmSync(unfinished, { force: true });

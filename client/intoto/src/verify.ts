@@ -41,6 +41,12 @@ export interface VerifyOptions {
   artifactDir: string;
   clock?: Clock;
   inspectionTimeoutMs?: number;
+  /**
+   * Final products that are not files, named and hashed by the caller (a container image
+   * `oci://REF` with its sha256 digest, resolved once): part of every inspection's materials and
+   * products, so inspection rules (`MATCH oci://REF WITH PRODUCTS FROM build`) bind them.
+   */
+  finalProducts?: ArtifactMap;
   env?: Record<string, string | undefined>;
   log?: (level: 'info' | 'warn', message: string) => void;
 }
@@ -56,6 +62,7 @@ interface Ctx {
   warnings: string[];
   artifactDir: string;
   inspectionTimeoutMs: number;
+  finalProducts: ArtifactMap;
   env: Record<string, string | undefined> | undefined;
 }
 
@@ -71,6 +78,7 @@ export function verifyLayout(opts: VerifyOptions): VerifyResult {
     warnings,
     artifactDir: opts.artifactDir,
     inspectionTimeoutMs: opts.inspectionTimeoutMs ?? DEFAULT_INSPECTION_TIMEOUT_MS,
+    finalProducts: opts.finalProducts ?? {},
     env: opts.env,
   };
   const summary = verifyRecursive(ctx, opts.layout, opts.layoutKeys, opts.linkDir, '', 0);
@@ -321,7 +329,7 @@ function runInspections(ctx: Ctx, inspections: readonly Inspection[]): Map<strin
     const out = new Map<string, Link>();
     for (const insp of inspections) {
       ctx.log('info', `Executing command for inspection '${insp.name}'...`);
-      const materials = recordArtifacts(['.'], { basePath: work });
+      const materials = { ...recordArtifacts(['.'], { basePath: work }), ...ctx.finalProducts };
       let r;
       try {
         r = executeCommand(insp.run, { cwd: work, timeoutMs: ctx.inspectionTimeoutMs, env: ctx.env });
@@ -336,7 +344,7 @@ function runInspections(ctx: Ctx, inspections: readonly Inspection[]): Map<strin
           details: { inspection: insp.name, returnValue: r.returnValue, stderr: r.stderr.slice(0, 4096) },
         });
       }
-      const products = recordArtifacts(['.'], { basePath: work });
+      const products = { ...recordArtifacts(['.'], { basePath: work }), ...ctx.finalProducts };
       out.set(insp.name, {
         _type: 'link',
         name: insp.name,

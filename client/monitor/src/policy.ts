@@ -17,13 +17,15 @@
  *     - sha256:<64 hex>                                             # the SHA-256 of the DER SPKI
  *
  * Regular expressions are written by the operator, never taken from log data; they are bounded
- * in length, compiled once with the `u` flag and anchored (`^(?:...)$`), and are only run
- * against values of bounded length.
+ * in length, compiled once by RE2 (@cairn/shared/pattern: linear time; backreferences and
+ * lookaround are refused when the policy loads) and anchored (`^(?:...)$`), and are only run
+ * against values of bounded length. Globs are matched by the shared linear glob.
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isRecord } from '@cairn/shared';
+import { compileGlob, compileRegExp } from '@cairn/shared/pattern';
 import { MonitorError } from './errors.ts';
 import type { SignerIdentity } from './identity.ts';
 
@@ -66,31 +68,6 @@ function invalid(why: string): never {
   throw new MonitorError('INVALID_POLICY', `policy: ${why}`);
 }
 
-/** `*` matches any run of characters, `?` exactly one; iterative, O(n·m) worst case. */
-export function globMatch(pattern: string, value: string): boolean {
-  let p = 0;
-  let v = 0;
-  let star = -1;
-  let mark = 0;
-  while (v < value.length) {
-    const c = pattern[p];
-    if (c === '?' || (c !== undefined && c !== '*' && c === value[v])) {
-      p++;
-      v++;
-    } else if (c === '*') {
-      star = p++;
-      mark = v;
-    } else if (star >= 0) {
-      p = star + 1;
-      v = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === '*') p++;
-  return p === pattern.length;
-}
-
 function patternText(v: unknown, what: string): string {
   if (typeof v !== 'string' || v.length === 0) invalid(`${what} must be a non-empty string`);
   if (v.length > MAX_PATTERN_LENGTH) invalid(`${what} is longer than ${MAX_PATTERN_LENGTH} characters`);
@@ -115,16 +92,17 @@ export function parseMatcher(v: unknown, what: string): Matcher {
     case 'exact':
       return { description: JSON.stringify(text), matches: bounded((s) => s === text) };
     case 'glob':
-      return { description: `glob ${JSON.stringify(text)}`, matches: bounded((s) => globMatch(text, s)) };
+      return { description: `glob ${JSON.stringify(text)}`, matches: bounded(compileGlob(text, `${what}.glob`)) };
     case 'regex': {
-      let re: RegExp;
+      // Operator-written (the policy file), matched against identities whoever got a certificate
+      // chose: RE2 (linear time), anchored on purpose.
+      let re: (s: string) => boolean;
       try {
-        // Operator-written (the policy file), never derived from log data; anchored on purpose.
-        re = new RegExp(`^(?:${text})$`, 'u');
+        re = compileRegExp(text, `${what}.regex`, { anchored: true });
       } catch (e) {
-        invalid(`${what}.regex does not compile: ${e instanceof Error ? e.message : String(e)}`);
+        invalid(`${what}.regex is not a valid RE2 expression (no backreferences or lookaround): ${e instanceof Error ? e.message : String(e)}`);
       }
-      return { description: `regex /${text}/`, matches: bounded((s) => re.test(s)) };
+      return { description: `regex /${text}/`, matches: bounded(re) };
     }
     default:
       invalid(`${what} has unknown matcher ${kind}`);

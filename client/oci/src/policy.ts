@@ -1,17 +1,13 @@
 /**
  * The identity policy of image verification, as Kyverno and policy-controller write it: a list
  * of accepted identities (OIDC issuer and certificate subject, each exact or an RE2 regular
- * expression, matched in linear time: re2-wasm, never a JavaScript RegExp built from policy
+ * expression, matched in linear time by @cairn/shared/pattern (RE2), never a JavaScript RegExp built from policy
  * text) and/or public keys. A bundle verifies when one identity matches both its issuer and its
  * subject, or when it verifies with one of the keys.
  */
 import type { KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { compileRegExp } from '@cairn/shared/pattern';
 import { ociFail } from './errors.ts';
-
-const require = createRequire(import.meta.url);
-type Re2 = { test(s: string): boolean };
-let RE2Class: (new (pattern: string, flags: string) => Re2) | undefined;
 
 export const MAX_IDENTITIES = 64;
 export const MAX_PUBLIC_KEYS = 64;
@@ -44,14 +40,11 @@ export interface CompiledRule {
 
 function re2(pattern: string, what: string): (v: string) => boolean {
   if (pattern === '' || pattern.length > MAX_PATTERN_LENGTH) ociFail('POLICY_INVALID', `the ${what} pattern must be 1-${MAX_PATTERN_LENGTH} characters`);
-  RE2Class ??= (require('re2-wasm') as { RE2: new (p: string, f: string) => Re2 }).RE2;
-  let r: Re2;
   try {
-    r = new RE2Class(pattern, 'u');
+    return compileRegExp(pattern, what);
   } catch (e) {
     return ociFail('POLICY_INVALID', `the ${what} pattern is not a valid RE2 expression`, e);
   }
-  return (v) => r.test(v);
 }
 
 function side(exact: string | undefined, pattern: string | undefined, what: string): (v: string) => boolean {

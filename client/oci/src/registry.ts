@@ -63,7 +63,18 @@ export interface RegistryClientOptions {
   /** Deadline of each operation (default 30 s). */
   timeoutMs?: number;
   retries?: number;
+  /**
+   * Bytes of immutable content kept in memory by this client (default CONTENT_CACHE_BYTES; 0:
+   * none): manifests and small blobs, keyed by repository and digest, stored only after their
+   * bytes matched the digest, so a second read of the same digest is not fetched again. Tags
+   * (mutable) and referrers lists are always fetched.
+   */
+  cacheBytes?: number;
 }
+
+export const CONTENT_CACHE_BYTES = 16 * 1024 * 1024;
+/** Largest single item kept by the content cache. */
+const CACHE_ITEM_BYTES = 1024 * 1024;
 
 /** Where images, signatures and referrers are read from: a registry or an OCI layout. */
 export interface ImageSource {
@@ -118,9 +129,15 @@ export class RegistryClient implements ImageSource {
   private readonly ca: string | undefined;
   private readonly tokens = new Map<string, string>();
   private readonly options: RegistryClientOptions;
+  /** Content cache (insertion-ordered: the oldest is evicted first). */
+  private readonly content = new Map<string, Manifest | Buffer>();
+  private contentBytes = 0;
+  private readonly cacheBytes: number;
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = options;
+    this.cacheBytes = options.cacheBytes ?? CONTENT_CACHE_BYTES;
+    if (!Number.isSafeInteger(this.cacheBytes) || this.cacheBytes < 0) throw new OciError('OPTIONS_INVALID', 'cacheBytes must be a non-negative integer');
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     for (const [k, v] of Object.entries(this.limits)) {
       if (!Number.isSafeInteger(v) || v <= 0) throw new OciError('OPTIONS_INVALID', `limits.${k} must be a positive integer`);
@@ -136,6 +153,22 @@ export class RegistryClient implements ImageSource {
       if (!this.ca.includes('-----BEGIN CERTIFICATE-----')) ociFail('CA_FILE_INVALID', `${options.caFile} holds no PEM certificate`);
     } else {
       this.ca = options.ca;
+    }
+  }
+
+  private cacheKey(repo: ImageReference, digest: string): string {
+    return `${repo.registry}/${repo.repository}@${digest}`;
+  }
+
+  private remember(key: string, value: Manifest | Buffer): void {
+    const size = Buffer.isBuffer(value) ? value.length : value.bytes.length;
+    if (size > CACHE_ITEM_BYTES || size > this.cacheBytes || this.content.has(key)) return;
+    this.content.set(key, value);
+    this.contentBytes += size;
+    for (const [k, v] of this.content) {
+      if (this.contentBytes <= this.cacheBytes) break;
+      this.content.delete(k);
+      this.contentBytes -= Buffer.isBuffer(v) ? v.length : v.bytes.length;
     }
   }
 
@@ -242,6 +275,8 @@ export class RegistryClient implements ImageSource {
 
   /** GET a manifest by tag or digest; the bytes are checked against the digest (asked for, or announced). */
   async getManifest(repo: ImageReference, reference: string, o: OperationOptions = {}): Promise<Manifest> {
+    const cached = isDigest(reference) ? this.content.get(this.cacheKey(repo, reference)) : undefined;
+    if (cached !== undefined && !Buffer.isBuffer(cached)) return cached;
     const signal = this.signal(o);
     const a = await this.send(repo, { method: 'GET', path: `manifests/${reference}`, maxBytes: this.limits.manifestBytes, headers: { accept: ACCEPT_MANIFESTS } }, signal);
     if (a.status !== 200) throw registryError(a, `manifest ${repo.repository}:${reference}`);
@@ -251,6 +286,7 @@ export class RegistryClient implements ImageSource {
     if (!byDigest && announced !== undefined && announced.startsWith('sha256:') && announced !== m.digest) {
       ociFail('DIGEST_MISMATCH', `the registry announced ${announced} for ${reference} but the bytes hash to ${m.digest}`);
     }
+    this.remember(this.cacheKey(repo, m.digest), m);
     return m;
   }
 
@@ -269,10 +305,15 @@ export class RegistryClient implements ImageSource {
   async getBlob(repo: ImageReference, d: Pick<Descriptor, 'digest' | 'size'>, o: OperationOptions = {}): Promise<Buffer> {
     checkDigest(d.digest, 'blob digest');
     if (d.size > this.limits.blobBytes) ociFail('TOO_LARGE', `blob ${d.digest} is ${d.size} bytes, over the ${this.limits.blobBytes}-byte limit`);
+    const key = this.cacheKey(repo, d.digest);
+    const cached = this.content.get(key);
+    // A copy: the caller may write into what it gets; the cache keeps the checked bytes.
+    if (Buffer.isBuffer(cached) && cached.length === d.size) return Buffer.from(cached);
     const signal = this.signal(o);
     const a = await this.send(repo, { method: 'GET', path: `blobs/${d.digest}`, maxBytes: d.size, crossHostRedirects: true }, signal);
     if (a.status !== 200) throw registryError(a, `blob ${d.digest}`);
     checkBlob(a.body, d);
+    if (a.body.length <= CACHE_ITEM_BYTES) this.remember(key, Buffer.from(a.body));
     return a.body;
   }
 

@@ -95,7 +95,15 @@ function statementFor(repo: ImageReference, digest: string, predicateType: strin
   return buildStatement([{ name: repositoryName(repo), digest: { sha256: digest.slice(7) } }], predicateType, predicate);
 }
 
+/** cosign's legacy objects hold a Rekor v1 entry and its SET; a Rekor v2 entry cannot be carried. */
+function checkLegacyLog(o: { format?: 'bundle' | 'legacy'; sign: SignOptions }): void {
+  if (o.format === 'legacy' && o.sign.rekorVersion === 2 && o.sign.tlogUpload !== false) {
+    ociFail('OPTIONS_INVALID', "format legacy carries a Rekor v1 entry (cosign's SET annotation): sign with rekorVersion 1, or use format bundle for Rekor v2");
+  }
+}
+
 export async function signImage(o: SignImageOptions): Promise<SignedObject[]> {
+  checkLegacyLog(o);
   const repo = typeof o.reference === 'string' ? parseReference(o.reference) : o.reference;
   const { manifest } = await resolveDigest(o.client, repo, o);
   const out: SignedObject[] = [];
@@ -122,6 +130,7 @@ export async function signImage(o: SignImageOptions): Promise<SignedObject[]> {
 }
 
 export async function attestImage(o: AttestImageOptions): Promise<SignedObject[]> {
+  checkLegacyLog(o);
   const repo = typeof o.reference === 'string' ? parseReference(o.reference) : o.reference;
   const predicateType = resolvePredicateType(o.predicateType);
   const { manifest } = await resolveDigest(o.client, repo, o);

@@ -7,7 +7,8 @@
  * send to object storage), never from https to http, at most MAX_REDIRECTS hops.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import { OciError } from './errors.ts';
 import { isLoopbackHost } from './reference.ts';
 
@@ -69,13 +70,17 @@ function abortError(signal: AbortSignal): OciError {
   return new OciError('ABORTED', 'the registry operation was aborted');
 }
 
+// TLS is loaded on the first https request: a loopback registry over plain http never needs it.
+const requireLazily = createRequire(import.meta.url);
+let httpsModule: typeof https | undefined;
+
 function once(spec: RequestSpec, url: URL, headers: Record<string, string>, o: TransportOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     if (spec.signal.aborted) {
       reject(abortError(spec.signal));
       return;
     }
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? (httpsModule ??= requireLazily('node:https') as typeof https) : http;
     const req = mod.request(url, {
       method: spec.method,
       headers: { ...headers, ...(spec.body !== undefined ? { 'content-length': String(spec.body.length) } : {}) },

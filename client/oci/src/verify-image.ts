@@ -172,62 +172,83 @@ function fail(f: Finding, e: unknown): Finding {
   return f;
 }
 
-async function referrerFindings(o: VerifyImageOptions, repo: ImageReference, digest: string, rules: CompiledRule[], signal: AbortSignal, budget: { n: number }) {
-  const out: Finding[] = [];
+/** Referrer manifests and blobs fetched (and bundles verified) at once per image. */
+export const FETCH_CONCURRENCY = 8;
+
+/** One thing to examine: found by listing, examined (fetched and verified) afterwards, in parallel. */
+type Task = { finding: Finding; examine?: () => Promise<Finding | undefined> };
+
+/** Runs the tasks' examinations with at most `limit` in flight; results keep the tasks' order. */
+async function examineAll(tasks: Task[], limit: number): Promise<Finding[]> {
+  const out: (Finding | undefined)[] = tasks.map((t) => (t.examine ? undefined : t.finding));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      const ex = tasks[i]!.examine;
+      if (ex) out[i] = await ex();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return out.filter((f): f is Finding => f !== undefined);
+}
+
+const overBudget = (): OciError => new OciError('TOO_MANY_DESCRIPTORS', `more than ${MAX_FINDINGS} signatures and attestations; the rest are not examined`);
+
+/** Lists the referrers (API or tag schema); each bundle referrer becomes a task. */
+async function referrerTasks(o: VerifyImageOptions, repo: ImageReference, digest: string, rules: CompiledRule[], signal: AbortSignal) {
   let via: ImageVerification['referrersVia'] = o.client.kind === 'layout' ? 'layout' : 'tag';
-  let descriptors: Descriptor[] = [];
+  let descriptors: Descriptor[];
   try {
     const r = await o.client.referrers(repo, digest, { signal });
     via = r.via;
     descriptors = r.descriptors.filter(isBundleReferrer);
   } catch (e) {
-    out.push(fail({ kind: 'signature', format: 'bundle', source: `referrers of ${digest}`, verified: false }, e));
-    return { findings: out, via };
+    return { tasks: [{ finding: fail({ kind: 'signature', format: 'bundle', source: `referrers of ${digest}`, verified: false }, e) }], via };
   }
-  for (const d of descriptors) {
-    if (budget.n-- <= 0) {
-      out.push(fail({ kind: 'signature', format: 'bundle', source: `referrer ${d.digest}`, verified: false }, new OciError('TOO_MANY_DESCRIPTORS', `more than ${MAX_FINDINGS} signatures and attestations; the rest are not examined`)));
-      break;
-    }
+  const tasks = descriptors.map((d): Task & { finding: Finding } => {
     const predicateHint = d.annotations?.['dev.sigstore.bundle.predicateType'];
     const f: Finding = { kind: predicateHint !== undefined && !SIGN_PREDICATES.includes(predicateHint) ? 'attestation' : 'signature', format: 'bundle', source: `referrer ${d.digest}`, verified: false };
-    try {
-      const m: Manifest = await o.client.getManifest(repo, d.digest, { signal });
-      if (m.kind !== 'manifest') ociFail('MANIFEST_INVALID', 'a referrer is not an image manifest');
-      // The referrers index and the fallback tag are registry data: the manifest's own subject decides.
-      if (m.subject?.digest !== digest) ociFail('SUBJECT_MISMATCH', `the referrer's subject is ${m.subject?.digest ?? 'missing'}, not ${digest}`);
-      const layer = m.layers.find((l) => BUNDLE_LAYER_MEDIA_TYPES.includes(l.mediaType)) ?? (m.artifactType !== undefined && BUNDLE_LAYER_MEDIA_TYPES.includes(m.artifactType) ? m.layers[0] : undefined);
-      if (!layer) {
-        // Not a Sigstore bundle (an SBOM, a signature of another tool): not ours to judge.
-        continue;
-      }
-      if (layer.size > MAX_BUNDLE_BYTES) ociFail('TOO_LARGE', `the bundle blob is ${layer.size} bytes, over ${MAX_BUNDLE_BYTES}`);
-      const bytes = await o.client.getBlob(repo, layer, { signal });
-      let json: unknown;
-      try {
-        json = JSON.parse(bytes.toString('utf8'));
-      } catch {
-        ociFail('PAYLOAD_INVALID', 'the bundle blob is not JSON');
-      }
-      const isDsse = isRecord(json) && json.dsseEnvelope !== undefined;
-      const r = verifyWithPolicy(json, digest, o.policy, rules, o.trustedRoot);
-      if (isDsse && r.statement) {
-        const pt = typeof r.statement.predicateType === 'string' ? r.statement.predicateType : undefined;
-        f.predicateType = pt;
-        f.predicate = r.statement.predicate;
-        f.kind = pt !== undefined && SIGN_PREDICATES.includes(pt) ? 'signature' : 'attestation';
-      } else {
-        f.kind = 'signature';
-      }
-      out.push(finish(f, r));
-    } catch (e) {
-      out.push(fail(f, e));
-    }
-  }
-  return { findings: out, via };
+    return { finding: f, examine: () => examineReferrer(o, repo, digest, d, f, rules, signal) };
+  });
+  return { tasks, via };
 }
 
-async function legacyFindings(o: VerifyImageOptions, repo: ImageReference, digest: string, suffix: 'sig' | 'att', rules: CompiledRule[], signal: AbortSignal, budget: { n: number }): Promise<Finding[]> {
+async function examineReferrer(o: VerifyImageOptions, repo: ImageReference, digest: string, d: Descriptor, f: Finding, rules: CompiledRule[], signal: AbortSignal): Promise<Finding | undefined> {
+  try {
+    const m: Manifest = await o.client.getManifest(repo, d.digest, { signal });
+    if (m.kind !== 'manifest') ociFail('MANIFEST_INVALID', 'a referrer is not an image manifest');
+    // The referrers index and the fallback tag are registry data: the manifest's own subject decides.
+    if (m.subject?.digest !== digest) ociFail('SUBJECT_MISMATCH', `the referrer's subject is ${m.subject?.digest ?? 'missing'}, not ${digest}`);
+    const layer = m.layers.find((l) => BUNDLE_LAYER_MEDIA_TYPES.includes(l.mediaType)) ?? (m.artifactType !== undefined && BUNDLE_LAYER_MEDIA_TYPES.includes(m.artifactType) ? m.layers[0] : undefined);
+    // Not a Sigstore bundle (an SBOM, a signature of another tool): not ours to judge.
+    if (!layer) return undefined;
+    if (layer.size > MAX_BUNDLE_BYTES) ociFail('TOO_LARGE', `the bundle blob is ${layer.size} bytes, over ${MAX_BUNDLE_BYTES}`);
+    const bytes = await o.client.getBlob(repo, layer, { signal });
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      ociFail('PAYLOAD_INVALID', 'the bundle blob is not JSON');
+    }
+    const isDsse = isRecord(json) && json.dsseEnvelope !== undefined;
+    const r = verifyWithPolicy(json, digest, o.policy, rules, o.trustedRoot);
+    if (isDsse && r.statement) {
+      const pt = typeof r.statement.predicateType === 'string' ? r.statement.predicateType : undefined;
+      f.predicateType = pt;
+      f.predicate = r.statement.predicate;
+      f.kind = pt !== undefined && SIGN_PREDICATES.includes(pt) ? 'signature' : 'attestation';
+    } else {
+      f.kind = 'signature';
+    }
+    return finish(f, r);
+  } catch (e) {
+    return fail(f, e);
+  }
+}
+
+/** Reads cosign's `sha256-<hex>.sig` / `.att` manifest; each layer becomes a task. */
+async function legacyTasks(o: VerifyImageOptions, repo: ImageReference, digest: string, suffix: 'sig' | 'att', rules: CompiledRule[], signal: AbortSignal): Promise<Task[]> {
   const tag = digestTag(digest, suffix);
   const kind = suffix === 'sig' ? 'signature' : 'attestation';
   let m: Manifest;
@@ -235,43 +256,40 @@ async function legacyFindings(o: VerifyImageOptions, repo: ImageReference, diges
     m = await o.client.getManifest(repo, tag, { signal });
   } catch (e) {
     if (e instanceof OciError && e.code === 'NOT_FOUND') return [];
-    return [fail({ kind, format: 'legacy', source: tag, verified: false }, e)];
+    return [{ finding: fail({ kind, format: 'legacy', source: tag, verified: false }, e) }];
   }
-  if (m.kind !== 'manifest') return [fail({ kind, format: 'legacy', source: tag, verified: false }, new OciError('MANIFEST_INVALID', `${tag} is not an image manifest`))];
+  if (m.kind !== 'manifest') return [{ finding: fail({ kind, format: 'legacy', source: tag, verified: false }, new OciError('MANIFEST_INVALID', `${tag} is not an image manifest`)) }];
   if (m.layers.length > MAX_SIGNATURE_LAYERS) {
-    return [fail({ kind, format: 'legacy', source: tag, verified: false }, new OciError('TOO_MANY_DESCRIPTORS', `${tag} has ${m.layers.length} layers, more than ${MAX_SIGNATURE_LAYERS}`))];
+    return [{ finding: fail({ kind, format: 'legacy', source: tag, verified: false }, new OciError('TOO_MANY_DESCRIPTORS', `${tag} has ${m.layers.length} layers, more than ${MAX_SIGNATURE_LAYERS}`)) }];
   }
-  const out: Finding[] = [];
-  for (const [i, layer] of m.layers.entries()) {
+  return m.layers.map((layer, i) => {
     const f: Finding = { kind, format: 'legacy', source: `${tag}[${i}]`, verified: false };
-    if (budget.n-- <= 0) {
-      out.push(fail(f, new OciError('TOO_MANY_DESCRIPTORS', `more than ${MAX_FINDINGS} signatures and attestations; the rest are not examined`)));
-      break;
+    return { finding: f, examine: () => examineLegacyLayer(o, repo, digest, suffix, layer, f, rules, signal) };
+  });
+}
+
+async function examineLegacyLayer(o: VerifyImageOptions, repo: ImageReference, digest: string, suffix: 'sig' | 'att', layer: Descriptor, f: Finding, rules: CompiledRule[], signal: AbortSignal): Promise<Finding | undefined> {
+  try {
+    const want = suffix === 'sig' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_LAYER_MEDIA_TYPE;
+    if (layer.mediaType !== want) return undefined;
+    if (layer.size > MAX_PAYLOAD_BYTES) ociFail('TOO_LARGE', `the layer is ${layer.size} bytes, over ${MAX_PAYLOAD_BYTES}`);
+    const bytes = await o.client.getBlob(repo, layer, { signal });
+    const a = layer.annotations ?? {};
+    if (suffix === 'sig') {
+      const r = verifyWithPolicy(bundleFromSignatureLayer(bytes, a), bytes, o.policy, rules, o.trustedRoot);
+      const payload = parseSimpleSigning(bytes);
+      if (payload.dockerReference !== undefined) f.dockerReference = payload.dockerReference;
+      // reference §4.3: the payload's digest is what binds the detached signature to the image.
+      if (payload.digest.toLowerCase() !== digest) ociFail('SUBJECT_MISMATCH', `the signed payload names ${payload.digest.slice(0, 80)}, not ${digest}`);
+      return finish(f, r);
     }
-    try {
-      const want = suffix === 'sig' ? SIMPLE_SIGNING_MEDIA_TYPE : DSSE_LAYER_MEDIA_TYPE;
-      if (layer.mediaType !== want) continue;
-      if (layer.size > MAX_PAYLOAD_BYTES) ociFail('TOO_LARGE', `the layer is ${layer.size} bytes, over ${MAX_PAYLOAD_BYTES}`);
-      const bytes = await o.client.getBlob(repo, layer, { signal });
-      const a = layer.annotations ?? {};
-      if (suffix === 'sig') {
-        const r = verifyWithPolicy(bundleFromSignatureLayer(bytes, a), bytes, o.policy, rules, o.trustedRoot);
-        const payload = parseSimpleSigning(bytes);
-        if (payload.dockerReference !== undefined) f.dockerReference = payload.dockerReference;
-        // reference §4.3: the payload's digest is what binds the detached signature to the image.
-        if (payload.digest.toLowerCase() !== digest) ociFail('SUBJECT_MISMATCH', `the signed payload names ${payload.digest.slice(0, 80)}, not ${digest}`);
-        out.push(finish(f, r));
-      } else {
-        const r = verifyWithPolicy(bundleFromAttestationLayer(bytes, a), digest, o.policy, rules, o.trustedRoot);
-        f.predicateType = typeof r.statement?.predicateType === 'string' ? r.statement.predicateType : undefined;
-        f.predicate = r.statement?.predicate;
-        out.push(finish(f, r));
-      }
-    } catch (e) {
-      out.push(fail(f, e));
-    }
+    const r = verifyWithPolicy(bundleFromAttestationLayer(bytes, a), digest, o.policy, rules, o.trustedRoot);
+    f.predicateType = typeof r.statement?.predicateType === 'string' ? r.statement.predicateType : undefined;
+    f.predicate = r.statement?.predicate;
+    return finish(f, r);
+  } catch (e) {
+    return fail(f, e);
   }
-  return out;
 }
 
 /**
@@ -289,9 +307,27 @@ export async function verifyImage(o: VerifyImageOptions): Promise<ImageVerificat
   let digest: string;
   if (o.digest !== undefined) digest = checkDigest(o.digest, 'digest');
   else digest = (await resolveDigest(o.client, repo, { signal })).digest;
-  const budget = { n: MAX_FINDINGS };
-  const ref = await referrerFindings(o, repo, digest, rules, signal, budget);
-  const all = [...ref.findings, ...(await legacyFindings(o, repo, digest, 'sig', rules, signal, budget)), ...(await legacyFindings(o, repo, digest, 'att', rules, signal, budget))];
+  // The three lists are independent reads: fetched at once. What they name is then examined in
+  // parallel (bounded), the budget applied in a fixed order (referrers, .sig, .att) so the result
+  // does not depend on which answer came first.
+  const [ref, sig, att] = await Promise.all([
+    referrerTasks(o, repo, digest, rules, signal),
+    legacyTasks(o, repo, digest, 'sig', rules, signal),
+    legacyTasks(o, repo, digest, 'att', rules, signal),
+  ]);
+  const tasks: Task[] = [];
+  let budget = MAX_FINDINGS;
+  for (const t of [...ref.tasks, ...sig, ...att]) {
+    if (t.examine === undefined) {
+      tasks.push(t);
+    } else if (budget-- > 0) {
+      tasks.push(t);
+    } else {
+      tasks.push({ finding: fail(t.finding, overBudget()) });
+      break;
+    }
+  }
+  const all = await examineAll(tasks, FETCH_CONCURRENCY);
   const signatures = all.filter((f) => f.kind === 'signature');
   const attestations = all.filter((f) => f.kind === 'attestation');
   const results: RequirementResult[] = requirements.map((req) => {

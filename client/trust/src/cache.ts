@@ -1,9 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseJson, systemClock, type Clock } from '@cairn/shared';
 import { IoError, readCappedFile } from '@cairn/shared/io';
 import { MAX_METADATA_BYTES, TufError, checkTargetBytes, isExpired, parseMetadata, verifyRole } from '@cairn/shared/tuf';
 import { TrustError } from './errors.ts';
-import { CairnTufClient, defaultCacheDir } from './tuf-client.ts';
+import { CairnTufClient, defaultCacheDir, trustHome } from './tuf-client.ts';
+import { writeAtomic } from '@cairn/shared/io';
 import { SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, parseTrustedRoot, type TrustedRootJson } from '@cairn/shared/trusted-root';
 
 const MAX_TRUSTED_ROOT_BYTES = 5_000_000;
@@ -91,11 +93,42 @@ export interface InitTrustResult {
   trustedRoot: TrustedRootJson;
 }
 
-/** `cairn trust init`: seed the cache with a root, run the TUF update and fetch trusted_root.json. */
+/**
+ * `cairn trust init`: seed the cache with a root, run the TUF update and fetch trusted_root.json.
+ * A cache in the default location also becomes the default trust source (as `cosign initialize`
+ * does): verification with no trust flags reads it.
+ */
 export async function initTrustCache(o: InitTrustOptions): Promise<InitTrustResult> {
-  const cacheDir = o.cacheDir ?? defaultCacheDir(o.mirror, o.env ?? process.env);
+  const env = o.env ?? process.env;
+  const cacheDir = o.cacheDir ?? defaultCacheDir(o.mirror, env);
   CairnTufClient.seed(cacheDir, o.rootBytes, o.force === true);
-  return refreshTrustCache({ mirror: o.mirror, cacheDir, ...(o.clock ? { clock: o.clock } : {}) });
+  const r = await refreshTrustCache({ mirror: o.mirror, cacheDir, ...(o.clock ? { clock: o.clock } : {}) });
+  if (o.cacheDir === undefined) setDefaultMirror(o.mirror, env);
+  return r;
+}
+
+const DEFAULT_FILE = 'default.json';
+const MAX_DEFAULT_FILE = 4096;
+
+/** Records `mirror` as the default trust source (`<trust home>/default.json`). */
+export function setDefaultMirror(mirror: string, env: Record<string, string | undefined> = process.env): void {
+  writeAtomic(join(trustHome(env), DEFAULT_FILE), JSON.stringify({ mirror: new URL(mirror).href.replace(/\/+$/, '') }) + '\n', 0o600);
+}
+
+/** The mirror `cairn trust init` last made the default, or undefined when there is none. */
+export function defaultMirror(env: Record<string, string | undefined> = process.env): string | undefined {
+  const path = join(trustHome(env), DEFAULT_FILE);
+  if (!existsSync(path)) return undefined;
+  const bytes = readFileSync(path);
+  if (bytes.byteLength > MAX_DEFAULT_FILE) throw new TrustError('CACHE_INVALID', `${path} is larger than ${MAX_DEFAULT_FILE} bytes`);
+  let mirror: unknown;
+  try {
+    mirror = (JSON.parse(bytes.toString('utf8')) as { mirror?: unknown }).mirror;
+  } catch {
+    mirror = undefined;
+  }
+  if (typeof mirror !== 'string' || !/^https?:\/\//.test(mirror)) throw new TrustError('CACHE_INVALID', `${path} does not name a mirror URL: run 'cairn trust init' again`);
+  return mirror;
 }
 
 /** Runs the TUF update on an initialised cache and returns the (re-checked) trusted root. */

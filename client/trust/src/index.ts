@@ -31,6 +31,6 @@ export {
   type ServiceJson,
   type ValidFor,
 } from '@cairn/shared/trusted-root';
-export { loadCachedTrustedRoot, loadCachedSigningConfig, initTrustCache, refreshTrustCache, type LoadCachedOptions, type InitTrustOptions, type InitTrustResult } from './cache.ts';
+export { loadCachedTrustedRoot, loadCachedSigningConfig, initTrustCache, refreshTrustCache, defaultMirror, setDefaultMirror, type LoadCachedOptions, type InitTrustOptions, type InitTrustResult } from './cache.ts';
 export { CairnTufClient, defaultCacheDir, fetchCapped, MAX_ROOT_ROTATIONS, type TufClientOptions } from './tuf-client.ts';
 export { TrustError, type TrustErrorCode } from './errors.ts';

@@ -34,9 +34,14 @@ export { MAX_ROOT_ROTATIONS };
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 
-/** The default cache directory of a mirror: `$CAIRN_TRUST_CACHE` or `~/.cairn/trust`, plus the encoded mirror. */
+/** Where trust caches live: `$CAIRN_TRUST_CACHE` or `~/.cairn/trust`. */
+export function trustHome(env: Record<string, string | undefined> = process.env): string {
+  return env.CAIRN_TRUST_CACHE !== undefined && env.CAIRN_TRUST_CACHE !== '' ? env.CAIRN_TRUST_CACHE : join(homedir(), '.cairn', 'trust');
+}
+
+/** The default cache directory of a mirror: `trustHome()` plus the encoded mirror. */
 export function defaultCacheDir(mirror: string, env: Record<string, string | undefined> = process.env): string {
-  const base = env.CAIRN_TRUST_CACHE !== undefined && env.CAIRN_TRUST_CACHE !== '' ? env.CAIRN_TRUST_CACHE : join(homedir(), '.cairn', 'trust');
+  const base = trustHome(env);
   const u = new URL(mirror);
   return join(base, encodeURIComponent(u.host + u.pathname.replace(/\/+$/, '')));
 }

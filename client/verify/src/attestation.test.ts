@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkAttestation, globMatch, parseCondition, resolvePredicateType, SLSA_PROVENANCE_V1 } from './attestation.ts';
+import { checkAttestation, evaluateCondition, globMatch, makeCondition, parseCondition, resolvePredicateType, SLSA_PROVENANCE_V1 } from './attestation.ts';
 import { VerifyError } from './errors.ts';
 import { codeOf } from '../../../test/helpers/codes.ts';
 
@@ -78,4 +78,25 @@ test('predicate type aliases', () => {
   assert.equal(code(() => resolvePredicateType('__proto__')), 'POLICY_INVALID');
   assert.equal(code(() => resolvePredicateType('not a uri')), 'POLICY_INVALID');
   assert.equal(code(() => resolvePredicateType('')), 'POLICY_INVALID');
+});
+
+test('Kyverno operators on the one condition model: not-equals, lists, arrays, numbers; bad parts are POLICY_INVALID', () => {
+  const p = { builder: { id: 'https://ci/b' }, level: 3, tags: ['a', 'b'], n: '2' };
+  const ok = (path: string, op: Parameters<typeof makeCondition>[1], values: string[]): boolean => evaluateCondition(p, makeCondition(path.split('.'), op, values, `${path} ${op}`));
+  assert.equal(ok('builder.id', 'not-equals', ['x']), true);
+  assert.equal(ok('builder.id', 'not-equals', ['https://ci/b']), false);
+  assert.equal(ok('builder.id', 'not-one-of', ['x', 'y']), true);
+  assert.equal(ok('tags', 'any-in', ['b', 'z']), true);
+  assert.equal(ok('tags', 'all-in', ['b', 'z']), false);
+  assert.equal(ok('tags', 'all-in', ['a', 'b']), true);
+  assert.equal(ok('tags', 'any-not-in', ['a']), true);
+  assert.equal(ok('tags', 'all-not-in', ['a']), false);
+  assert.equal(ok('level', 'gte', ['3']), true);
+  assert.equal(ok('level', 'gt', ['3']), false);
+  assert.equal(ok('n', 'lt', ['3']), true);
+  assert.equal(ok('builder.id', 'lt', ['3']), false);
+  assert.equal(ok('missing', 'not-equals', ['x']), false);
+  for (const bad of [() => makeCondition([], 'equals', ['x'], 'e'), () => makeCondition(['a'], 'gt', ['nope'], 'g'), () => makeCondition(['a'], 'equals', ['x', 'y'], 'two'), () => makeCondition(['a'], 'regex' as never, ['x'], 'r')]) {
+    assert.throws(bad, (e: unknown) => e instanceof VerifyError && e.code === 'POLICY_INVALID');
+  }
 });

@@ -19,7 +19,31 @@ export const CONDITION_LIMITS = {
   maxOneOf: 64,
 } as const;
 
-export type ConditionOp = 'equals' | 'glob' | 'one-of';
+/**
+ * `equals`, `glob` and `one-of` are what `--condition` writes; the others are Kyverno's operators
+ * (NotEquals, NotIn, AnyIn, AllIn, AnyNotIn, AllNotIn, GreaterThan[OrEquals], LessThan[OrEquals]),
+ * which the admission policies map onto this one model. The `any-*`/`all-*` operators also take a
+ * predicate field that is an array of scalars; the numeric ones compare numbers only.
+ */
+export type ConditionOp = 'equals' | 'glob' | 'one-of' | 'not-equals' | 'not-one-of' | 'any-in' | 'all-in' | 'any-not-in' | 'all-not-in' | 'gt' | 'gte' | 'lt' | 'lte';
+
+export const CONDITION_OPS: readonly ConditionOp[] = ['equals', 'glob', 'one-of', 'not-equals', 'not-one-of', 'any-in', 'all-in', 'any-not-in', 'all-not-in', 'gt', 'gte', 'lt', 'lte'];
+const LIST_OPS: readonly ConditionOp[] = ['one-of', 'not-one-of', 'any-in', 'all-in', 'any-not-in', 'all-not-in'];
+
+/** Builds a condition from parts (the admission policy readers); the same limits as parseCondition. */
+export function makeCondition(path: readonly string[], op: ConditionOp, values: readonly string[], source: string): Condition {
+  if (!CONDITION_OPS.includes(op)) fail('POLICY_INVALID', `unknown condition operator ${String(op).slice(0, 40)}`);
+  if (path.length === 0 || path.length > CONDITION_LIMITS.maxPathSegments || !path.every((s) => SEGMENT_RE.test(s))) {
+    fail('POLICY_INVALID', `condition path "${path.join('.').slice(0, 80)}" must be 1-${CONDITION_LIMITS.maxPathSegments} field names`);
+  }
+  if (values.length === 0 || values.length > CONDITION_LIMITS.maxOneOf || (!LIST_OPS.includes(op) && values.length !== 1)) {
+    fail('POLICY_INVALID', `condition "${source.slice(0, 80)}": ${LIST_OPS.includes(op) ? `1-${CONDITION_LIMITS.maxOneOf} values` : 'one value'}`);
+  }
+  if (values.some((v) => v.length > CONDITION_LIMITS.maxValueChars)) fail('POLICY_INVALID', `a condition value is longer than ${CONDITION_LIMITS.maxValueChars} characters`);
+  if (op === 'glob' && values[0]!.length > CONDITION_LIMITS.maxPatternChars) fail('POLICY_INVALID', `a glob is longer than ${CONDITION_LIMITS.maxPatternChars} characters`);
+  if (['gt', 'gte', 'lt', 'lte'].includes(op) && !Number.isFinite(Number(values[0]))) fail('POLICY_INVALID', `condition "${source.slice(0, 80)}": ${op} compares with a number`);
+  return { path: [...path], op, values: [...values], source };
+}
 
 export interface Condition {
   path: string[];
@@ -124,17 +148,49 @@ function lookup(root: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
+function scalar(v: unknown): string | undefined {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}
+
 export function evaluateCondition(predicate: unknown, c: Condition): boolean {
   const v = lookup(predicate, c.path);
-  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return false;
-  const s = String(v);
+  if (c.op === 'any-in' || c.op === 'all-in' || c.op === 'any-not-in' || c.op === 'all-not-in') {
+    const items = Array.isArray(v) ? v.slice(0, CONDITION_LIMITS.maxOneOf * 16).map(scalar) : [scalar(v)];
+    if (items.length === 0 || items.some((i) => i === undefined)) return false;
+    const inList = (i: string | undefined): boolean => c.values.includes(i!);
+    switch (c.op) {
+      case 'any-in':
+        return items.some(inList);
+      case 'all-in':
+        return items.every(inList);
+      case 'any-not-in':
+        return items.some((i) => !inList(i));
+      case 'all-not-in':
+        return items.every((i) => !inList(i));
+    }
+  }
+  const s = scalar(v);
+  if (s === undefined) return false;
   switch (c.op) {
     case 'equals':
       return s === c.values[0];
+    case 'not-equals':
+      return s !== c.values[0];
     case 'one-of':
       return c.values.includes(s);
+    case 'not-one-of':
+      return !c.values.includes(s);
     case 'glob':
       return globMatch(c.values[0]!, s);
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      if (typeof v !== 'number' && !(typeof v === 'string' && /^-?[0-9]+(?:\.[0-9]+)?$/.test(v))) return false;
+      const a = Number(v);
+      const b = Number(c.values[0]);
+      return c.op === 'gt' ? a > b : c.op === 'gte' ? a >= b : c.op === 'lt' ? a < b : a <= b;
+    }
   }
 }
 

@@ -23,6 +23,8 @@ export {
   checkAttestation,
   parseCondition,
   evaluateCondition,
+  makeCondition,
+  CONDITION_OPS,
   globMatch,
   resolvePredicateType,
   SLSA_PROVENANCE_V1,

@@ -27,3 +27,21 @@ test('the signature memo remembers successes only, keyed by every input', () => 
   assert.equal(verifySignature('sha256', data, publicKey, spki, sig), true, 'works with the memo off');
   setVerificationMemo(true);
 });
+
+test('memo: EC SPKIs parsed through the JWK path give the same key; off-curve points are refused', async () => {
+  const { generateKeyPairSync, sign, verify: cryptoVerify } = await import('node:crypto');
+  const { spkiKey, setVerificationMemo } = await import('./memo.ts');
+  setVerificationMemo(false);
+  for (const namedCurve of ['P-256', 'P-384']) {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve });
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    const k = spkiKey(der);
+    assert.ok(k.equals(publicKey), namedCurve);
+    const sig = sign('sha256', Buffer.from('x'), privateKey);
+    assert.equal(cryptoVerify('sha256', Buffer.from('x'), k, sig), true);
+    const bad = Buffer.from(der);
+    bad[bad.length - 1]! ^= 1; // y no longer on the curve
+    assert.throws(() => spkiKey(bad));
+  }
+  setVerificationMemo(true);
+});

@@ -65,13 +65,35 @@ export function verifySignature(algorithm: string | null, data: Uint8Array, key:
   return ok;
 }
 
+/** SPKI prefixes of uncompressed EC points (id-ecPublicKey with prime256v1 / secp384r1), with the coordinate size. */
+const EC_SPKI: readonly { prefix: Buffer; crv: string; size: number }[] = [
+  { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), crv: 'P-256', size: 32 },
+  { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200' + '04', 'hex'), crv: 'P-384', size: 48 },
+];
+
+/**
+ * Parses a DER SPKI. OpenSSL 3's DER decoder costs about twice as much as importing the same EC
+ * point as a JWK (which also checks that the point is on the curve), so exact P-256/P-384 SPKIs
+ * take that path; anything else goes through the decoder.
+ */
+function parseSpki(spki: Buffer): KeyObject {
+  for (const { prefix, crv, size } of EC_SPKI) {
+    if (spki.length === prefix.length + 2 * size && spki.subarray(0, prefix.length).equals(prefix)) {
+      const x = spki.subarray(prefix.length, prefix.length + size).toString('base64url');
+      const y = spki.subarray(prefix.length + size).toString('base64url');
+      return createPublicKey({ key: { kty: 'EC', crv, x, y }, format: 'jwk' });
+    }
+  }
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
 /** createPublicKey for a DER SPKI, memoized by the exact bytes. */
 export function spkiKey(spki: Buffer): KeyObject {
-  if (!enabled) return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  if (!enabled) return parseSpki(spki);
   const id = spki.toString('base64');
   let k = keys.get(id);
   if (!k) {
-    k = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    k = parseSpki(spki);
     if (keys.size >= MAX_KEYS) keys.clear();
     keys.set(id, k);
   }

@@ -4,6 +4,7 @@
  * Patterns come from the operator (CLI flags / library callers), never from the bundle, and are
  * length-bounded.
  */
+import { compileRegExp } from '@cairn/shared/pattern';
 import { fail } from './errors.ts';
 import type { Certificate } from './x509.ts';
 
@@ -12,7 +13,7 @@ export const MAX_POLICY_PATTERN = 1024;
 export interface IdentityPolicy {
   /** Exact SAN. */
   identity?: string;
-  /** JavaScript regular expression matched against the SAN (unanchored, like cosign's regexp flags). */
+  /** RE2 regular expression matched against the SAN (unanchored, like cosign's regexp flags). */
   identityRegExp?: string;
   /** Exact OIDC issuer. */
   issuer?: string;
@@ -41,14 +42,13 @@ function compile(exact: string | undefined, pattern: string | undefined, what: s
   }
   if (pattern !== undefined) {
     if (pattern === '' || pattern.length > MAX_POLICY_PATTERN) fail('POLICY_INVALID', `the ${what} pattern must be 1-${MAX_POLICY_PATTERN} characters`);
-    let re: RegExp;
+    // The operator's pattern, matched against an identity whoever got a certificate chose: RE2
+    // (linear time, cosign's semantics), never a backtracking RegExp.
     try {
-      // The operator's own pattern (a CLI flag), not bundle data.
-      re = new RegExp(pattern);
+      return compileRegExp(pattern, what);
     } catch (e) {
-      return fail('POLICY_INVALID', `the ${what} pattern is not a valid regular expression`, e);
+      return fail('POLICY_INVALID', `the ${what} pattern is not a valid RE2 regular expression (no backreferences or lookaround)`, e);
     }
-    return (v) => re.test(v);
   }
   return undefined;
 }

@@ -55,6 +55,26 @@ const IN_TOTO_STATEMENT_TYPES = ['https://in-toto.io/Statement/v1', 'https://in-
 type Hash = 'sha256' | 'sha384' | 'sha512';
 const BUNDLE_HASH: Record<string, Hash> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512' };
 
+/** DUPLICATE_TLOG_ENTRY / DUPLICATE_TIMESTAMP for a bundle that carries one piece of evidence twice. */
+function refuseDuplicates(entries: readonly { logId: Buffer; logIndex: number; canonicalizedBody: Buffer }[], timestamps: readonly Buffer[]): void {
+  const positions = new Set<string>();
+  const bodies = new Set<string>();
+  for (const [i, e] of entries.entries()) {
+    const position = `${e.logId.toString('hex')}/${e.logIndex}`;
+    const body = createHash('sha256').update(e.canonicalizedBody).digest('hex');
+    if (positions.has(position)) fail('DUPLICATE_TLOG_ENTRY', `transparency log entry ${i} repeats log ${e.logId.toString('hex')} index ${e.logIndex}; every entry counts once`);
+    if (bodies.has(body)) fail('DUPLICATE_TLOG_ENTRY', `transparency log entry ${i} repeats the body of another entry; every entry counts once`);
+    positions.add(position);
+    bodies.add(body);
+  }
+  const seen = new Set<string>();
+  for (const [i, t] of timestamps.entries()) {
+    const h = createHash('sha256').update(t).digest('hex');
+    if (seen.has(h)) fail('DUPLICATE_TIMESTAMP', `RFC 3161 timestamp ${i} repeats another; every timestamp counts once`);
+    seen.add(h);
+  }
+}
+
 function threshold(v: number | undefined, dflt: number, what: string): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < 0 || v > MAX_THRESHOLD) fail('POLICY_INVALID', `${what} must be an integer 0-${MAX_THRESHOLD}`);
@@ -206,7 +226,10 @@ export function verify(bundleInput: unknown, artifactInput: ArtifactInput, polic
     };
   }
 
-  // 3. Transparency log entries: every entry must verify; enough of them must exist.
+  // 3. Transparency log entries: every entry must verify; enough of them must exist. A repeated
+  // entry (same log and index, or the same body) is refused outright, as @sigstore/verify
+  // refuses the duplicate timestamp it brings: copies must not meet a higher threshold.
+  refuseDuplicates(bundle.verificationMaterial.tlogEntries, bundle.verificationMaterial.rfc3161Timestamps);
   const times: TrustedTime[] = [];
   let tlogCount = 0;
   for (const entry of bundle.verificationMaterial.tlogEntries) {

@@ -9,7 +9,9 @@
  *   ctEnabled              true | false; unset = use a CT log if one is available (in-process or ctUrl).
  *   ctUrl                  base URL of an RFC 6962 log (split deployments).
  *   passphraseFile         file holding the CA key passphrase (or env CAIRN_CA_PASSPHRASE).
- *   clockToleranceSeconds  skew tolerated on token exp/nbf (default 10, max 300).
+ *   clockToleranceSeconds  skew tolerated on token exp/nbf/iat (default 10, max 300).
+ *   maxTokenLifetimeSeconds  longest token lifetime accepted (exp - iat, or exp - now without iat;
+ *                          default 86400, 60-2592000); an issuer's MaxTokenLifetimeSeconds overrides it.
  *   devCurve               p256 | p384: curve of the development CA created on first start (default
  *                          p256: OpenSSL signs P-384 about 40 times slower, see README.md).
  */
@@ -20,8 +22,8 @@ import { keyPassphrase } from '@cairn/shared/key-files';
 import { section, sectionBool, sectionValue, sectionNumber, sectionString, type Peers, type Service, type ServiceFactory } from '@cairn/shared';
 import { CaError } from './errors.ts';
 import { caFilesExist, initCa, loadCa, INTERMEDIATE_CERT_FILE } from './ca-keys.ts';
-import { builtinIssuersConfig, loadIssuersFile } from './identity/config.ts';
-import { TokenVerifier } from './identity/verifier.ts';
+import { MAX_TOKEN_LIFETIME_LIMIT_SECONDS, builtinIssuersConfig, loadIssuersFile } from './identity/config.ts';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, TokenVerifier } from './identity/verifier.ts';
 import { CertificateAuthority } from './authority.ts';
 import { HttpCtClient, InProcessCtClient, isInProcessLog, type CtClient } from './ct-client.ts';
 import { caRouter } from './routes.ts';
@@ -106,6 +108,7 @@ export const createService: ServiceFactory = async (ctx, peers) => {
   const verifier = new TokenVerifier(issuers, {
     clock: ctx.clock,
     clockToleranceSeconds: sectionNumber(cfg, 'clockToleranceSeconds', 10, 0, 300),
+    maxTokenLifetimeSeconds: sectionNumber(cfg, 'maxTokenLifetimeSeconds', DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 60, MAX_TOKEN_LIFETIME_LIMIT_SECONDS),
     localJwks,
   });
 

@@ -24,7 +24,7 @@ import {
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
-import { errorHandler, notFound, serveLean, type LeanRoute } from '@cairn/shared/http';
+import { MAX_HEADER_BYTES, answerClientError, errorHandler, notFound, pathEncodingError, sendJson, serveLean, type LeanRoute } from '@cairn/shared/http';
 import { rateLimit } from './rate-limit.ts';
 
 const FACTORIES: Record<ComponentName, () => Promise<ServiceFactory>> = {
@@ -78,9 +78,19 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
 
   const server =
     config.tlsCert !== undefined && config.tlsKey !== undefined
-      ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
-      : createHttpServer();
+      ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), maxHeaderSize: MAX_HEADER_BYTES })
+      : createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES });
   server.keepAliveTimeout = 65_000;
+  // Requests the HTTP parser refuses (headers over the limit, not HTTP) get JSON answers too.
+  server.on('clientError', answerClientError);
+  // From the first moment the server listens every request is answered: until the components
+  // exist, 503 STARTING with Retry-After (and /healthz 200, the process is alive). A client that
+  // connects during start (a readiness loop, a restart under load) never waits on a silent socket.
+  const handler: { serve?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (handler.serve) return handler.serve(req, res);
+    answerStarting(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -145,7 +155,17 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
   // configured every request goes through Express, where the limiter is.
   const lean = new Map<string, LeanRoute>();
   if (!(config.rateLimit > 0)) for (const s of services) for (const r of s.leanRoutes ?? []) lean.set(`${r.method} ${r.path}`, r);
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  handler.serve = (req: IncomingMessage, res: ServerResponse): void => {
+    // A path that does not percent-decode is refused here, once, for every component (Express
+    // would fail decoding a route parameter, a component its own decoding).
+    const badPath = pathEncodingError(req.url);
+    if (badPath) {
+      const start = process.hrtime.bigint();
+      req.resume();
+      res.on('finish', () => record('other', req.method ?? 'GET', res.statusCode, start));
+      sendJson(res, badPath);
+      return;
+    }
     const route = lean.size > 0 ? lean.get(`${req.method} ${req.url}`) : undefined;
     if (route) {
       const start = process.hrtime.bigint();
@@ -155,7 +175,7 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
       }
     }
     void app(req, res);
-  });
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -180,6 +200,22 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
     return closing;
   };
   return { url, server, services, metrics, logger, close };
+}
+
+/** The answer to every request that arrives before the components exist. */
+function answerStarting(req: IncomingMessage, res: ServerResponse): void {
+  // The body (if any) is not read: drain it so the connection stays usable, and close after.
+  req.resume();
+  const path = (req.url ?? '').split('?')[0];
+  const healthy = req.method === 'GET' && path === '/healthz';
+  const body = JSON.stringify(healthy ? { status: 'ok' } : { code: 'STARTING', message: 'the server is starting; retry shortly' });
+  res.writeHead(healthy ? 200 : 503, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...(healthy ? {} : { 'retry-after': '1' }),
+  });
+  res.end(body);
 }
 
 /** Collapses IDs in paths so metrics labels stay bounded. */

@@ -245,9 +245,12 @@ class PgReplicaEngine implements LogEngine {
         if (this.inner || !latest) return;
         if (latest.size > this.head.size) {
           const signed = await this.sign(latest);
+          await this.store.prefetchEdge(this.head.size, signed.size).catch(() => undefined);
           if (this.inner) return;
-          this.head = signed;
-          this.store.treeSize = signed.size;
+          if (signed.size > this.head.size) {
+            this.head = signed;
+            this.store.treeSize = signed.size;
+          }
         }
         this.freshAt = Date.now();
         if (this.waiters.size > 0) await this.collect();
@@ -338,9 +341,14 @@ class PgReplicaEngine implements LogEngine {
     if (need > this.head.size && !this.inner) {
       const latest = await this.store.latestHeadAsync().catch(() => undefined);
       if (latest && latest.size > this.head.size && !this.inner) {
-        this.head = await this.sign(latest);
-        this.store.treeSize = this.head.size;
-        this.freshAt = Date.now();
+        const signed = await this.sign(latest);
+        await this.store.prefetchEdge(this.head.size, signed.size).catch(() => undefined);
+        // Another refresh may have moved the view further meanwhile: never back.
+        if (!this.inner && signed.size > this.head.size) {
+          this.head = signed;
+          this.store.treeSize = this.head.size;
+          this.freshAt = Date.now();
+        }
       }
     }
     const head = this.checkpointUnchecked();

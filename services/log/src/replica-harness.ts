@@ -1,5 +1,6 @@
 /**
- * Test support for the replica failover suites (replicas.test.ts, replicas.soak.test.ts): real
+ * Test support for the replica failover suites (replicas.test.ts, replicas.soak.test.ts) and the
+ * process rows of `npm run bench -- log-pg`: real
  * `cairn serve log --store postgres://…` processes on one database, real HTTP writes
  * (hashedrekord entries signed with fresh P-256 keys), and the checks every round ends with.
  */
@@ -21,8 +22,10 @@ export interface Replica {
   stderr: string[];
 }
 
+/** `cairn serve log` on `storeUrl` (an empty string: the default SQLite store in the data dir). */
 export async function startReplica(dataDir: string, storeUrl: string, extra: string[] = []): Promise<Replica> {
-  const proc = spawn(process.execPath, [CAIRN, 'serve', 'log', '--port', '0', '--data-dir', dataDir, '--store', storeUrl, '--log-level', 'warn', ...extra], {
+  const store = storeUrl === '' ? [] : ['--store', storeUrl];
+  const proc = spawn(process.execPath, [CAIRN, 'serve', 'log', '--port', '0', '--data-dir', dataDir, ...store, '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
@@ -141,9 +144,13 @@ export async function write(r: Replica): Promise<WriteOutcome> {
 }
 
 /** Writers on every replica until `stop()`: every answer is 201 or a 503 with a stable code, never a 500. */
-export function writers(replicas: () => readonly Replica[], perReplica = 2): { acked: Acked[]; refused: string[]; stop: () => Promise<void> } {
+export function writers(
+  replicas: () => readonly Replica[],
+  perReplica = 2,
+): { acked: Acked[]; refused: string[]; slowestMs: () => number; stop: () => Promise<void> } {
   const acked: Acked[] = [];
   const refused: string[] = [];
+  let slowest = 0;
   let running = true;
   const loops: Promise<void>[] = [];
   for (let w = 0; w < perReplica * 3; w++) {
@@ -152,7 +159,9 @@ export function writers(replicas: () => readonly Replica[], perReplica = 2): { a
         while (running) {
           const rs = replicas();
           const r = rs[w % rs.length]!;
+          const started = Date.now();
           const out = await write(r);
+          slowest = Math.max(slowest, Date.now() - started);
           if (out.acked) acked.push(out.acked);
           else {
             assert.ok(out.status === 0 || out.status === 503, `a write answered ${out.status} ${out.code ?? ''}: only 201 or 503 are allowed`);
@@ -166,6 +175,7 @@ export function writers(replicas: () => readonly Replica[], perReplica = 2): { a
   return {
     acked,
     refused,
+    slowestMs: () => slowest,
     stop: async () => {
       running = false;
       await Promise.all(loops);

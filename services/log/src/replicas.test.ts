@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { killRounds, pausedLeader, terminatedConnections } from './replica-rounds.ts';
+import { killRounds, pausedLeader, restartedPostgres, terminatedConnections } from './replica-rounds.ts';
+import { privatePostgresSkip } from './store/private-postgres.ts';
 import { TEST_POSTGRES } from './store/test-stores.ts';
 
 const skip = TEST_POSTGRES ? false : 'CAIRN_TEST_POSTGRES is not set: the PostgreSQL replica tests were skipped';
@@ -24,4 +25,17 @@ test('replicas: connections killed with pg_terminate_backend: replicas recover, 
   const r = await terminatedConnections(t, 3);
   t.diagnostic(`acknowledged ${r.acked}, refused ${r.refused.length} (${[...new Set(r.refused)].join(', ')})`);
   assert.ok(r.acked > 0);
+});
+
+// On a private server (initdb in a temporary folder): restarting the shared one would disturb every other test.
+const skipRestart = skip || privatePostgresSkip();
+if (skipRestart && skip === false) console.log(`# ${skipRestart}`);
+
+test('replicas: PostgreSQL restarted under load (pg_ctl stop -m fast / -m immediate, then start): replicas recover, clients see 201 or 503 and no hang, nothing acknowledged is lost', { skip: skipRestart }, async (t) => {
+  const r = await restartedPostgres(t);
+  t.diagnostic(
+    `acknowledged ${r.acked}, refused ${r.refused.length} (${[...new Set(r.refused)].join(', ')}), slowest answer ${r.slowestMs} ms, all replicas writing again ${r.recoveryMs.join(', ')} ms after the server was back`,
+  );
+  assert.ok(r.acked > 0);
+  assert.ok(r.refused.length > 0, 'the restarts were seen by the clients (503s), so the test exercised the fault');
 });

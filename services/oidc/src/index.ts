@@ -6,7 +6,7 @@
  * In development mode (`dev: true`) a development client `cairn-dev` exists; its credentials are
  * in `<dataDir>/dev-client.json` (0600) and `cairn token` may mint tokens from the state directory.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -108,6 +108,14 @@ export const createService: ServiceFactory = async (ctx) => {
     ctx.logger.warn('OIDC issuer in development mode: cairn token mints tokens for anyone with the state directory', {
       devClientFile: join(ctx.dataDir, DEV_CLIENT_FILE),
     });
+  } else {
+    // Production mode: the development client is refused, and its plaintext secret must not
+    // stay on disk either (a later start in development mode makes a new one).
+    const devFile = join(ctx.dataDir, DEV_CLIENT_FILE);
+    if (existsSync(devFile)) {
+      rmSync(devFile, { force: true });
+      ctx.logger.warn('development mode is off: removed the development client and its secret', { code: 'DEV_CLIENT_REMOVED', devClientFile: devFile });
+    }
   }
   // Persist the mode so `cairn token` can refuse when the issuer is not in development mode.
   writeMode(ctx.dataDir, { dev, issuer: issuerUrl });

@@ -4,6 +4,7 @@
  */
 import express, { Router, type ErrorRequestHandler, type Request } from 'express';
 import { isCairnError, type Counter } from '@cairn/shared';
+import { clientErrorAnswer } from '@cairn/shared/http';
 import { OidcError } from './errors.ts';
 import { MAX_CLIENT_ID_LENGTH, MAX_SECRET_LENGTH, type ClientRegistry } from './clients.ts';
 import { ID_TOKEN_ALG, type TokenIssuer } from './issuer.ts';
@@ -32,6 +33,8 @@ function oauthError(code: string): string {
     case 'BODY_TOO_LARGE':
     case 'INVALID_JSON':
     case 'INVALID_REQUEST':
+    case 'INVALID_CONTENT_ENCODING':
+    case 'UNSUPPORTED_CONTENT_ENCODING':
       return 'invalid_request';
     default:
       return 'server_error';
@@ -134,11 +137,11 @@ export function oidcRouter(o: OidcRouteOptions): Router {
       status = err.status;
       message = err.message;
     } else {
-      const t = (err as { type?: string } | null)?.type;
-      if (t === 'entity.too.large') [code, status, message] = ['BODY_TOO_LARGE', 413, 'request body is larger than the limit'];
-      else if (t === 'entity.parse.failed') [code, status, message] = ['INVALID_JSON', 400, 'request body is not valid JSON'];
-      else if (t !== undefined) [code, status, message] = ['INVALID_REQUEST', 400, 'malformed request body'];
-      else return next(err);
+      const client = clientErrorAnswer(err);
+      if (client === undefined) return next(err);
+      status = client.status;
+      message = client.json.message;
+      code = client.json.code === 'BAD_REQUEST' ? 'INVALID_REQUEST' : client.json.code;
     }
     o.rejected.inc({ code });
     if (status === 401) res.set('WWW-Authenticate', 'Basic realm="cairn-oidc"');

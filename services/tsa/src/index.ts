@@ -10,6 +10,9 @@
  *   serialPrefix     0..2^32-1, put above the 64-bit serial counter: give each replica sharing
  *                    one signing key its own (default 0).
  *   passphraseFile   file holding the key passphrase (or env CAIRN_TSA_PASSPHRASE).
+ *   keyDir           folder holding root.crt.pem, signing.crt.pem and signing-key.pem (default:
+ *                    the component's data dir, <data-dir>/tsa). Lets a deployment mount the keys
+ *                    read-only (a Secret) while serial.json stays in the writable data dir.
  *
  * Keys come from `cairn tsa init --dir <data-dir>/tsa` (or, in development, `cairn up`).
  */
@@ -50,7 +53,9 @@ function subjectOf(x509Subject: string): { organization: string; commonName: str
 export const createService: ServiceFactory = (ctx) => {
   const cfg = section(ctx.config, 'tsa');
   mkdirSync(ctx.dataDir, { recursive: true, mode: 0o700 });
-  const tsa = loadTsa(ctx.dataDir, passphrase(sectionString(cfg, 'passphraseFile')));
+  const keyDir = sectionString(cfg, 'keyDir', ctx.dataDir);
+  if (keyDir === '') throw new TsaError('INVALID_CONFIG', 'tsa.keyDir must name a folder');
+  const tsa = loadTsa(keyDir, passphrase(sectionString(cfg, 'passphraseFile')));
   const policy = sectionString(cfg, 'policyOid', DEFAULT_POLICY_OID);
   try {
     if (!/^[0-2](?:\.\d{1,20}){1,40}$/.test(policy)) throw new Error('not dotted');

@@ -47,6 +47,8 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
   const log = ctx.logger;
   let state: PublishedState | undefined;
   let problem: string | undefined = 'repository not loaded yet';
+  /** The stable code of `problem` (REPOSITORY_NOT_LOADED, REPOSITORY_MISSING, REPOSITORY_INVALID). */
+  let problemCode: string | undefined = 'REPOSITORY_NOT_LOADED';
   /** Set while the published directory does not verify: not ready, though the last good state is served. */
   let broken = false;
   let signers: OnlineSigners = {};
@@ -82,7 +84,11 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
     busy = true;
     try {
       if (!existsSync(join(options.repoDir, '1.root.json'))) {
+        // Moved away or deleted (a failed import, an operator): the last state may still be
+        // served, but a component that cannot re-read what it serves is not ready.
         problem = `no published repository at ${options.repoDir}`;
+        problemCode = 'REPOSITORY_MISSING';
+        broken = true;
         return;
       }
       try {
@@ -103,12 +109,14 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
         broken = false;
         const expired = expiredRoles(state, ctx.clock.now());
         problem = expired.length > 0 ? `expired metadata: ${expired.join(', ')}` : undefined;
+        problemCode = expired.length > 0 ? 'METADATA_EXPIRED' : undefined;
       } catch (e) {
         // Keep serving the last state that verified (clients that have it stay consistent), but
         // report not ready: a half-written or tampered directory is never served.
         const code = e instanceof TufError ? e.code : 'INTERNAL';
         const message = e instanceof Error ? e.message : String(e);
         problem = `published repository does not verify (${code}): ${message}`;
+        problemCode = 'REPOSITORY_INVALID';
         broken = true;
         log.error('published repository does not verify', {
           code,
@@ -145,11 +153,12 @@ export function createTufService(ctx: ServiceContext, options: TufServiceOptions
     name: 'tuf',
     router,
     ready(): ReadyStatus {
-      if (!state) return { ok: false, reason: problem ?? 'no repository' };
-      if (broken) return { ok: false, reason: problem ?? 'published repository does not verify' };
+      if (!state) return { ok: false, reason: problem ?? 'no repository', code: problemCode ?? 'REPOSITORY_NOT_LOADED' };
+      if (broken) return { ok: false, reason: problem ?? 'published repository does not verify', code: problemCode ?? 'REPOSITORY_INVALID' };
       const expired = expiredRoles(state, ctx.clock.now());
-      if (expired.length > 0) return { ok: false, reason: `expired metadata: ${expired.join(', ')}` };
-      return problem === undefined ? { ok: true } : { ok: true, reason: problem };
+      if (expired.length > 0) return { ok: false, reason: `expired metadata: ${expired.join(', ')}`, code: 'METADATA_EXPIRED' };
+      // Every problem above is "not ready": ready never comes with a reason.
+      return { ok: true };
     },
     trustInfo: () => [],
     async close() {

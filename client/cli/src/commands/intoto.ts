@@ -50,6 +50,12 @@ cairn intoto run --step NAME (--key K | --keyless) [options] -- CMD [ARGS...]
   -k, --key FILE               signing key
   -m, --materials PATH...      files/directories recorded before the command (walked recursively)
   -p, --products PATH...       files/directories recorded after the command
+                               A PATH oci://REGISTRY/REPO[:TAG|@DIGEST] is a container image: recorded
+                               under that name with {sha256: its manifest digest}, resolved through the
+                               registry (materials before the command, products after it; also in
+                               record start/stop). Registry flags: --allow-http-registry,
+                               --registry-ca-file F, --registry-username U --registry-password-file F
+                               (else ~/.docker/config.json), as in 'cairn image'.
   -s, --record-streams         record stdout and stderr in the byproducts (the default)
       --no-record-streams      record empty stdout/stderr (the reference's default)
   -x, --no-command             record materials and products only, run nothing
@@ -109,6 +115,10 @@ cairn intoto verify --layout FILE --layout-key K... [--link-dir DIR] [options]
       --artifact-dir DIR       the final product directory inspections start from (default: the
                                current directory)
       --inspection-timeout S   per inspection command (default 600)
+      --image oci://REF...     delivered container images: each resolved once to its digest and
+                               added to every inspection's materials and products under that name,
+                               so an inspection rule 'MATCH oci://REF WITH PRODUCTS FROM build'
+                               checks the image in the registry is the one the build step produced
   -v, --verbose                print each verification stage
   Verifies in the reference's order: layout signatures (every --layout-key must have signed),
   expiry, links and thresholds, sublayouts, command alignment (a warning only), step rules,
@@ -117,6 +127,26 @@ cairn intoto verify --layout FILE --layout-key K... [--link-dir DIR] [options]
   DIFFERENCE from in-toto-verify: inspections run in a fresh temporary COPY of the artifact
   directory, not in the current directory, so nothing is left behind and verifying twice gives
   the same result; inspection links are not written to disk.`;
+
+/** Registry flags of the steps and verifications that name images (`oci://REF` artifacts). */
+const IMAGE_REGISTRY_FLAGS = {
+  'allow-http-registry': { kind: 'boolean' },
+  'registry-ca-file': { kind: 'string' },
+  'registry-username': { kind: 'string' },
+  'registry-password-file': { kind: 'string' },
+} as const;
+
+/** `oci://REF` artifacts resolved through the registry; the image code is loaded only when one is named. */
+async function imageArtifacts(names: string[], values: Record<string, string | boolean | string[]>, io: CliIO): Promise<Record<string, Record<string, string>>> {
+  if (names.length === 0) return {};
+  const { resolveImageArtifacts } = await import('./image-common.ts');
+  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
+  return resolveImageArtifacts(names, { 'allow-http-registry': values['allow-http-registry'] === true, 'registry-ca-file': s('registry-ca-file'), 'registry-username': s('registry-username'), 'registry-password-file': s('registry-password-file') }, io);
+}
+
+function splitImageArtifacts(args: string[]): { files: string[]; images: string[] } {
+  return { files: args.filter((a) => !a.startsWith('oci://')), images: args.filter((a) => a.startsWith('oci://')) };
+}
 
 type FlagSpec = Record<string, { kind: 'string' | 'boolean' | 'list'; short?: string }>;
 
@@ -182,7 +212,7 @@ function basePathOf(v: unknown, io: CliIO): string {
 }
 
 function seconds(v: unknown, flag: string, dflt: number): number {
-  if (v === undefined) return dflt;
+  if (v === undefined) return dflt * 1000;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new CliError('USAGE', `${flag} must be a number of seconds from 1 to 86400`);
   return Math.round(n * 1000);
@@ -229,6 +259,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
     url: { kind: 'string' },
     'fulcio-url': { kind: 'string' },
     'rekor-url': { kind: 'string' },
+    ...IMAGE_REGISTRY_FLAGS,
   });
   if (positionals.length > 0) throw new CliError('USAGE', `unexpected argument '${positionals[0]}' (put the command after --)`);
   const name = str(values.step) ?? str(values['step-name']);
@@ -255,10 +286,14 @@ async function run(args: string[], io: CliIO): Promise<number> {
     keylessConf = { token, fulcio, rekor };
   }
   const basePath = basePathOf(values['base-path'], io);
+  const materials = splitImageArtifacts(list(values.materials));
+  const products = splitImageArtifacts(list(values.products));
+  // Images among the materials are resolved before the command, those among the products after it.
+  const imageMaterials = await imageArtifacts(materials.images, values, io);
   const link: Link = runStep({
     name,
-    materials: list(values.materials),
-    products: list(values.products),
+    materials: materials.files,
+    products: products.files,
     command,
     basePath,
     cwd: io.cwd,
@@ -273,6 +308,8 @@ async function run(args: string[], io: CliIO): Promise<number> {
       if (e) io.stderr(e);
     },
   });
+  link.materials = { ...link.materials, ...imageMaterials };
+  link.products = { ...link.products, ...(await imageArtifacts(products.images, values, io)) };
   const outDir = str(values['metadata-directory']) !== undefined ? resolve(io.cwd, str(values['metadata-directory'])!) : io.cwd;
   if (keylessConf) {
     const r = await signLinkKeyless(link, { identityToken: keylessConf.token, fulcioUrl: keylessConf.fulcio, rekorUrl: keylessConf.rekor });
@@ -304,6 +341,7 @@ async function record(args: string[], io: CliIO): Promise<number> {
     exclude: { kind: 'list' },
     'record-environment': { kind: 'boolean' },
     'metadata-directory': { kind: 'string', short: 'd' },
+    ...IMAGE_REGISTRY_FLAGS,
   });
   if (positionals.length > 0) throw new CliError('USAGE', `unexpected argument '${positionals[0]}'`);
   const name = str(values.step) ?? str(values['step-name']);
@@ -315,10 +353,14 @@ async function record(args: string[], io: CliIO): Promise<number> {
   const key = loadSigningKey(resolve(io.cwd, keyPath));
   const common = { name, key, dir: io.cwd, basePath: basePathOf(values['base-path'], io), excludePatterns: excludes(values.exclude, io), lstripPaths: list(values['lstrip-paths']) };
   if (phase === 'start') {
-    io.stdout(`${await recordStart({ ...common, materials: list(values.materials), recordEnvironment: values['record-environment'] === true, cwd: io.cwd })}\n`);
+    const m = splitImageArtifacts(list(values.materials));
+    const extra = await imageArtifacts(m.images, values, io);
+    io.stdout(`${await recordStart({ ...common, materials: m.files, ...(m.images.length > 0 ? { extraArtifacts: extra } : {}), recordEnvironment: values['record-environment'] === true, cwd: io.cwd })}\n`);
   } else {
     const md = str(values['metadata-directory']);
-    io.stdout(`${await recordStop({ ...common, products: list(values.products), metadataDirectory: md !== undefined ? resolve(io.cwd, md) : undefined })}\n`);
+    const p = splitImageArtifacts(list(values.products));
+    const extra = await imageArtifacts(p.images, values, io);
+    io.stdout(`${await recordStop({ ...common, products: p.files, ...(p.images.length > 0 ? { extraArtifacts: extra } : {}), metadataDirectory: md !== undefined ? resolve(io.cwd, md) : undefined })}\n`);
   }
   return 0;
 }
@@ -371,11 +413,7 @@ async function sign(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function verify(args: string[], io: CliIO): Promise<number> {
-  return Promise.resolve().then(() => verifySync(args, io));
-}
-
-function verifySync(args: string[], io: CliIO): number {
+async function verify(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseNargs(args, {
     layout: { kind: 'string', short: 'l' },
     'layout-key': { kind: 'list', short: 'k' },
@@ -383,7 +421,17 @@ function verifySync(args: string[], io: CliIO): number {
     'artifact-dir': { kind: 'string' },
     'inspection-timeout': { kind: 'string' },
     verbose: { kind: 'boolean', short: 'v' },
+    image: { kind: 'list' },
+    ...IMAGE_REGISTRY_FLAGS,
   });
+  const images = list(values.image);
+  for (const i of images) if (!i.startsWith('oci://')) throw new CliError('USAGE', `--image takes oci://REGISTRY/REPO[:TAG|@DIGEST], not ${i}`);
+  // The delivered images are resolved once, before anything is verified.
+  const finalProducts = await imageArtifacts(images, values, io);
+  return verifyResolved(values, positionals, finalProducts, io);
+}
+
+function verifyResolved(values: Record<string, string | boolean | string[]>, positionals: string[], finalProducts: Record<string, Record<string, string>>, io: CliIO): number {
   if (positionals.length > 0) throw new CliError('USAGE', `unexpected argument '${positionals[0]}'`);
   const layoutPath = str(values.layout);
   const keyPaths = list(values['layout-key']);
@@ -402,6 +450,7 @@ function verifySync(args: string[], io: CliIO): number {
       layoutKeys: keys,
       linkDir,
       artifactDir,
+      finalProducts,
       inspectionTimeoutMs: seconds(values['inspection-timeout'], '--inspection-timeout', 600),
       env: io.env,
       log: (level, m) => {

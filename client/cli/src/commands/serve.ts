@@ -1,6 +1,7 @@
 import { COMPONENTS, loadConfig, type ComponentName } from '@cairn/shared';
 import { CliError, parseFlags, type Command } from '../command.ts';
 import { startStack, type Stack } from '@cairn/host';
+import { ADMISSION_SERVE_USAGE } from './admission-usage.ts';
 
 export const SERVER_FLAGS = {
   port: { type: 'string' },
@@ -51,18 +52,27 @@ export async function runUntilSignal(stack: Stack): Promise<number> {
 export const command: Command = {
   summary: 'run one component alone',
   usage: `Usage: cairn serve ca|ct|log|tsa|tuf|oidc [options]
+       cairn serve admission --tls-cert F --tls-key F --policy FILE|DIR [options]
 
 Runs one component on its own port, for split deployments (docker-compose, Kubernetes).
 State lives in <data-dir>/<component>/ and is created on first start (the TSA's keys come from
-'cairn tsa init --dir <data-dir>/tsa' first).
+'cairn tsa init --dir <data-dir>/tsa' first, or from the folder tsa.keyDir names).
 
 Options:
-${SERVER_FLAGS_HELP}`,
+${SERVER_FLAGS_HELP}
+
+The admission webhook (cairn serve admission --help for all its options):
+${ADMISSION_SERVE_USAGE}`,
+  subcommands: ['admission'],
   async run(args, io) {
+    if (args[0] === 'admission') {
+      const { serveAdmission } = await import('./admission.ts');
+      return serveAdmission(args.slice(1), io);
+    }
     const { values, positionals } = parseFlags(args, SERVER_FLAGS);
     const name = positionals[0];
     if (positionals.length !== 1 || !COMPONENTS.includes(name as ComponentName)) {
-      throw new CliError('USAGE', `cairn serve needs one component: ${COMPONENTS.join('|')}`);
+      throw new CliError('USAGE', `cairn serve needs one component: ${COMPONENTS.join('|')}|admission`);
     }
     const config = loadConfig({ flags: values, env: io.env });
     const stack = await startStack(config, { components: [name as ComponentName] });

@@ -171,6 +171,8 @@ export const command: Command = {
       Seed the client TUF cache with the ceremony's root.json, run the TUF update against the
       mirror (e.g. http://host:3000/tuf) and download trusted_root.json. The cache defaults to
       $CAIRN_TRUST_CACHE (or ~/.cairn/trust) + /<encoded mirror>; --force replaces an existing one.
+      A cache in that default place also becomes the default trust source: 'cairn verify' and
+      'cairn image verify' with no trust flags read it (as after 'cosign initialize').
   refresh --mirror URL [--cache DIR]
       Run the TUF update on an initialised cache (new roots, targets, trusted_root.json).
   show (--mirror URL | --cache DIR)

@@ -60,16 +60,17 @@ const ATTESTATION_OPTIONS = {
 
 const COMMON_USAGE = `Identity (certificate bundles; one of each pair is required):
   --certificate-identity SAN            exact signer identity (URI or email SAN)
-  --certificate-identity-regexp RE      identity as a JavaScript regular expression (unanchored)
+  --certificate-identity-regexp RE      identity as an RE2 expression (unanchored, as cosign; linear time)
   --certificate-oidc-issuer URL         exact OIDC issuer (extension 1.3.6.1.4.1.57264.1.8, then 1.1)
-  --certificate-oidc-issuer-regexp RE   issuer as a regular expression
+  --certificate-oidc-issuer-regexp RE   issuer as an RE2 expression
 Key-based bundles:
   --key KEY.pem                         the signer's public key (PEM); also checks a certificate's key
 Trust (no network is ever used to verify):
   --trusted-root FILE                   a trusted_root.json
   --tuf-cache DIR                       a trust cache written by 'cairn trust init'
   --tuf-mirror URL                      the cache 'cairn trust init --mirror URL' wrote (under
-                                        $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf
+                                        $CAIRN_TRUST_CACHE or ~/.cairn/trust); default $CAIRN_URL/tuf,
+                                        else the mirror of the last 'cairn trust init'
   --mirror URL                          same as --tuf-mirror
   --offline                             hard guarantee: fetch, sockets and DNS are refused for the run
 Thresholds (defaults as sigstore-js):
@@ -148,11 +149,12 @@ export async function loadTrust(flags: { 'trusted-root'?: string; 'tuf-cache'?: 
     return parseTrustedRootJson(readBounded(flags['trusted-root'], MAX_TRUSTED_ROOT_FILE, 'trusted root', io.cwd));
   }
   // The mirror's cache written by 'cairn trust init': --tuf-cache DIR, or the cache of --mirror URL
-  // (default: $CAIRN_URL/tuf). Reading it is file I/O only; the TUF metadata is re-checked there.
+  // (default: $CAIRN_URL/tuf, else the mirror the last default 'cairn trust init' recorded).
+  // Reading it is file I/O only; the TUF metadata is re-checked there.
+  const { loadCachedTrustedRoot, defaultMirror } = await import('@cairn/trust');
   const mirror = flags.mirror ?? (io.env.CAIRN_URL ? `${io.env.CAIRN_URL.replace(/\/+$/, '')}/tuf` : undefined);
-  const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : mirror;
-  if (where === undefined) throw new CliError('USAGE', 'no trust material: pass --trusted-root FILE, --tuf-cache DIR or --tuf-mirror URL (after cairn trust init)');
-  const { loadCachedTrustedRoot } = await import('@cairn/trust');
+  const where = flags['tuf-cache'] !== undefined ? resolve(io.cwd, flags['tuf-cache']) : (mirror ?? defaultMirror(io.env));
+  if (where === undefined) throw new CliError('USAGE', 'no trust material: run cairn trust init first, or pass --trusted-root FILE, --tuf-cache DIR or --tuf-mirror URL');
   return parseTrustedRoot(loadCachedTrustedRoot(where, { env: io.env }));
 }
 

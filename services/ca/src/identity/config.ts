@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRecord } from '@cairn/shared';
+import { compileRegExp } from '@cairn/shared/pattern';
 import { CaError } from '../errors.ts';
 import { fieldForKey, type ExtensionField } from '../profile/extensions.ts';
 
@@ -45,7 +46,12 @@ export interface IssuerConfig {
   issuerClaim?: string;
   jwksFile?: string;
   description?: string;
+  /** Cairn extension: the longest token lifetime accepted from this issuer (overrides ca.maxTokenLifetimeSeconds). */
+  maxTokenLifetimeSeconds?: number;
 }
+
+/** Upper bound of any configured token lifetime: 30 days. */
+export const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 30 * 86_400;
 
 /** A template compiled at load: literal text and `{{ .claim }}` references, nothing else. */
 export type Template = readonly ({ text: string } | { claim: string })[];
@@ -56,9 +62,14 @@ export interface CiProviderMetadata {
   san: Template;
 }
 
+/** A compiled meta-issuer pattern (RE2: linear in the issuer URL). */
+export interface MetaPattern {
+  test(s: string): boolean;
+}
+
 export interface MetaIssuer {
   pattern: string;
-  regex: RegExp;
+  regex: MetaPattern;
   config: IssuerConfig;
 }
 
@@ -98,6 +109,7 @@ const ISSUER_KEYS = new Map<string, string>(
     ['IssuerClaim', 'issuer-claim'],
     ['JWKSFile', 'jwks-file'],
     ['Description', 'description'],
+    ['MaxTokenLifetimeSeconds', 'max-token-lifetime-seconds'],
     ['Contact', 'contact'],
   ].flatMap(([a, b]) => [
     [a!, a!],
@@ -146,6 +158,13 @@ function parseIssuer(raw: unknown, key: string, baseDir: string, meta: boolean):
   set('description', 'Description', 'description');
   const jwks = optString(raw, where, 'JWKSFile', 'jwks-file');
   if (jwks !== undefined) cfg.jwksFile = resolve(baseDir, jwks);
+  const lifetime = pick(raw, 'MaxTokenLifetimeSeconds', 'max-token-lifetime-seconds');
+  if (lifetime !== undefined) {
+    if (typeof lifetime !== 'number' || !Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_LIMIT_SECONDS) {
+      bad(`${where}: MaxTokenLifetimeSeconds must be an integer 1-${MAX_TOKEN_LIFETIME_LIMIT_SECONDS}`);
+    }
+    cfg.maxTokenLifetimeSeconds = lifetime;
+  }
 
   // Fulcio validateConfig rules.
   if (cfg.type === 'spiffe') {
@@ -175,14 +194,21 @@ function parseIssuer(raw: unknown, key: string, baseDir: string, meta: boolean):
 
 /**
  * Fulcio MetaRegex: every `*` becomes `[-_a-zA-Z0-9]+`, everything else is matched literally,
- * anchored. The pattern comes from the operator's config file, never from a request.
+ * anchored. The pattern comes from the operator's config file, but the issuer URL it is matched
+ * against comes from a token: RE2 (@cairn/shared/pattern), since `*-*-*` over a backtracking
+ * engine is polynomial in the URL.
  */
-export function metaRegex(pattern: string): RegExp {
+export function metaRegex(pattern: string): MetaPattern {
   const quoted = pattern
     .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[-_a-zA-Z0-9]+');
-  return new RegExp(`^${quoted}$`);
+  try {
+    const test = compileRegExp(quoted, `meta issuer ${pattern}`, { anchored: true });
+    return { test };
+  } catch (e) {
+    return bad(`meta issuer ${pattern}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Compiles `{{ .claim }}` templates; a bare claim name means "copy that claim". */

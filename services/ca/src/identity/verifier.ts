@@ -33,12 +33,16 @@ const MAX_JWKS_FILE_BYTES = 256 * 1024;
 const MAX_CACHED_ISSUERS = 1000;
 /** How long a failed discovery is remembered before the next attempt. */
 export const DISCOVERY_RETRY_MS = 5000;
+/** Default longest token lifetime: a day (Sigstore's providers issue minutes). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 const TOKEN_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface TokenVerifierOptions {
   clock: Clock;
   /** Seconds of clock skew tolerated on exp/nbf/iat. */
   clockToleranceSeconds: number;
+  /** Longest accepted token lifetime (exp - iat, or exp - now without iat); an issuer's MaxTokenLifetimeSeconds overrides it. Default 24 h. */
+  maxTokenLifetimeSeconds?: number;
   /** In-process key sets by issuer URL (the built-in issuer). */
   localJwks?: Map<string, () => JSONWebKeySet>;
   fetchTimeoutMs?: number;
@@ -90,9 +94,29 @@ export class TokenVerifier {
         currentDate: this.o.clock.now(),
         requiredClaims: ['exp', 'iss', 'aud'],
       });
+      this.checkTimeBounds(claims, issuer);
       return { claims: claims, issuer };
     } catch (e) {
       throw mapJoseError(e);
+    }
+  }
+
+  /**
+   * Bounds jose leaves open: a token issued in the future (iat > now + tolerance) and a token
+   * that lives longer than the configured maximum (exp - iat; exp - now when there is no iat).
+   * Sigstore's providers issue tokens for minutes; a stolen long-lived token would be a
+   * certificate factory.
+   */
+  private checkTimeBounds(claims: JWTPayload, issuer: IssuerConfig): void {
+    const now = Math.floor(this.o.clock.now().getTime() / 1000);
+    const tolerance = this.o.clockToleranceSeconds;
+    const max = issuer.maxTokenLifetimeSeconds ?? this.o.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+    const exp = claims.exp!;
+    if (claims.iat !== undefined) {
+      if (claims.iat > now + tolerance) throw new CaError('TOKEN_ISSUED_IN_FUTURE', `the identity token was issued ${claims.iat - now} s in the future (tolerance ${tolerance} s)`);
+      if (exp - claims.iat > max) throw new CaError('TOKEN_LIFETIME_TOO_LONG', `the identity token lives ${exp - claims.iat} s (exp - iat); at most ${max} s are accepted`);
+    } else if (exp - now > max) {
+      throw new CaError('TOKEN_LIFETIME_TOO_LONG', `the identity token has no iat and expires in ${exp - now} s; at most ${max} s are accepted`);
     }
   }
 

@@ -176,6 +176,24 @@ export class PgLogStore implements LogStore {
     while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as number);
   }
 
+  /**
+   * Loads the tiles that change when the tree grows from `from` to `to` (its right edge, every
+   * level) in one asynchronous query and caches them for size `to`: a follower that then moves
+   * its view to `to` answers the proofs of the new head without blocking on synchronous reads.
+   * Tiles stay append-only, so a row newer than `to` holds the same nodes below `to`.
+   */
+  async prefetchEdge(from: number, to: number): Promise<void> {
+    if (to <= from || this.leaderMode) return;
+    const keys: number[] = [];
+    for (let level = 0; level === 0 || TILE_WIDTH ** level < to; level++) {
+      const span = TILE_WIDTH ** (level + 1);
+      const last = Math.floor((to - 1) / span);
+      for (let i = Math.max(Math.floor(from / span), last - 7); i <= last; i++) keys.push(tileKey(level, i));
+    }
+    const rows = await this.bridge.query<{ key: string | number; data: Buffer }>('SELECT key, data FROM tiles WHERE key = ANY(?::bigint[])', [keys]);
+    for (const r of rows) this.put(Number(r.key), { blob: r.data, size: to });
+  }
+
   remember(key: number, blob: Buffer): void {
     this.put(key, { blob, size: this.treeSize });
   }

@@ -1,0 +1,23 @@
+/**
+ * The long fuzz run of every HTTP route of `cairn up` (issue 14): 1,000 cases per route
+ * (CAIRN_FUZZ_RUNS overrides), `npm run test:soak`. The short run is test/http-fuzz.test.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFullStack, type FullStack } from './helpers/full-stack.ts';
+import { fuzzAllRoutes } from './helpers/fuzz.ts';
+
+const RUNS = Number(process.env.CAIRN_FUZZ_RUNS ?? 1000);
+let s: FullStack;
+before(async () => {
+  s = await startFullStack();
+});
+after(async () => {
+  await s?.stop();
+});
+
+test(`soak: every route of cairn up, ${RUNS} random cases each: never a 5xx, never a hang, refusals change nothing`, { timeout: 3_600_000 }, async (t) => {
+  const reports = await fuzzAllRoutes(s, RUNS, t);
+  for (const r of reports) assert.ok(r.cases >= RUNS, `${r.route}: ${r.cases} cases`);
+  assert.deepEqual(s.logLines.filter((l) => l.includes('unhandled error')), []);
+});
