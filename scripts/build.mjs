@@ -54,6 +54,8 @@ const result = await build({
   target: 'node20.17',
   sourcemap: 'linked',
   legalComments: 'none',
+  // Class names survive bundling (CairnError names itself after new.target; a renamed class would print as IoError2).
+  keepNames: true,
   metafile: true,
   logLevel: 'warning',
   plugins: [externalDependencies],

@@ -10,9 +10,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PublicKey, sha256Hex } from '@cairn/shared';
+import { sha256Hex } from '@cairn/shared';
 import { RekorClient } from '@cairn/sign';
 import { verifyConsistencyWithHead } from '@cairn/sign';
+import { parseTrustedRoot } from '@cairn/verify';
 import { cli, errorCode, readJson, startSignStack, SUBJECT, type SignStack } from './sign-fixtures.ts';
 
 let s: SignStack;
@@ -184,7 +185,7 @@ test('unknown entries, untrusted logs and bad arguments have stable codes', asyn
 
 test('checkpoints seen at signing time are proven prefixes of the current head; forged proofs and heads are caught', async () => {
   const client = new RekorClient(s.url);
-  const key = PublicKey.fromSpki(Buffer.from(s.trustedRoot.tlogs[0]!.publicKey.rawBytes, 'base64'));
+  const key = parseTrustedRoot(s.trustedRoot).tlogs[0]!;
   const early = signed.map((x) => x.checkpoint);
   assert.ok(early[0]!.size < signed.length, 'the first entry was proven against a smaller tree');
   const ok = await verifyConsistencyWithHead(client, key, early);

@@ -24,7 +24,6 @@ export type CheckpointErrorCode =
 export class CheckpointError extends CairnError<CheckpointErrorCode> {
   constructor(code: CheckpointErrorCode, message: string) {
     super(code, message, { status: 400 });
-    this.name = 'CheckpointError';
   }
 }
 

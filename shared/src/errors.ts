@@ -10,7 +10,8 @@ export class CairnError<C extends string = string> extends Error {
 
   constructor(code: C, message: string, options: { status?: number; cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'CairnError';
+    // The class actually constructed: a SignError prints as SignError, a subclass of it as itself.
+    this.name = new.target.name;
     this.code = code;
     this.status = options.status ?? 400;
     this.details = options.details;

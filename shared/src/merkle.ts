@@ -18,7 +18,6 @@ export type MerkleErrorCode = 'INVALID_PROOF' | 'INDEX_OUT_OF_RANGE' | 'INVALID_
 export class MerkleError extends CairnError<MerkleErrorCode> {
   constructor(code: MerkleErrorCode, message: string) {
     super(code, message, { status: 400 });
-    this.name = 'MerkleError';
   }
 }
 

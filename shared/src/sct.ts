@@ -10,6 +10,7 @@ import { CairnError } from './errors.ts';
 import { isCairnError } from './errors.ts';
 import { sha256, type PublicKey, type SignatureAlgorithm, type Signer, LocalVerifier } from './crypto.ts';
 import { assertDer, children, encodeTlv, expectTag, explicit, oidContent, oidToString, readOne, seq, TAG, type Tlv } from './der.ts';
+import { OID } from './oids.ts';
 
 export type SctErrorCode =
   | 'SCT_MALFORMED'
@@ -26,16 +27,15 @@ export type SctErrorCode =
 export class SctError extends CairnError<SctErrorCode> {
   constructor(code: SctErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { status: 400, ...options });
-    this.name = 'SctError';
   }
 }
 
 /** RFC 6962 §3.3: the X.509v3 extension carrying a SignedCertificateTimestampList. */
-export const OID_SCT_LIST = '1.3.6.1.4.1.11129.2.4.2';
+export const OID_SCT_LIST = OID.sctList;
 /** RFC 6962 §3.1: the critical poison extension that marks a precertificate. */
-export const OID_CT_POISON = '1.3.6.1.4.1.11129.2.4.3';
+export const OID_CT_POISON = OID.ctPoison;
 /** RFC 6962 §3.1: EKU of a Precertificate Signing Certificate. */
-export const OID_CT_PRECERT_SIGNING = '1.3.6.1.4.1.11129.2.4.4';
+export const OID_CT_PRECERT_SIGNING = OID.ctPrecertSigning;
 
 /** TLS uint16 bound of an SCT, its extensions and its signature (RFC 6962 §3.2). */
 export const MAX_UINT16 = 0xffff;

@@ -21,7 +21,6 @@ export type TileErrorCode = 'INVALID_TILE_PATH' | 'INVALID_TILE' | 'MISSING_TILE
 export class TileError extends CairnError<TileErrorCode> {
   constructor(code: TileErrorCode, message: string, status = 400) {
     super(code, message, { status });
-    this.name = 'TileError';
   }
 }
 

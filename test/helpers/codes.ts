@@ -16,3 +16,16 @@ export function codeOf<C extends string>(cls: abstract new (...args: never[]) =>
     return undefined;
   };
 }
+
+/** The same for a promise: the code it rejects with, any other rejection rethrown. */
+export function codeOfAsync<C extends string>(cls: abstract new (...args: never[]) => CairnError<C>): (p: Promise<unknown>) => Promise<C | undefined> {
+  return async (p) => {
+    try {
+      await p;
+    } catch (e) {
+      if (e instanceof cls) return e.code;
+      throw e;
+    }
+    return undefined;
+  };
+}

@@ -27,3 +27,29 @@ export function passphraseFlag(file: string | undefined, io: CliIO): string | un
   if (passphrase.length < MIN_PASSPHRASE_LENGTH) throw new CliError('USAGE', `the passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters`);
   return passphrase;
 }
+
+/** The flags both ceremonies take; each adds its own validity flag (`--intermediate-days`, `--signing-days`). */
+export const CEREMONY_FLAGS = {
+  dir: { type: 'string' },
+  'passphrase-file': { type: 'string' },
+  curve: { type: 'string' },
+  org: { type: 'string' },
+  cn: { type: 'string' },
+  'root-days': { type: 'string' },
+} as const;
+
+export type CeremonyCurve = 'p256' | 'p384';
+
+/** `--dir` (required, resolved against the working directory), `--curve` and `--passphrase-file`. */
+export function ceremonyBasics(
+  values: { dir?: string; curve?: string; 'passphrase-file'?: string },
+  io: CliIO,
+  what: string,
+  defaultCurve: CeremonyCurve,
+): { dir: string; curve: CeremonyCurve; passphrase: string | undefined } {
+  if (values.dir === undefined) throw new CliError('USAGE', `${what} needs --dir D`);
+  const curve = values.curve ?? defaultCurve;
+  if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p256 or p384');
+  const passphrase = passphraseFlag(values['passphrase-file'], io);
+  return { dir: resolve(io.cwd, values.dir), curve, passphrase };
+}

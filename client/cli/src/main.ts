@@ -5,63 +5,39 @@
 import { isCairnError } from '@cairn/shared/errors';
 import { CliError, processIO, subcommandUsage, type CliIO, type Command } from './command.ts';
 
-interface Entry {
-  summary: string;
-  module: keyof typeof LOADERS;
-}
-
 type CommandModule = { command?: Command };
 
-/**
- * One static import per command module, each loaded only when its command runs: the bundler
- * splits them into chunks, so `cairn verify` never loads server code.
- */
-const LOADERS = {
-  'up': (): Promise<CommandModule> => import('./commands/up.ts'),
-  'serve': (): Promise<CommandModule> => import('./commands/serve.ts'),
-  'token': (): Promise<CommandModule> => import('./commands/token.ts'),
-  'ca': (): Promise<CommandModule> => import('./commands/ca.ts'),
-  'tsa': (): Promise<CommandModule> => import('./commands/tsa.ts'),
-  'tuf': (): Promise<CommandModule> => import('./commands/tuf.ts'),
-  'trust': (): Promise<CommandModule> => import('./commands/trust.ts'),
-  'sign': (): Promise<CommandModule> => import('./commands/sign.ts'),
-  'attest': (): Promise<CommandModule> => import('./commands/attest.ts'),
-  'provenance': (): Promise<CommandModule> => import('./commands/provenance.ts'),
-  'verify': (): Promise<CommandModule> => import('./commands/verify.ts'),
-  'verify-attestation': (): Promise<CommandModule> => import('./commands/verify-attestation.ts'),
-  'digest': (): Promise<CommandModule> => import('./commands/digest.ts'),
-  'check': (): Promise<CommandModule> => import('./commands/check.ts'),
-  'log': (): Promise<CommandModule> => import('./commands/log.ts'),
-  'intoto': (): Promise<CommandModule> => import('./commands/intoto.ts'),
-  'image': (): Promise<CommandModule> => import('./commands/image.ts'),
-  'monitor': (): Promise<CommandModule> => import('./commands/monitor.ts'),
-  'store': (): Promise<CommandModule> => import('./commands/store.ts'),
-  'hsm': (): Promise<CommandModule> => import('./commands/hsm.ts'),
-  'admission': (): Promise<CommandModule> => import('./commands/admission.ts'),
-} as const;
+interface Entry {
+  summary: string;
+  /**
+   * A static import of the command's module, loaded only when it runs: the bundler splits each
+   * into its own chunk, so `cairn verify` never loads server code. One table: name, help line, module.
+   */
+  load: () => Promise<CommandModule>;
+}
 
 const COMMANDS: Record<string, Entry> = {
-  up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', module: 'up' },
-  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc|admission', module: 'serve' },
-  token: { summary: 'mint a development OIDC token from the built-in issuer', module: 'token' },
-  ca: { summary: 'CA key ceremony: cairn ca init', module: 'ca' },
-  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing', module: 'tsa' },
-  hsm: { summary: 'service keys in a PKCS#11 token (HSM): cairn hsm init | status', module: 'hsm' },
-  tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', module: 'tuf' },
-  trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', module: 'trust' },
-  sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', module: 'sign' },
-  attest: { summary: 'sign an in-toto statement about a file in a DSSE bundle', module: 'attest' },
-  provenance: { summary: 'write an SLSA v1 provenance predicate from flags and CI variables', module: 'provenance' },
-  verify: { summary: 'verify a bundle for a file or digest, fully offline', module: 'verify' },
-  'verify-attestation': { summary: 'verify an attestation bundle and conditions on its predicate', module: 'verify-attestation' },
-  digest: { summary: 'print the sha256 digest of a file', module: 'digest' },
-  check: { summary: 'checksum gate: fail with INTEGRITY FAILURE if a file does not match', module: 'check' },
-  log: { summary: 'query the transparency log: cairn log search|get, proofs verified', module: 'log' },
-  intoto: { summary: 'in-toto: run, layout, sign, verify', module: 'intoto' },
-  image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', module: 'image' },
-  monitor: { summary: 'watch the transparency log for split views and unexpected signers', module: 'monitor' },
-  admission: { summary: 'Kubernetes admission webhook: certs, check-policy (the server: cairn serve admission)', module: 'admission' },
-  store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', module: 'store' },
+  up: { summary: 'run the whole stack (CA, CT log, transparency log, TSA, TUF, OIDC) on one port', load: () => import('./commands/up.ts') },
+  serve: { summary: 'run one component alone: cairn serve ca|ct|log|tsa|tuf|oidc|admission', load: () => import('./commands/serve.ts') },
+  token: { summary: 'mint a development OIDC token from the built-in issuer', load: () => import('./commands/token.ts') },
+  ca: { summary: 'CA key ceremony: cairn ca init', load: () => import('./commands/ca.ts') },
+  tsa: { summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing', load: () => import('./commands/tsa.ts') },
+  hsm: { summary: 'service keys in a PKCS#11 token (HSM): cairn hsm init | status', load: () => import('./commands/hsm.ts') },
+  tuf: { summary: 'TUF repository ceremony: init, sign, status, publish, export, import', load: () => import('./commands/tuf.ts') },
+  trust: { summary: 'trust material: build trusted_root.json, init the client cache from a mirror', load: () => import('./commands/trust.ts') },
+  sign: { summary: 'sign a file (keyless or with a key) and write a Sigstore bundle', load: () => import('./commands/sign.ts') },
+  attest: { summary: 'sign an in-toto statement about a file in a DSSE bundle', load: () => import('./commands/attest.ts') },
+  provenance: { summary: 'write an SLSA v1 provenance predicate from flags and CI variables', load: () => import('./commands/provenance.ts') },
+  verify: { summary: 'verify a bundle for a file or digest, fully offline', load: () => import('./commands/verify.ts') },
+  'verify-attestation': { summary: 'verify an attestation bundle and conditions on its predicate', load: () => import('./commands/verify-attestation.ts') },
+  digest: { summary: 'print the sha256 digest of a file', load: () => import('./commands/digest.ts') },
+  check: { summary: 'checksum gate: fail with INTEGRITY FAILURE if a file does not match', load: () => import('./commands/check.ts') },
+  log: { summary: 'query the transparency log: cairn log search|get, proofs verified', load: () => import('./commands/log.ts') },
+  intoto: { summary: 'in-toto: run, layout, sign, verify', load: () => import('./commands/intoto.ts') },
+  image: { summary: 'sign, attest, verify, save and load container images in a registry (cosign formats)', load: () => import('./commands/image.ts') },
+  monitor: { summary: 'watch the transparency log for split views and unexpected signers', load: () => import('./commands/monitor.ts') },
+  admission: { summary: 'Kubernetes admission webhook: certs, check-policy (the server: cairn serve admission)', load: () => import('./commands/admission.ts') },
+  store: { summary: 'move the logs from SQLite to PostgreSQL: cairn store migrate --from DIR --to URL', load: () => import('./commands/store.ts') },
 };
 
 function help(): string {
@@ -70,9 +46,9 @@ function help(): string {
   return `Usage: cairn <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'cairn <command> --help' for the options of a command.\n`;
 }
 
-async function load(entry: Entry): Promise<Command> {
-  const mod = await LOADERS[entry.module]();
-  if (!mod.command) throw new CliError('UNKNOWN_COMMAND', `command module ${entry.module} exports no command`);
+async function load(name: string, entry: Entry): Promise<Command> {
+  const mod = await entry.load();
+  if (!mod.command) throw new CliError('UNKNOWN_COMMAND', `command module ${name} exports no command`);
   return mod.command;
 }
 
@@ -95,7 +71,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     return 2;
   }
   try {
-    const command = await load(entry);
+    const command = await load(name, entry);
     // Arguments after `--` belong to a wrapped command (cairn intoto run -- CMD -h), not to cairn.
     const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
     if (own.includes('--help') || own.includes('-h')) {

@@ -37,7 +37,7 @@ export { runStep, executeCommand, type RunOptions } from './run.ts';
 export { recordStart, recordStop, unfinishedFileName, type RecordStartOptions, type RecordStopOptions } from './record.ts';
 export { verifyLayout, type VerifyOptions, type VerifyResult, type LayoutMetadata } from './verify.ts';
 export { layoutFromDescription, loadDescription, shlexSplit } from './description.ts';
-export { signLinkKeyless, tokenSubject, type KeylessOptions, type KeylessResult } from './keyless.ts';
+export { signLinkKeyless, type KeylessOptions, type KeylessResult } from './keyless.ts';
 export { pythonJsonDumps } from './python-json.ts';
 export { MAX_EXCLUDE_PATTERNS } from './gitwildmatch.ts';
 export { writeText } from './metadata.ts';

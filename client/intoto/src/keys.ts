@@ -14,11 +14,12 @@ import { createHash, createPrivateKey, createPublicKey, constants, verify as cry
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { canonicalizeOlpc, generateKey, isRecord, LocalSigner, type SignatureAlgorithm, type Signer } from '@cairn/shared';
 import { writeSecretFile } from '@cairn/shared/key-files';
+import { MAX_KEY_FILE_BYTES } from '@cairn/shared/limits';
 import { IntotoError } from './errors.ts';
 import { pythonJsonDumps } from './python-json.ts';
 
 /** Key files are small; anything larger is not a key. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+export { MAX_KEY_FILE_BYTES };
 
 export const KEYID_HASH_ALGORITHMS: readonly string[] = ['sha256', 'sha512'];
 

@@ -6,8 +6,10 @@
  *   signatures over PAE(payloadType, payload bytes) (DSSE protocol.md), payload never re-canonicalised.
  * A reader tells them apart by `signed` versus `payload`.
  */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { canonicalizeOlpc, isRecord } from '@cairn/shared';
+import { pae } from '@cairn/shared/dsse';
+import { IoError, readCappedFile } from '@cairn/shared/io';
 import { IntotoError, type IntotoErrorCode } from './errors.ts';
 import { verifyBytes, type IntotoPublicKey, type IntotoSigningKey } from './keys.ts';
 import { layoutToSignable, linkToSignable, parseLayout, parseLink, type Layout, type Link } from './models.ts';
@@ -29,11 +31,8 @@ export type Metadata =
   | { type: 'link'; kind: EnvelopeKind; link: Link; signatures: Signature[]; signedBytes: Buffer; payloadType?: string }
   | { type: 'layout'; kind: EnvelopeKind; layout: Layout; keys: Map<string, IntotoPublicKey>; signatures: Signature[]; signedBytes: Buffer; payloadType?: string };
 
-/** DSSE v1 pre-authentication encoding. */
-export function pae(payloadType: string, payload: Uint8Array): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
-}
+/** DSSE v1 pre-authentication encoding (`@cairn/shared/dsse`). */
+export { pae };
 
 const B64_STD = /^[A-Za-z0-9+/]*={0,2}$/;
 const B64_URL = /^[A-Za-z0-9_-]*={0,2}$/;
@@ -45,26 +44,11 @@ function decodeB64(s: string, what: string, code: IntotoErrorCode): Buffer {
 }
 
 export function readBoundedFile(path: string, limit: number, what: string): Buffer {
-  let fd: number;
   try {
-    fd = openSync(path, 'r');
+    return readCappedFile(path, limit, `${what} ${path}`);
   } catch (e) {
-    throw new IntotoError('IO_ERROR', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new IntotoError('IO_ERROR', `${what} ${path} is not a regular file`);
-    if (st.size > limit) throw new IntotoError('FILE_TOO_LARGE', `${what} ${path} is larger than ${limit} bytes`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
+    if (e instanceof IoError) throw new IntotoError(e.code === 'FILE_TOO_LARGE' ? 'FILE_TOO_LARGE' : 'IO_ERROR', e.message, { cause: e });
+    throw e;
   }
 }
 

@@ -15,6 +15,5 @@ export type MonitorErrorCode =
 export class MonitorError extends CairnError<MonitorErrorCode> {
   constructor(code: MonitorErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { status: 400, ...options });
-    this.name = 'MonitorError';
   }
 }

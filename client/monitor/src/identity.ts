@@ -9,13 +9,12 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { TAG, children, oidToString, readOne, type Tlv } from '@cairn/shared/der';
+import { FULCIO_ARC, OID } from '@cairn/shared/oids';
 
-/** Fulcio's extension arc (fulcio docs/oid-info.md). */
-const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
-const OID_SAN = '2.5.29.17';
-const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-const OID_OTHERNAME_USERNAME = '1.3.6.1.4.1.57264.1.7';
+const OID_SAN = OID.subjectAltName;
+const OID_ISSUER_V1 = OID.fulcioIssuerV1;
+const OID_ISSUER_V2 = OID.fulcioIssuerV2;
+const OID_OTHERNAME_USERNAME = OID.fulcioUsername;
 /** 57264.1.1 .. 1.6 hold the raw string; 1.8 onwards a DER-encoded string (oid-info.md). */
 const RAW_VALUE_ARCS = new Set(['1', '2', '3', '4', '5', '6']);
 const MAX_EXTENSIONS = 64;

@@ -21,6 +21,7 @@ import {
   type SignedNote,
 } from '@cairn/shared/checkpoint';
 import { LocalVerifier } from '@cairn/shared';
+import { fetchCapped } from '@cairn/shared/fetch';
 import { CompactRange, consistencyProof, leafHash, verifyConsistency, type NodeReader } from '@cairn/shared/merkle';
 import { TILE_WIDTH, TileNodeReader, entryBundlesFor, tilesForConsistencyProof, type TileCoord } from '@cairn/shared/tiles';
 import type { Alert, AlertSinks, TreeRef } from './alerts.ts';
@@ -37,6 +38,8 @@ export const MAX_ALERTS_PER_RUN = 10_000;
 export const DEFAULT_CONCURRENCY = 8;
 /** Path of the cosignature endpoint under the log URL (services/log/src/witness.ts). */
 export const WITNESS_PATH = 'api/cairn/v1/witness/cosignatures';
+/** What is read of the log's answer to a cosignature (an error message at most). */
+const MAX_WITNESS_ANSWER_BYTES = 64 * 1024;
 
 export type Outcome = 'ok' | 'identity-alert' | 'consistency-alarm';
 
@@ -167,20 +170,19 @@ async function edgeFromTiles(reader: TlogReader, size: number): Promise<Buffer[]
 
 async function postCosignature(w: WitnessConfig, logUrl: string, envelope: string, line: string): Promise<void> {
   const url = w.url ?? `${logUrl.replace(/\/+$/, '')}/${WITNESS_PATH}`;
-  let res: Response;
+  let res;
   try {
-    res = await fetch(url, {
+    res = await fetchCapped(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ checkpoint: envelope, cosignature: line }),
-      signal: AbortSignal.timeout(15_000),
-      redirect: 'error',
+      timeoutMs: 15_000,
+      maxBytes: MAX_WITNESS_ANSWER_BYTES,
     });
   } catch (e) {
     throw new MonitorError('WITNESS_FAILED', `posting the cosignature failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const body = await res.text().catch(() => '');
-  if (res.status < 200 || res.status > 299) throw new MonitorError('WITNESS_FAILED', `log refused the cosignature (${res.status}): ${body.slice(0, 200)}`);
+  if (res.status < 200 || res.status > 299) throw new MonitorError('WITNESS_FAILED', `log refused the cosignature (${res.status}): ${res.body.toString('utf8').slice(0, 200)}`);
 }
 
 export async function runOnce(opts: MonitorOptions): Promise<RunResult> {

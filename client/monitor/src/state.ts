@@ -4,10 +4,10 @@
  * checks passed, atomically (temp file, fsync, rename, fsync of the folder), so a crash at any
  * moment leaves the previous verified state in place.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { isRecord } from '@cairn/shared';
 import { parseCheckpoint, parseSignedNote, MAX_NOTE_BYTES } from '@cairn/shared/checkpoint';
+import { writeAtomic } from '@cairn/shared/io';
 import { CompactRange } from '@cairn/shared/merkle';
 import { MonitorError } from './errors.ts';
 
@@ -79,26 +79,6 @@ export function saveState(path: string, state: MonitorState): void {
     edge: state.edge.map((h) => h.toString('base64')),
     verifiedAt: state.verifiedAt,
   };
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(doc, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  // Make the rename itself durable.
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
+  // Temporary file, fsync, rename, fsync of the directory: the old state or the new, durably.
+  writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, 0o644);
 }

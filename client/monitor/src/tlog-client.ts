@@ -5,6 +5,7 @@
  * partial tiles once the full one exists.
  */
 import { MAX_NOTE_BYTES } from '@cairn/shared/checkpoint';
+import { fetchCapped, FetchError } from '@cairn/shared/fetch';
 import { FULL_TILE_BYTES, MAX_ENTRY_BUNDLE_BYTES, TILE_WIDTH, entriesPath, parseEntryBundle, tilePath } from '@cairn/shared/tiles';
 import { MonitorError } from './errors.ts';
 
@@ -26,29 +27,6 @@ class HttpStatusError extends Error {
   constructor(readonly status: number, url: string) {
     super(`GET ${url} answered ${status}`);
   }
-}
-
-async function readCapped(res: Response, cap: number, url: string): Promise<Buffer> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) > cap) {
-    await res.body?.cancel();
-    throw new MonitorError('RESPONSE_TOO_LARGE', `${url} is larger than ${cap} bytes`);
-  }
-  if (res.body === null) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > cap) {
-      await reader.cancel();
-      throw new MonitorError('RESPONSE_TOO_LARGE', `${url} is larger than ${cap} bytes`);
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
-  }
-  return Buffer.concat(chunks, total);
 }
 
 export class HttpTlogReader implements TlogReader {
@@ -73,15 +51,15 @@ export class HttpTlogReader implements TlogReader {
     let lastError: unknown;
     for (let attempt = 0; attempt <= RETRIES; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * attempt));
-      let res: Response;
+      let res;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+        res = await fetchCapped(url, { maxBytes: cap, timeoutMs: this.timeoutMs });
       } catch (e) {
+        if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new MonitorError('RESPONSE_TOO_LARGE', `${url} is larger than ${cap} bytes`, { cause: e });
         lastError = e;
         continue;
       }
-      if (res.status === 200) return readCapped(res, cap, url);
-      await res.body?.cancel();
+      if (res.status === 200) return res.body;
       lastError = new HttpStatusError(res.status, url);
       // 429 and 5xx are worth another try; any other status is the answer.
       if (res.status < 500 && res.status !== 429) break;

@@ -10,12 +10,13 @@ import { createRequire } from 'node:module';
 import type * as SigstoreBundle from '@sigstore/bundle';
 import { readFileSync } from 'node:fs';
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { LocalSigner, PublicKey, generateKey, sha256 } from '@cairn/shared';
+import { LocalSigner, generateKey, sha256 } from '@cairn/shared';
 import { leafHash } from '@cairn/shared/merkle';
 import { dsseBundle, messageSignatureBundle, serializeBundle, type TransparencyLogEntryJson } from './bundle.ts';
 import { envelopeJson, pae } from './dsse.ts';
 import { checkEntryMatches, dsseEntry, hashedRekordEntry, intotoEntry, parseLogEntryMap, toTransparencyLogEntry, type LogEntry } from './rekor.ts';
 import { setPayload, verifyLogEntry } from './log-proof.ts';
+import { logAuthorityForKey, trustedRootLogKeys } from './log-keys.ts';
 
 const require = createRequire(import.meta.url);
 const sjsBundle = require('@sigstore/bundle') as typeof SigstoreBundle;
@@ -66,10 +67,9 @@ function logEntryOf(t: TransparencyLogEntryJson): LogEntry {
 
 const realTlog = happy.verificationMaterial.tlogEntries[0]!;
 const realEntry = logEntryOf(realTlog);
-const rekorKey = (() => {
-  const t = prodRoot.tlogs.find((l) => Buffer.from(l.logId.keyId, 'base64').toString('hex') === realEntry.logID)!;
-  return PublicKey.fromSpki(Buffer.from(t.publicKey.rawBytes, 'base64'));
-})();
+// The production log as the trusted root describes it (parsed by @cairn/verify's one parser).
+const rekorLog = trustedRootLogKeys(prodRoot).keyFor(realEntry);
+const REKOR_URL = rekorLog.baseUrl;
 
 test('a real Rekor v1 entry converts into exactly the tlog entry sigstore-js put in the bundle', () => {
   const ours = toTransparencyLogEntry(realEntry);
@@ -98,7 +98,7 @@ test('parseLogEntryMap reads a Rekor answer map and refuses malformed ones', () 
 });
 
 test('the real entry verifies: UUID, SET, inclusion proof and checkpoint with the production Rekor key', () => {
-  const v = verifyLogEntry(realEntry, rekorKey);
+  const v = verifyLogEntry(realEntry, rekorLog);
   assert.equal(v.checkpoint.signer, 'rekor.sigstore.dev');
   assert.equal(v.inclusion.treeSize, 75408393);
 });
@@ -106,18 +106,18 @@ test('the real entry verifies: UUID, SET, inclusion proof and checkpoint with th
 test('tampering with the real entry is detected with the right code', () => {
   const proof = realEntry.verification!.inclusionProof!;
   const flip = (hex: string) => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, hashes: [flip(proof.hashes[0]!), ...proof.hashes.slice(1)] } } }, rekorKey)), 'PROOF_INVALID');
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, logIndex: proof.logIndex - 1 } } }, rekorKey)), 'PROOF_INVALID');
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, integratedTime: realEntry.integratedTime + 1 }, rekorKey)), 'SET_INVALID');
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, uuid: flip(realEntry.uuid) }, rekorKey)), 'PROOF_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, hashes: [flip(proof.hashes[0]!), ...proof.hashes.slice(1)] } } }, rekorLog)), 'PROOF_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, logIndex: proof.logIndex - 1 } } }, rekorLog)), 'PROOF_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, integratedTime: realEntry.integratedTime + 1 }, rekorLog)), 'SET_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, uuid: flip(realEntry.uuid) }, rekorLog)), 'PROOF_INVALID');
   const sigLine = proof.checkpoint.indexOf('\u2014');
   const badCp = proof.checkpoint.slice(0, sigLine) + proof.checkpoint.slice(sigLine).replace(/[A-Za-z](?=[A-Za-z0-9+/]*=*\n$)/, (c) => (c === 'A' ? 'B' : 'A'));
   assert.notEqual(badCp, proof.checkpoint);
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, checkpoint: badCp } } }, rekorKey)), 'CHECKPOINT_INVALID');
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, checkpoint: 'garbage' } } }, rekorKey)), 'CHECKPOINT_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, checkpoint: badCp } } }, rekorLog)), 'CHECKPOINT_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: { ...realEntry.verification, inclusionProof: { ...proof, checkpoint: 'garbage' } } }, rekorLog)), 'CHECKPOINT_INVALID');
   const other = new LocalSigner(generateKey('ecdsa-p256')).publicKey;
-  assert.equal(code(() => verifyLogEntry(realEntry, other)), 'SET_INVALID');
-  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: {} }, rekorKey)), 'SET_INVALID');
+  assert.equal(code(() => verifyLogEntry(realEntry, logAuthorityForKey(other, REKOR_URL))), 'SET_INVALID');
+  assert.equal(code(() => verifyLogEntry({ ...realEntry, verification: {} }, rekorLog)), 'SET_INVALID');
 });
 
 test('bundle JSON is byte-identical to @sigstore/bundle for keyless message signatures', () => {

@@ -1,14 +1,10 @@
 /**
- * DSSE v1 (secure-systems-lab/dsse protocol.md): the pre-authentication encoding and the
- * envelope JSON. Signatures are over PAE, never over the base64 text.
+ * DSSE v1 (secure-systems-lab/dsse protocol.md): the envelope JSON. The pre-authentication
+ * encoding signatures are over is `@cairn/shared/dsse`'s (re-exported here for callers).
  */
 import type { DsseEnvelopeJson } from './bundle.ts';
 
-/** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, LEN = ASCII decimal byte length. */
-export function pae(payloadType: string, payload: Uint8Array): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.byteLength} `), payload]);
-}
+export { pae } from '@cairn/shared/dsse';
 
 /** The envelope with one signature; `keyid` left out when empty, as sigstore-js serializes it. */
 export function envelopeJson(payloadType: string, payload: Uint8Array, signature: Uint8Array, keyid = ''): DsseEnvelopeJson {

@@ -36,6 +36,5 @@ export type SignErrorCode =
 export class SignError extends CairnError<SignErrorCode> {
   constructor(code: SignErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(code, message, { ...options, status: 400 });
-    this.name = 'SignError';
   }
 }

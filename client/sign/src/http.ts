@@ -5,6 +5,7 @@
  * service fails fast with the caller's error code.
  */
 import { isRecord } from '@cairn/shared';
+import { fetchCapped, FetchError } from '@cairn/shared/fetch';
 import { SignError, type SignErrorCode } from './errors.ts';
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -47,25 +48,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Reads at most `max` bytes; a longer body is an error, never silently truncated. */
-async function readBounded(res: Response, max: number, code: SignErrorCode, what: string): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new SignError(code, `${what} answered with ${declared} bytes, more than the limit of ${max}`);
-  }
-  if (res.body === null) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  // Leaving the loop early cancels the stream, so an oversized body is never read to its end.
-  for await (const value of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += value.byteLength;
-    if (total > max) throw new SignError(code, `${what} answered with more than ${max} bytes`);
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return Buffer.concat(chunks, total);
-}
-
 /** The server's own `{code, message}` (Cairn, Rekor, Fulcio/grpc-gateway, OAuth `error`). */
 function serverError(body: Buffer): { code?: string; message?: string } {
   try {
@@ -97,20 +79,23 @@ export async function httpRequest(req: HttpRequest, code: SignErrorCode, what: s
   const maxBytes = opts.maxBytes ?? MAX_RESPONSE_BYTES;
   const retries = Math.min(Math.max(0, opts.retries ?? DEFAULT_RETRIES), MAX_RETRIES);
   for (let attempt = 0; ; attempt++) {
-    let res: Response;
+    let res;
     try {
-      res = await doFetch(req.url, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await fetchCapped(req.url, { method: req.method, headers: req.headers, body: req.body, maxBytes, timeoutMs, fetch: doFetch });
     } catch (e) {
-      const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-      throw new SignError(code, `${what} at ${new URL(req.url).origin} ${timedOut ? `did not answer within ${timeoutMs} ms` : 'is unreachable'}`, { cause: e });
+      if (!(e instanceof FetchError)) throw e;
+      const origin = new URL(req.url).origin;
+      const detail =
+        e.code === 'TOO_LARGE'
+          ? `answered with more than ${maxBytes} bytes`
+          : e.code === 'TIMEOUT'
+            ? `did not answer within ${timeoutMs} ms`
+            : e.code === 'REDIRECT_REFUSED'
+              ? 'answered with a redirect, which is not followed'
+              : 'is unreachable';
+      throw new SignError(code, `${what} at ${origin} ${detail}`, { cause: e });
     }
-    const body = await readBounded(res, maxBytes, code, what);
+    const body = res.body;
     if (res.ok || req.accept?.includes(res.status)) return { status: res.status, headers: res.headers, body };
     if (retryable(res.status) && attempt < retries) {
       await sleep(Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));

@@ -33,7 +33,7 @@ export { httpRequest, type HttpOptions } from './http.ts';
 export { urlsFromSigningConfig, planFromSigningConfig, SIGNING_CONFIG_V02_MEDIA_TYPE, type SigningPlan } from './signing-config.ts';
 export { TsaClient, MAX_TIMESTAMP_RESPONSE_BYTES } from './tsa.ts';
 export { RekorV2Client, hashedRekordV2Request, keyDetailsOf, parseV2Entry, checkV2EntryMatches, type V2Verifier } from './rekor-v2.ts';
-export { trustedRootLogKeys, pinnedLogKey, type LogKeySource } from './log-keys.ts';
+export { trustedRootLogKeys, pinnedLogKey, logAuthorityForKey, type LogKeySource } from './log-keys.ts';
 export { identityToken, loadSigningKey, serviceUrls, loadTrustedRootJson } from './inputs.ts';
 export { checkWritable, readSmallFile, writeFileAtomic } from './inputs.ts';
 export { type HeadConsistency, verifyConsistencyWithHead } from './log-proof.ts';

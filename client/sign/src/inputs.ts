@@ -3,15 +3,17 @@
  * here) into signing options: service URLs, the identity token, a local signing key, and the
  * atomic write of a bundle.
  */
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LocalSigner, privateKeyFromPem, type Signer } from '@cairn/shared';
+import { IoError, readCappedFile, writeAtomic } from '@cairn/shared/io';
+import { MAX_KEY_FILE_BYTES } from '@cairn/shared/limits';
 import { loadCachedTrustedRoot } from '@cairn/trust';
 import { SignError } from './errors.ts';
 import { clientCredentialsToken, MAX_SECRET_BYTES, MAX_TOKEN_BYTES } from './oidc.ts';
 import type { HttpOptions } from './http.ts';
 
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+export { MAX_KEY_FILE_BYTES };
 export const MAX_PASSPHRASE_BYTES = 4 * 1024;
 export const MAX_TRUSTED_ROOT_BYTES = 5 * 1024 * 1024;
 
@@ -19,18 +21,11 @@ type Env = Record<string, string | undefined>;
 
 /** Reads a small file with a byte cap; `what` names it in errors. */
 export function readSmallFile(path: string, max: number, what: string, cwd: string): Buffer {
-  const p = resolve(cwd, path);
-  let size: number;
   try {
-    size = statSync(p).size;
-  } catch {
-    throw new SignError('INPUT_INVALID', `cannot read ${what} ${path}`);
-  }
-  if (size > max) throw new SignError('INPUT_INVALID', `${what} ${path} is larger than ${max} bytes`);
-  try {
-    return readFileSync(p);
-  } catch {
-    throw new SignError('INPUT_INVALID', `cannot read ${what} ${path}`);
+    return readCappedFile(resolve(cwd, path), max, `${what} ${path}`);
+  } catch (e) {
+    if (e instanceof IoError && e.code === 'FILE_TOO_LARGE') throw new SignError('INPUT_INVALID', `${what} ${path} is larger than ${max} bytes`);
+    throw new SignError('INPUT_INVALID', `cannot read ${what} ${path}`, { cause: e });
   }
 }
 
@@ -125,13 +120,13 @@ export function checkWritable(path: string, cwd: string): void {
   if (!ok) throw new SignError('INPUT_INVALID', `cannot write ${path}: directory ${dir} does not exist`);
 }
 
-/** Writes next to the target and renames, so a failure never leaves a half-written bundle. */
+/** Writes next to the target, fsyncs and renames, so a failure never leaves a half-written bundle. */
 export function writeFileAtomic(path: string, contents: string, cwd: string): string {
   const p = resolve(cwd, path);
-  const tmp = `${p}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, contents, { mode: 0o644 });
-    renameSync(tmp, p);
+    // The directory must exist: a typo in --bundle does not create folders.
+    if (!statSync(dirname(p)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    writeAtomic(p, contents, 0o644);
   } catch (e) {
     throw new SignError('INPUT_INVALID', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }

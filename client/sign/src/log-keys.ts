@@ -1,62 +1,62 @@
 /**
- * Rekor log keys for checking log answers: from a trusted_root.json `tlogs` list (chosen by log
- * ID, with the entry's integrated time inside `publicKey.validFor`, reference §6.1), or pinned
- * from elsewhere (the log's own /api/v1/log/publicKey, which proves less and is labelled so).
+ * Rekor logs for checking log answers: from a trusted_root.json `tlogs` list, parsed by
+ * `@cairn/verify`'s one strict trusted-root parser (chosen by log ID, with the entry's integrated
+ * time inside `publicKey.validFor`, reference §6.1), or a key pinned from elsewhere (the log's own
+ * /api/v1/log/publicKey, which proves less and is labelled so) with the URL the log was asked at.
  */
-import { fromBase64, isRecord, PublicKey } from '@cairn/shared';
+import type { PublicKey } from '@cairn/shared';
+import { parseTrustedRoot, VerifyError, type KeyDetails, type TransparencyLogAuthority } from '@cairn/verify';
 import { SignError } from './errors.ts';
 import type { LogEntry } from './rekor.ts';
 
-export const MAX_TLOGS = 256;
-
 export interface LogKeySource {
-  keyFor(entry: LogEntry): PublicKey;
+  keyFor(entry: LogEntry): TransparencyLogAuthority;
   /** Said next to every verified entry: where the key came from. */
   note: string;
 }
 
-function time(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = typeof v === 'string' ? Date.parse(v) : NaN;
-  if (Number.isNaN(ms)) throw new SignError('INPUT_INVALID', 'a trusted root tlog validFor time is not RFC 3339');
-  return ms / 1000;
-}
-
 export function trustedRootLogKeys(json: unknown): LogKeySource {
-  if (!isRecord(json) || !Array.isArray(json.tlogs) || json.tlogs.length > MAX_TLOGS) throw new SignError('INPUT_INVALID', 'the trusted root has no bounded tlogs list');
-  const logs: { id: string; key: PublicKey; start?: number; end?: number }[] = [];
-  for (const t of json.tlogs) {
-    if (!isRecord(t) || !isRecord(t.logId) || !isRecord(t.publicKey) || typeof t.logId.keyId !== 'string' || typeof t.publicKey.rawBytes !== 'string') {
-      throw new SignError('INPUT_INVALID', 'a trusted root tlog lacks logId.keyId or publicKey.rawBytes');
-    }
-    let key: PublicKey;
-    try {
-      key = PublicKey.fromSpki(fromBase64(t.publicKey.rawBytes, 'tlog public key'));
-    } catch {
-      // A key type node cannot load cannot have signed a v1 SET either: skip it.
-      continue;
-    }
-    const vf = t.publicKey.validFor;
-    logs.push({
-      id: fromBase64(t.logId.keyId, 'tlog logId').toString('hex'),
-      key,
-      start: isRecord(vf) ? time(vf.start) : undefined,
-      end: isRecord(vf) ? time(vf.end) : undefined,
-    });
+  let logs: TransparencyLogAuthority[];
+  try {
+    logs = parseTrustedRoot(json).tlogs;
+  } catch (e) {
+    if (e instanceof VerifyError) throw new SignError('INPUT_INVALID', e.message, { cause: e });
+    throw e;
   }
   return {
     note: 'log key from the trusted root',
     keyFor(entry) {
-      const log = logs.find((l) => l.id === entry.logID);
+      const log = logs.find((l) => l.logId.toString('hex') === entry.logID);
       if (log === undefined) throw new SignError('LOG_UNTRUSTED', `log ${entry.logID} is not in the trusted root`);
-      if ((log.start !== undefined && entry.integratedTime < log.start) || (log.end !== undefined && entry.integratedTime > log.end)) {
+      const t = entry.integratedTime * 1000;
+      if ((log.validFor.start !== undefined && t < log.validFor.start.getTime()) || (log.validFor.end !== undefined && t > log.validFor.end.getTime())) {
         throw new SignError('LOG_UNTRUSTED', `the entry time lies outside the trusted root's validity window of log ${entry.logID}`);
       }
-      return log.key;
+      return log;
     },
   };
 }
 
-export function pinnedLogKey(key: PublicKey, note: string): LogKeySource {
-  return { note, keyFor: () => key };
+const DETAILS: Partial<Record<string, KeyDetails>> = {
+  'ecdsa-p256-sha256': 'PKIX_ECDSA_P256_SHA_256',
+  'ecdsa-p384-sha384': 'PKIX_ECDSA_P384_SHA_384',
+  'ecdsa-p521-sha512': 'PKIX_ECDSA_P521_SHA_512',
+  ed25519: 'PKIX_ED25519',
+};
+
+/** A log known only by its key and the URL it answers at (its checkpoints are signed under that name). */
+export function logAuthorityForKey(key: PublicKey, baseUrl: string): TransparencyLogAuthority {
+  return {
+    baseUrl,
+    logId: key.keyId,
+    keyDetails: DETAILS[key.algorithm] ?? 'PKIX_RSA_PKCS1V15_2048_SHA256',
+    publicKey: key.keyObject,
+    rawKey: key.spki,
+    validFor: { start: undefined, end: undefined },
+  };
+}
+
+export function pinnedLogKey(key: PublicKey, note: string, baseUrl: string): LogKeySource {
+  const log = logAuthorityForKey(key, baseUrl);
+  return { note, keyFor: () => log };
 }

@@ -5,11 +5,12 @@
  * The CA verifies the token; the client only needs its claims to know what to sign.
  */
 import { isRecord } from '@cairn/shared';
+import { MAX_TOKEN_BYTES } from '@cairn/shared/limits';
 import { SignError } from './errors.ts';
 import { httpRequest, jsonOf, checkServiceUrl, type HttpOptions } from './http.ts';
 
-/** Largest token accepted (the CA's own limit is in the same range). */
-export const MAX_TOKEN_BYTES = 16 * 1024;
+/** Largest token accepted: the CA's own limit, from `@cairn/shared/limits`. */
+export { MAX_TOKEN_BYTES };
 export const MAX_SECRET_BYTES = 4 * 1024;
 /** Seconds of clock skew tolerated when checking `exp` before asking the CA. */
 export const EXP_LEEWAY_SECONDS = 30;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseJson, systemClock, type Clock } from '@cairn/shared';
+import { IoError, readCappedFile } from '@cairn/shared/io';
 import { MAX_METADATA_BYTES, TufError, checkTargetBytes, isExpired, parseMetadata, verifyRole } from '@cairn/shared/tuf';
 import { TrustError } from './errors.ts';
 import { CairnTufClient, defaultCacheDir, trustHome } from './tuf-client.ts';
@@ -22,10 +23,14 @@ function resolveCacheDir(cacheDirOrMirror: string, env: Record<string, string | 
 }
 
 function readCapped(path: string, max: number): Buffer {
-  if (!existsSync(path)) throw new TrustError('CACHE_NOT_INITIALISED', `${path} is missing: run 'cairn trust init'`);
-  const b = readFileSync(path);
-  if (b.byteLength > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
-  return b;
+  try {
+    return readCappedFile(path, max);
+  } catch (e) {
+    if (!(e instanceof IoError)) throw e;
+    if (e.code === 'FILE_NOT_FOUND') throw new TrustError('CACHE_NOT_INITIALISED', `${path} is missing: run 'cairn trust init'`);
+    if (e.code === 'FILE_TOO_LARGE') throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
+    throw e;
+  }
 }
 
 /**

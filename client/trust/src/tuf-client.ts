@@ -26,6 +26,7 @@ import {
   type TargetsSigned,
   type TimestampSigned,
 } from '@cairn/shared/tuf';
+import { fetchCapped as fetchShared, FetchError } from '@cairn/shared/fetch';
 import { writeAtomic } from '@cairn/shared/io';
 import { TrustError } from './errors.ts';
 
@@ -52,41 +53,16 @@ export async function fetchCapped(
   timeoutMs: number,
   tooLarge: 'METADATA_TOO_LARGE' | 'LENGTH_MISMATCH' = 'METADATA_TOO_LARGE',
 ): Promise<Buffer | undefined> {
-  let res: Response;
+  let res;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    res = await fetchShared(url, { maxBytes: max, timeoutMs });
   } catch (e) {
+    if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new TufError(tooLarge, `${url} is larger than ${max} bytes`, { cause: e });
     throw new TrustError('FETCH_FAILED', `cannot fetch ${url}`, { cause: e });
   }
-  if (res.status === 404 || res.status === 403) {
-    await res.body?.cancel();
-    return undefined;
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new TrustError('FETCH_FAILED', `${url} answered HTTP ${res.status}`);
-  }
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > max) {
-    await res.body?.cancel();
-    throw new TufError(tooLarge, `${url} is larger than ${max} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel();
-        throw new TufError(tooLarge, `${url} is larger than ${max} bytes`);
-      }
-      chunks.push(Buffer.from(value));
-    }
-  }
-  return Buffer.concat(chunks);
+  if (res.status === 404 || res.status === 403) return undefined;
+  if (res.status !== 200) throw new TrustError('FETCH_FAILED', `${url} answered HTTP ${res.status}`);
+  return res.body;
 }
 
 export interface TufClientOptions {

@@ -96,7 +96,7 @@ export function verifyCertificatePath(leaf: Certificate, cas: readonly Certifica
   // requires the codeSigning EKU): not a CA, and if it restricts its key purposes, codeSigning.
   if (leaf.basicConstraints.ca) fail('CERT_CHAIN_INVALID', 'the signing certificate is a CA certificate');
   const eku = leaf.extKeyUsage;
-  if (eku && !eku.includes(OID.ekuCodeSigning)) fail('CERT_CHAIN_INVALID', 'the signing certificate is not for code signing (extended key usage)');
+  if (eku && !eku.includes(OID.codeSigning)) fail('CERT_CHAIN_INVALID', 'the signing certificate is not for code signing (extended key usage)');
   for (const ca of cas) {
     const path = buildPath(leaf, ca);
     if (!path) continue;

@@ -38,7 +38,6 @@ export type VerifyErrorCode =
 export class VerifyError extends CairnError<VerifyErrorCode> {
   constructor(code: VerifyErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
-    this.name = 'VerifyError';
   }
 }
 

@@ -33,3 +33,5 @@ export {
   type ConditionOp,
 } from './attestation.ts';
 export { forbidNetwork } from './offline.ts';
+export { setSignedBytes, verifySet, verifyProof, verifyCheckpoint, type VerifiedCheckpoint } from './tlog.ts';
+export type { TransparencyLogEntry, InclusionProof } from './bundle/types.ts';

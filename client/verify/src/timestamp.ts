@@ -178,7 +178,7 @@ export function verifyRfc3161Timestamp(der: Buffer, signature: Buffer, authoriti
     }
     code = 'TIMESTAMP_INVALID';
     const eku = leaf.extKeyUsage;
-    if (eku && !eku.includes(X509_OID.ekuTimeStamping)) {
+    if (eku && !eku.includes(X509_OID.timeStamping)) {
       problem = 'the timestamp authority certificate is not for timeStamping';
       continue;
     }

@@ -69,22 +69,37 @@ export function verifyTlogEntry(entry: TransparencyLogEntry, logs: readonly Tran
   return { entry, log, integratedTime };
 }
 
-/** Rekor v1 SET: the log's signature over JCS {body, integratedTime, logID, logIndex} (§2.6). */
-function verifySet(entry: TransparencyLogEntry, log: TransparencyLogAuthority): void {
-  const t = new Date(entry.integratedTime * 1000);
-  if (!within(log.validFor, t)) fail('SET_INVALID', `the log key was not valid at the entry's integrated time ${t.toISOString()}`);
+/** The bytes a Rekor v1 SET signs: JCS of {body, integratedTime, logID, logIndex} (§2.6). */
+export function setSignedBytes(entry: Pick<TransparencyLogEntry, 'canonicalizedBody' | 'integratedTime' | 'logId' | 'logIndex'>): Buffer {
   const payload = canonicalizeJcs({
     body: toBase64(entry.canonicalizedBody),
     integratedTime: entry.integratedTime,
     logID: entry.logId.toString('hex'),
     logIndex: entry.logIndex,
   });
-  const ok = verifySignature(logDigest(log.publicKey), Buffer.from(payload, 'utf8'), log.publicKey, log.rawKey, entry.signedEntryTimestamp!);
+  return Buffer.from(payload, 'utf8');
+}
+
+/** Rekor v1 SET: the log's signature over JCS {body, integratedTime, logID, logIndex} (§2.6). */
+export function verifySet(entry: TransparencyLogEntry, log: TransparencyLogAuthority): void {
+  const t = new Date(entry.integratedTime * 1000);
+  if (!within(log.validFor, t)) fail('SET_INVALID', `the log key was not valid at the entry's integrated time ${t.toISOString()}`);
+  if (entry.signedEntryTimestamp === undefined) fail('SET_INVALID', 'the entry carries no signed entry timestamp');
+  const ok = verifySignature(logDigest(log.publicKey), setSignedBytes(entry), log.publicKey, log.rawKey, entry.signedEntryTimestamp);
   if (!ok) fail('SET_INVALID', 'the signed entry timestamp does not verify with the log key');
 }
 
+/** A checkpoint whose signature by the log, under one of its names, verified. */
+export interface VerifiedCheckpoint {
+  origin: string;
+  size: number;
+  rootHash: Buffer;
+  /** The signed-note name the log's signature is under. */
+  signer: string;
+}
+
 /** Checkpoints verified before, keyed by log and exact envelope text (sound: same bytes, same key). */
-const verifiedCheckpoints = new WeakMap<TransparencyLogAuthority, Map<string, { size: number; rootHash: Buffer }>>();
+const verifiedCheckpoints = new WeakMap<TransparencyLogAuthority, Map<string, VerifiedCheckpoint>>();
 const MAX_CACHED_CHECKPOINTS = 1024;
 const verifierCache = new WeakMap<TransparencyLogAuthority, LocalVerifier>();
 
@@ -108,7 +123,12 @@ function deriveNames(baseUrl: string): string[] {
   return [...new Set(names.filter((n) => n !== ''))];
 }
 
-function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): { size: number; rootHash: Buffer } {
+/**
+ * A checkpoint (C2SP signed note) signed by the log: a signature under one of the log's names
+ * (derived from its baseUrl) with its key hint and key, and an origin that is that name (v2) or
+ * "<name> - <tree id>" (Rekor v1). CHECKPOINT_INVALID otherwise.
+ */
+export function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): VerifiedCheckpoint {
   let perLog = memoEnabled() ? verifiedCheckpoints.get(log) : undefined;
   const hit = perLog?.get(envelope);
   if (hit) return hit;
@@ -137,17 +157,19 @@ function verifyCheckpoint(envelope: string, log: TransparencyLogAuthority): { si
   if (cp.origin !== name && !(rest !== undefined && /^[0-9]{1,20}$/.test(rest))) {
     fail('CHECKPOINT_INVALID', `the checkpoint origin "${cp.origin.slice(0, 128)}" is not the log's name "${name}"`);
   }
-  const result = { size: cp.size, rootHash: cp.rootHash };
+  const result: VerifiedCheckpoint = { origin: cp.origin, size: cp.size, rootHash: cp.rootHash, signer: name };
   if (memoEnabled()) {
-    if (!perLog) verifiedCheckpoints.set(log, (perLog = new Map<string, { size: number; rootHash: Buffer }>()));
+    if (!perLog) verifiedCheckpoints.set(log, (perLog = new Map<string, VerifiedCheckpoint>()));
     if (perLog.size >= MAX_CACHED_CHECKPOINTS) perLog.clear();
     perLog.set(envelope, result);
   }
   return result;
 }
 
-function verifyProof(entry: TransparencyLogEntry, log: TransparencyLogAuthority): void {
-  const proof = entry.inclusionProof!;
+/** The inclusion proof leads from the entry to the root of a checkpoint the log signed. */
+export function verifyProof(entry: TransparencyLogEntry, log: TransparencyLogAuthority): VerifiedCheckpoint {
+  const proof = entry.inclusionProof;
+  if (proof === undefined) return fail('TLOG_INCLUSION_MISSING', 'the log entry carries no inclusion proof');
   const cp = verifyCheckpoint(proof.checkpoint, log);
   if (cp.size !== proof.treeSize || !cp.rootHash.equals(proof.rootHash)) {
     fail('CHECKPOINT_INVALID', 'the checkpoint does not match the inclusion proof (tree size or root hash differ)');
@@ -156,6 +178,7 @@ function verifyProof(entry: TransparencyLogEntry, log: TransparencyLogAuthority)
   if (!verifyInclusion(leafHash(entry.canonicalizedBody), proof.logIndex, cp.size, proof.hashes, cp.rootHash)) {
     fail('TLOG_INCLUSION_INVALID', 'the inclusion proof does not lead from the entry to the checkpoint root');
   }
+  return cp;
 }
 
 // ---- body checks (§2.3, §3.2, §3.6) ------------------------------------------------------

@@ -10,6 +10,7 @@ import { verifyCertificatePath } from './chain.ts';
 import { fail, VerifyError } from './errors.ts';
 import { checkIdentity, compileIdentityPolicy, type IdentityPolicy } from './policy.ts';
 import { pemKey, verifySignature } from './memo.ts';
+import { pae as preAuthEncoding } from '@cairn/shared/dsse';
 import { verifyPrehashed } from '@cairn/shared/prehash';
 import { verifyEmbeddedScts } from './sct.ts';
 import { verifyRfc3161Timestamp } from './timestamp.ts';
@@ -97,10 +98,7 @@ function toArtifact(input: ArtifactInput): Artifact {
 }
 
 /** DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body. */
-export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
-}
+export { preAuthEncoding };
 
 /** The digest a key's default scheme uses (Fulcio/Rekor v2 keyDetails convention). */
 function keyHash(key: KeyObject): Hash | null {

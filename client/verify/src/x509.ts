@@ -5,33 +5,21 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { children, oidToString, readOne, readTime, readUnsignedInteger, TAG, type Tlv } from '@cairn/shared/der';
+import { OID } from '@cairn/shared/oids';
 import { fail } from './errors.ts';
 import { spkiKey, verifySignature } from './memo.ts';
 
-export const OID = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extKeyUsage: '2.5.29.37',
-  subjectAltName: '2.5.29.17',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  sctList: '1.3.6.1.4.1.11129.2.4.2',
-  fulcioIssuerV1: '1.3.6.1.4.1.57264.1.1',
-  fulcioIssuerV2: '1.3.6.1.4.1.57264.1.8',
-  fulcioOtherNameSan: '1.3.6.1.4.1.57264.1.7',
-  ekuCodeSigning: '1.3.6.1.5.5.7.3.3',
-  ekuTimeStamping: '1.3.6.1.5.5.7.3.8',
-} as const;
+export { OID };
 
 /** Certificate / CMS signature algorithms accepted, with the digest node:crypto needs (null = pure). */
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, string | null>> = {
-  '1.2.840.10045.4.3.2': 'sha256', // ecdsa-with-SHA256
-  '1.2.840.10045.4.3.3': 'sha384', // ecdsa-with-SHA384
-  '1.2.840.10045.4.3.4': 'sha512', // ecdsa-with-SHA512
-  '1.2.840.113549.1.1.11': 'sha256', // sha256WithRSAEncryption
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.3.101.112': null, // Ed25519
+  [OID.ecdsaWithSha256]: 'sha256',
+  [OID.ecdsaWithSha384]: 'sha384',
+  [OID.ecdsaWithSha512]: 'sha512',
+  [OID.sha256WithRsa]: 'sha256',
+  [OID.sha384WithRsa]: 'sha384',
+  [OID.sha512WithRsa]: 'sha512',
+  [OID.ed25519]: null,
 };
 
 export function signatureDigest(oid: string): string | null | undefined {
@@ -196,7 +184,7 @@ export class Certificate {
           else if (gn.tag === 0xa0) {
             // otherName: type-id OID, [0] EXPLICIT value (Fulcio username identities, 57264.1.7).
             const [typeId, val] = children(gn, 2);
-            if (typeId && val && typeId.tag === TAG.OID && oidToString(typeId.value) === OID.fulcioOtherNameSan) {
+            if (typeId && val && typeId.tag === TAG.OID && oidToString(typeId.value) === OID.fulcioUsername) {
               const s = children(val, 1)[0];
               if (s && s.tag === TAG.UTF8_STRING) out.otherNames.push(s.value.toString('utf8'));
             }

@@ -61,6 +61,5 @@ const STATUS: Record<CaErrorCode, number> = {
 export class CaError extends CairnError<CaErrorCode> {
   constructor(code: CaErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { status: STATUS[code], cause: options.cause });
-    this.name = 'CaError';
   }
 }

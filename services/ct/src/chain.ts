@@ -7,6 +7,7 @@ import { X509Certificate, createHash, verify, type KeyObject } from 'node:crypto
 import { fromBase64, isRecord } from '@cairn/shared';
 import { OID_CT_POISON, OID_CT_PRECERT_SIGNING, splitCertificate, tbsExtensions, tbsNames, type CertExtension } from '@cairn/shared/sct';
 import { children, oidToString, readOne, TAG } from '@cairn/shared/der';
+import { OID } from '@cairn/shared/oids';
 import { CtError } from './errors.ts';
 import type { AcceptedRoot, RootStore } from './roots.ts';
 
@@ -20,8 +21,8 @@ export const ISSUER_CACHE_SIZE = 128;
 export const MAX_SUBMISSION_BYTES = Math.ceil((MAX_CHAIN_LENGTH * MAX_CERT_BYTES * 4) / 3) + 4096;
 
 const POISON_VALUE = Buffer.from([0x05, 0x00]);
-const OID_EKU = '2.5.29.37';
-const OID_KEY_USAGE = '2.5.29.15';
+const OID_EKU = OID.extKeyUsage;
+const OID_KEY_USAGE = OID.keyUsage;
 
 export type EntryKind = 'precert' | 'x509';
 

@@ -44,6 +44,5 @@ const STATUS: Record<CtErrorCode, number> = {
 export class CtError extends CairnError<CtErrorCode> {
   constructor(code: CtErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { ...options, status: STATUS[code] });
-    this.name = 'CtError';
   }
 }

@@ -14,6 +14,7 @@ import {
   OID_CT_POISON,
   type Sct,
 } from '@cairn/shared/sct';
+import { fetchCapped, FetchError } from '@cairn/shared/fetch';
 import { CtError } from './errors.ts';
 import type { CtLog } from './ct-log.ts';
 
@@ -79,20 +80,21 @@ export class HttpCtLog implements CtLog {
   }
 
   async addPreChain(chainDer: Buffer[]): Promise<Sct> {
-    let res: Response;
+    let res;
     try {
-      res = await fetch(`${this.url}/ct/v1/add-pre-chain`, {
+      // A CT log never redirects add-pre-chain; following one would send the chain elsewhere.
+      res = await fetchCapped(`${this.url}/ct/v1/add-pre-chain`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ chain: chainDer.map((c) => c.toString('base64')) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        // A CT log never redirects add-pre-chain; following one would send the chain elsewhere.
-        redirect: 'error',
+        timeoutMs: this.timeoutMs,
+        maxBytes: MAX_SCT_RESPONSE_BYTES,
       });
     } catch (e) {
+      if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new HttpCtError('CT_BAD_RESPONSE', 'CT log response is too large');
       throw new HttpCtError('CT_UNAVAILABLE', `CT log unreachable: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const text = await readCapped(res);
+    const text = res.body.toString('utf8');
     let doc: unknown;
     try {
       doc = JSON.parse(text) as unknown;
@@ -118,12 +120,4 @@ export class HttpCtLog implements CtLog {
     }
     return sct;
   }
-}
-
-async function readCapped(res: Response): Promise<string> {
-  const len = Number(res.headers.get('content-length') ?? '0');
-  if (len > MAX_SCT_RESPONSE_BYTES) throw new HttpCtError('CT_BAD_RESPONSE', 'CT log response is too large', res.status);
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > MAX_SCT_RESPONSE_BYTES) throw new HttpCtError('CT_BAD_RESPONSE', 'CT log response is too large', res.status);
-  return buf.toString('utf8');
 }

@@ -10,9 +10,10 @@
  * Every root must be a self-signed CA certificate; anything else is refused (INVALID_ROOT).
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromPemAll, toPem, type Clock, type Logger } from '@cairn/shared';
+import { writeAtomic } from '@cairn/shared/io';
 import { splitCertificate } from '@cairn/shared/sct';
 import { CtError } from './errors.ts';
 
@@ -111,9 +112,7 @@ export class RootStore {
     const root = parseRoot(der);
     if (!this.roots.has(root.fingerprint)) {
       const path = join(this.dir, `${root.fingerprint}.pem`);
-      const tmp = `${path}.tmp-${process.pid}`;
-      writeFileSync(tmp, toPem('CERTIFICATE', root.der), { mode: 0o644 });
-      renameSync(tmp, path);
+      writeAtomic(path, toPem('CERTIFICATE', root.der), 0o644);
       this.remember(root);
     }
     return this.roots.get(root.fingerprint)!;

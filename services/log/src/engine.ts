@@ -61,8 +61,8 @@
  * staged keys into leaf_keys in key order, and the keys above the mark are kept in memory.
  */
 import type { Database as Db } from 'better-sqlite3';
-import { CompactRange, consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt } from '@cairn/shared/merkle';
-import { encodeEntryBundle } from '@cairn/shared/tiles';
+import { CompactRange, consistencyProof, HASH_SIZE, inclusionProof, leafHash as merkleLeafHash, rootAt } from '@cairn/shared/merkle';
+import { encodeEntryBundle, TILE_WIDTH } from '@cairn/shared/tiles';
 import type { Clock } from '@cairn/shared';
 import { LogError } from './errors.ts';
 import { LeafFilter } from './leaf-filter.ts';
@@ -70,11 +70,9 @@ import { LeafHashTail } from './leaf-tail.ts';
 import { BatchWriter, type WriterBatch } from './store/batch-writer.ts';
 import type { LogStore, LogWriter } from './store/log-store.ts';
 import {
-  HASH_SIZE,
   LEAF_INDEX_UPTO,
   MAX_TILE_LEVEL,
   SqliteLogStore,
-  TILE_WIDTH,
   hashKey,
   nodeLocation,
   tileKey,

@@ -64,6 +64,5 @@ const STATUS: Record<LogErrorCode, number> = {
 export class LogError extends CairnError<LogErrorCode> {
   constructor(code: LogErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(code, message, { ...options, status: STATUS[code] });
-    this.name = 'LogError';
   }
 }

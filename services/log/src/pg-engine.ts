@@ -26,7 +26,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
-import { consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt, CompactRange } from '@cairn/shared/merkle';
+import { consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt, CompactRange, HASH_SIZE } from '@cairn/shared/merkle';
 import {
   MAX_LEAF_BYTES,
   readEntryBundle,
@@ -45,7 +45,6 @@ import { LogError } from './errors.ts';
 import type { StoredLeaf } from './store/log-store.ts';
 import { PgBridge } from './store/pg-bridge.ts';
 import { PG_ENGINE_MIGRATIONS, PG_REPLICATION_MIGRATIONS, PgBatchWriter, PgLogStore, QUEUE_DONE_SQL, migratePg } from './store/pg-log-store.ts';
-import { HASH_SIZE } from './store/sqlite-log-store.ts';
 import type { Database as Db } from 'better-sqlite3';
 
 export const DEFAULT_LEASE_MS = 3_000;

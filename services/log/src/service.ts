@@ -11,7 +11,7 @@
  * signing key's URI, default pkcs11:token=<token>;object=cairn-log made by `cairn hsm init`;
  * log-key.pem is then not used).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,6 +27,7 @@ import {
   type Signer,
   type TrustInfo,
 } from '@cairn/shared';
+import { writeAtomic } from '@cairn/shared/io';
 import { loadOrCreatePrivateKey } from '@cairn/shared/key-files';
 import { openServiceKey, pkcs11Settings } from '@cairn/shared/pkcs11';
 import { DEFAULT_BATCH_MAX_DELAY_MS, DEFAULT_BATCH_MAX_SIZE, MAX_BATCH_DELAY_MS, MAX_BATCH_SIZE } from './engine.ts';
@@ -69,9 +70,7 @@ function loadState(path: string, nowExact: Date, keyCreated: boolean, keyId: str
 }
 
 function writeState(path: string, state: LogState): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
-  renameSync(tmp, path);
+  writeAtomic(path, JSON.stringify(state, null, 2) + '\n', 0o644);
 }
 
 export const createService: ServiceFactory = async (ctx) => {

@@ -14,7 +14,6 @@ export type OidcErrorCode =
 export class OidcError extends CairnError<OidcErrorCode> {
   constructor(code: OidcErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
     super(code, message, { status: options.status ?? defaultStatus(code), cause: options.cause });
-    this.name = 'OidcError';
   }
 }
 

@@ -23,7 +23,6 @@ export type TsaErrorCode =
 export class TsaError extends CairnError<TsaErrorCode> {
   constructor(code: TsaErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
     super(code, message, { status: options.status ?? defaultStatus(code), cause: options.cause });
-    this.name = 'TsaError';
   }
 }
 

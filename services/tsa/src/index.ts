@@ -21,6 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { oidContent } from '@cairn/shared/der';
+import { OID } from '@cairn/shared/oids';
 import { keyPassphrase } from '@cairn/shared/key-files';
 import { openServiceKey, pkcs11Settings } from '@cairn/shared/pkcs11';
 import { section, sectionNumber, sectionString, type Service, type ServiceFactory } from '@cairn/shared';
@@ -37,7 +38,7 @@ export { SerialCounter, DEFAULT_SERIAL_BLOCK } from './serial.ts';
 export { TIMESTAMP_QUERY_TYPE, TIMESTAMP_REPLY_TYPE, CERT_CHAIN_TYPE } from './routes.ts';
 
 /** Sigstore's TSA policy OID (fulcio docs/oid-info.md: 1.3.6.1.4.1.57264.2). */
-export const DEFAULT_POLICY_OID = '1.3.6.1.4.1.57264.2';
+export const DEFAULT_POLICY_OID = OID.sigstoreTsaPolicy;
 export const TIMESTAMP_PATH = '/api/v1/timestamp';
 
 /** The only place the TSA reads the environment: the key passphrase. */

@@ -7,18 +7,11 @@
  */
 import { bitString, encodeTlv, explicit, generalizedTime, integer, oid, octetString, seq, set, utf8String } from '@cairn/shared/der';
 import { digest, type Signer } from '@cairn/shared';
+import { OID } from '@cairn/shared/oids';
 import { FAIL_INFO_BIT, type TsaErrorCode } from './errors.ts';
 import { hashOid, type TimestampQuery } from './request.ts';
 
-export const OID = {
-  signedData: '1.2.840.113549.1.7.2',
-  tstInfo: '1.2.840.113549.1.9.16.1.4',
-  contentType: '1.2.840.113549.1.9.3',
-  messageDigest: '1.2.840.113549.1.9.4',
-  signingCertificateV2: '1.2.840.113549.1.9.16.2.47',
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
-  ecdsaWithSha384: '1.2.840.10045.4.3.3',
-} as const;
+export { OID };
 
 /** The signing side: key, certificate and the identifiers a SignerInfo names. */
 export interface TsaIdentity {

@@ -1,8 +1,7 @@
-import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
 import { initCa, rotateIntermediate } from '@cairn/ca';
 import { CliError, parseFlags, type Command } from '../command.ts';
-import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
+import { CEREMONY_FLAGS, ceremonyBasics, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
   summary: 'CA key ceremony: cairn ca init | rotate-intermediate',
@@ -33,22 +32,10 @@ Options:
   --root-days N            root validity in days (default 3650)
   --intermediate-days N    intermediate validity in days (default min(root, 1825))`,
   async run(args, io) {
-    const { values, positionals } = parseFlags(args, {
-      dir: { type: 'string' },
-      'passphrase-file': { type: 'string' },
-      curve: { type: 'string' },
-      org: { type: 'string' },
-      cn: { type: 'string' },
-      'root-days': { type: 'string' },
-      'intermediate-days': { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(args, { ...CEREMONY_FLAGS, 'intermediate-days': { type: 'string' } });
     const sub = positionals[0];
     if (positionals.length !== 1 || (sub !== 'init' && sub !== 'rotate-intermediate')) throw new CliError('USAGE', 'cairn ca needs the subcommand init or rotate-intermediate');
-    if (values.dir === undefined) throw new CliError('USAGE', `cairn ca ${sub} needs --dir D`);
-    const curve = values.curve ?? 'p384';
-    if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p384 or p256');
-    const passphrase = passphraseFlag(values['passphrase-file'], io);
-    const dir = resolve(io.cwd, values.dir);
+    const { dir, curve, passphrase } = ceremonyBasics(values, io, `cairn ca ${sub}`, 'p384');
     if (sub === 'rotate-intermediate') {
       if (values.curve !== undefined || values.org !== undefined || values.cn !== undefined || values['root-days'] !== undefined) {
         throw new CliError('USAGE', 'rotate-intermediate keeps the root: --curve, --org, --cn and --root-days do not apply');

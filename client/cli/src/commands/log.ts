@@ -20,7 +20,7 @@ async function keySource(client: RekorClient, trustedRoot: unknown, _io: CliIO):
     if (e instanceof SignError) throw e;
     throw new SignError('TLOG_ERROR', 'the log public key is not a PEM public key', { cause: e });
   }
-  return pinnedLogKey(key, 'key fetched from the log, not from a trust root');
+  return pinnedLogKey(key, 'key fetched from the log, not from a trust root', client.baseUrl);
 }
 
 /** Best-effort description of a canonical body: kind, what was signed, and by whom. */

@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
 import { systemClock } from '@cairn/shared';
 import { initTsa, rotateTsaSigning } from '@cairn/tsa';
 import { CliError, parseFlags, type Command } from '../command.ts';
-import { passphraseFlag, validityDays } from '../ceremony-flags.ts';
+import { resolve } from 'node:path';
+import { CEREMONY_FLAGS, ceremonyBasics, passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
   summary: 'timestamp authority key ceremony: cairn tsa init | rotate-signing',
@@ -39,31 +39,20 @@ Options:
   --signing-days N       signing certificate validity in days (default min(root, 1825)); timestamps
                          verify only for times inside it`,
   async run(args, io) {
-    const { values, positionals } = parseFlags(args, {
-      dir: { type: 'string' },
-      'passphrase-file': { type: 'string' },
-      curve: { type: 'string' },
-      org: { type: 'string' },
-      cn: { type: 'string' },
-      'root-days': { type: 'string' },
-      'signing-days': { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(args, { ...CEREMONY_FLAGS, 'signing-days': { type: 'string' } });
     const sub = positionals[0];
     if (positionals.length !== 1 || (sub !== 'init' && sub !== 'rotate-signing')) throw new CliError('USAGE', 'cairn tsa needs the subcommand init or rotate-signing');
-    if (values.dir === undefined) throw new CliError('USAGE', `cairn tsa ${sub} needs --dir D`);
     if (sub === 'rotate-signing') {
       if (values.curve !== undefined || values.org !== undefined || values.cn !== undefined || values['root-days'] !== undefined) {
         throw new CliError('USAGE', 'rotate-signing keeps the root: --curve, --org, --cn and --root-days do not apply');
       }
+      if (values.dir === undefined) throw new CliError('USAGE', 'cairn tsa rotate-signing needs --dir D');
       const dir = resolve(io.cwd, values.dir);
       const r = await rotateTsaSigning(dir, { passphrase: passphraseFlag(values['passphrase-file'], io), signingValidityDays: validityDays(values['signing-days'], '--signing-days'), clock: systemClock });
       io.stdout(`new TSA signing key and certificate in ${dir}; the previous ones are in:\n${r.retired.map((f) => `  ${f}`).join('\n')}\n`);
       return 0;
     }
-    const curve = values.curve ?? 'p256';
-    if (curve !== 'p384' && curve !== 'p256') throw new CliError('USAGE', '--curve must be p256 or p384');
-    const passphrase = passphraseFlag(values['passphrase-file'], io);
-    const dir = resolve(io.cwd, values.dir);
+    const { dir, curve, passphrase } = ceremonyBasics(values, io, 'cairn tsa init', 'p256');
     const result = await initTsa(dir, {
       curve,
       passphrase,

@@ -22,11 +22,13 @@ import {
   type VerificationResult,
 } from '@cairn/verify';
 import { forbidNetwork } from '@cairn/verify';
+import { readCappedFile } from '@cairn/shared/io';
+import { MAX_BUNDLE_BYTES } from '@cairn/shared/limits';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 
 /** Files larger than this are digested in a stream and verified prehashed (ECDSA/RSA keys). */
 export const MAX_ARTIFACT_IN_MEMORY = 256 * 1024 * 1024;
-export const MAX_BUNDLE_FILE = 16 * 1024 * 1024;
+export const MAX_BUNDLE_FILE = MAX_BUNDLE_BYTES;
 export const MAX_TRUSTED_ROOT_FILE = 4 * 1024 * 1024;
 export const MAX_KEY_FILE = 64 * 1024;
 
@@ -105,15 +107,11 @@ the in-toto statement), then its predicate:
 ${COMMON_USAGE}`;
 
 function readBounded(path: string, max: number, what: string, cwd: string): string {
-  const p = resolve(cwd, path);
-  let size: number;
   try {
-    size = statSync(p).size;
+    return readCappedFile(resolve(cwd, path), max, `${what} ${path}`).toString('utf8');
   } catch (e) {
-    throw new CliError('IO_ERROR', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError('IO_ERROR', e instanceof Error ? e.message : String(e));
   }
-  if (size > max) throw new CliError('IO_ERROR', `${what} ${path} is larger than ${max} bytes`);
-  return readFileSync(p, 'utf8');
 }
 
 function parseThreshold(v: string | undefined, flag: string): number | undefined {

@@ -19,7 +19,6 @@ export type BundleErrorCode = 'BUNDLE_INVALID' | 'UNSUPPORTED_BUNDLE_VERSION';
 export class BundleError extends CairnError<BundleErrorCode> {
   constructor(code: BundleErrorCode, message: string) {
     super(code, message);
-    this.name = 'BundleError';
   }
 }
 

@@ -57,3 +57,43 @@ test('random strings and mutated tokens only ever fail with a CaError (fast-chec
     { numRuns: 200 },
   );
 });
+
+test('OIDC discovery is read with a byte cap and no redirect: an oversized streamed document or a redirect to another host is ISSUER_UNREACHABLE', async () => {
+  const { createServer } = await import('node:http');
+  const hits: string[] = [];
+  const other = createServer((req, res) => {
+    hits.push(`other${req.url}`);
+    res.end('{}');
+  });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  const otherUrl = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+  let base = '';
+  const issuer = createServer((req, res) => {
+    hits.push(`issuer${req.url}`);
+    if (req.url?.startsWith('/big/')) {
+      // A valid document, but 300 KiB (150 K characters): the cap counts bytes, and holds while
+      // streaming (no content-length). Were it read, the JWKS would be asked for next.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"issuer":"${base}/big","jwks_uri":"${base}/big/jwks","pad":"`);
+      for (let i = 0; i < 150; i++) res.write('é'.repeat(1024));
+      res.end('"}');
+    } else res.writeHead(302, { location: `${otherUrl}/.well-known/openid-configuration` }).end();
+  });
+  await new Promise<void>((r) => issuer.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(issuer.address() as { port: number }).port}`;
+  try {
+    for (const iss of [`${base}/big`, `${base}/redirect`]) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const clock = new FixedClock(Date.now());
+      const verifier = new TokenVerifier(builtinIssuersConfig(iss), { clock, clockToleranceSeconds: 10 });
+      const now = Math.floor(clock.now().getTime() / 1000);
+      const token = await new SignJWT({ sub: 'https://x.test/a' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(iss).setAudience('sigstore').setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+      await assert.rejects(verifier.verify(token), (e: any) => e instanceof CaError && e.code === 'ISSUER_UNREACHABLE');
+    }
+    assert.deepEqual(hits, ['issuer/big/.well-known/openid-configuration', 'issuer/redirect/.well-known/openid-configuration'], 'the other host is never asked');
+  } finally {
+    issuer.closeAllConnections();
+    issuer.close();
+    other.close();
+  }
+});

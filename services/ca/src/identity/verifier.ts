@@ -20,12 +20,14 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { isRecord, type Clock } from '@cairn/shared';
+import { fetchCapped } from '@cairn/shared/fetch';
+import { MAX_TOKEN_BYTES } from '@cairn/shared/limits';
 import { CaError } from '../errors.ts';
 import { findIssuer, type IssuerConfig, type IssuersConfig } from './config.ts';
 
 /** Asymmetric JWS algorithms accepted on identity tokens (RFC 7518 §3.1, RFC 8037). */
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-export const MAX_TOKEN_BYTES = 16 * 1024;
+export { MAX_TOKEN_BYTES };
 const MAX_DISCOVERY_BYTES = 256 * 1024;
 const MAX_JWKS_FILE_BYTES = 256 * 1024;
 const MAX_CACHED_ISSUERS = 1000;
@@ -163,11 +165,9 @@ export class TokenVerifier {
     const url = `${iss.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     let doc: unknown;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5000), redirect: 'error' });
+      const res = await fetchCapped(url, { maxBytes: MAX_DISCOVERY_BYTES, timeoutMs: this.o.fetchTimeoutMs ?? 5000 });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = await res.text();
-      if (text.length > MAX_DISCOVERY_BYTES) throw new Error('discovery document too large');
-      doc = JSON.parse(text) as unknown;
+      doc = JSON.parse(res.body.toString('utf8')) as unknown;
     } catch (e) {
       throw new CaError('ISSUER_UNREACHABLE', 'cannot fetch the issuer OIDC discovery document', { cause: e });
     }

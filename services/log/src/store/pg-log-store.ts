@@ -19,7 +19,9 @@ import { LogError } from '../errors.ts';
 import type { WriterBatch } from './batch-writer.ts';
 import type { LogStore, LogWriter, Migration, StoredLeaf, StoredTreeHead, StoreSql } from './log-store.ts';
 import type { PgBridge, TxStep } from './pg-bridge.ts';
-import { HASH_SIZE, LEAF_INDEX_UPTO, TILE_BLOB_SIZE, TILE_WIDTH, hashKey, nodeLocation, tileKey } from './sqlite-log-store.ts';
+import { HASH_SIZE } from '@cairn/shared/merkle';
+import { TILE_WIDTH } from '@cairn/shared/tiles';
+import { LEAF_INDEX_UPTO, TILE_BLOB_SIZE, hashKey, nodeLocation, tileKey } from './sqlite-log-store.ts';
 
 /** The engine's schema steps on PostgreSQL: same namespace and versions as SQLite's ENGINE_MIGRATIONS. */
 export const PG_ENGINE_MIGRATIONS: readonly Migration[] = [

@@ -22,13 +22,11 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { HASH_SIZE } from '@cairn/shared/merkle';
+import { TILE_HEIGHT, TILE_WIDTH } from '@cairn/shared/tiles';
 import { LogError } from '../errors.ts';
 import type { LogStore, Migration, StoredLeaf, StoredTreeHead, StoreSql } from './log-store.ts';
 
-export const HASH_SIZE = 32;
-/** C2SP tlog-tiles: a full tile holds 256 hashes, i.e. 8 tree levels. */
-export const TILE_WIDTH = 256;
-export const TILE_HEIGHT = 8;
 /** Base level plus seven internal levels: 256 + 128 + ... + 2. */
 const HASHES_PER_BLOB = 2 * TILE_WIDTH - 2;
 export const TILE_BLOB_SIZE = HASHES_PER_BLOB * HASH_SIZE;

@@ -6,6 +6,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { LocalVerifier, PublicKey, fromPemAll, isBase64, isRecord, toPem, type HashAlgorithm } from '@cairn/shared';
+import { pae } from '@cairn/shared/dsse';
 import { LogError } from '../errors.ts';
 import { keyFromSpki, parseCertificate, type VerifyingKey } from '../key-material.ts';
 
@@ -127,10 +128,7 @@ export function verifierIndexKeys(v: ParsedVerifier): string[] {
 }
 
 /** DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body. */
-export function pae(payloadType: string, payload: Buffer): Buffer {
-  const t = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${payload.length} `), payload]);
-}
+export { pae };
 
 /** Verifies a signature over a message with the key's default algorithm (DSSE PAE signatures). */
 export function verifyMessage(key: KeyObject, data: Buffer, signature: Buffer): boolean {

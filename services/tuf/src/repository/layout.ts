@@ -10,11 +10,11 @@
  *   REPO/repository/          the published layout, served as-is at /tuf/ (TUF §5 consistent snapshots)
  *     N.root.json  root.json  timestamp.json  V.snapshot.json  V.targets.json  targets/<sha256>.<name>
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRecord, parseJson } from '@cairn/shared';
 import { TufError } from '@cairn/shared/tuf';
-import { writeAtomic } from '@cairn/shared/io';
+import { IoError, readCappedFile, writeAtomic } from '@cairn/shared/io';
 
 export const CEREMONY_FILE = 'ceremony.json';
 export const STAGED_DIR = 'staged';
@@ -95,16 +95,12 @@ export function writeCeremonyConfig(dir: string, cfg: CeremonyConfig): void {
 
 /** Reads a file, refusing it when larger than `max` bytes (never trusts the size up front). */
 export function readCapped(path: string, max: number): Buffer {
-  let size: number;
   try {
-    size = statSync(path).size;
-  } catch {
-    throw new TufError('REPO_NOT_FOUND', `cannot read ${path}`);
+    return readCappedFile(path, max);
+  } catch (e) {
+    if (e instanceof IoError && e.code === 'FILE_TOO_LARGE') throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
+    throw new TufError('REPO_NOT_FOUND', `cannot read ${path}`, { cause: e });
   }
-  if (size > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
-  const b = readFileSync(path);
-  if (b.byteLength > max) throw new TufError('METADATA_TOO_LARGE', `${path} is larger than ${max} bytes`);
-  return b;
 }
 
 export { writeAtomic } from '@cairn/shared/io';
