@@ -5,7 +5,7 @@
  * proof must lead to the root of a checkpoint signed by the log.
  */
 import type { KeyObject } from 'node:crypto';
-import { canonicalizeJcs, fromPemAll, isRecord, PublicKey, LocalVerifier, toBase64 } from '@cairn/shared';
+import { canonicalizeJcs, fromPemAll, isRecord, PublicKey, LocalVerifier, toBase64, toPem } from '@cairn/shared';
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import type { TransparencyLogEntry } from './bundle/index.ts';
@@ -221,9 +221,15 @@ function parseBody(entry: TransparencyLogEntry): Record<string, unknown> {
 
 /** The signing key recorded in the log must be the bundle's (sigstore-go CompareKey). */
 function checkPemKey(pemB64: unknown, expect: EntryExpectations, what: string): void {
+  const bytes = b64(pemB64, what);
+  // Fast path: the body holds exactly the canonical PEM (64-column lines, trailing newline) of the
+  // expected certificate or key, as Cairn and sigstore-js write it. Anything else is parsed below.
+  const label = expect.certificate !== undefined ? 'CERTIFICATE' : 'PUBLIC KEY';
+  const expected = expect.certificate ?? expect.spki;
+  if (bytes.equals(Buffer.from(toPem(label, expected), 'latin1'))) return;
   let blocks;
   try {
-    blocks = fromPemAll(b64(pemB64, what).toString('utf8'), what);
+    blocks = fromPemAll(bytes.toString('utf8'), what);
   } catch {
     return mismatch(`${what} is not a PEM key or certificate`);
   }
