@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { FixedClock } from '@cairn/shared';
 import { parseMetadata } from '@cairn/shared/tuf';
 import { DEFAULT_EXPIRY, loadOnlineSigners, publishStaged, refreshOnlineRoles, stageRootRotation, signStaged, readSigner, verifyPublished, initRepository } from '@cairn/tuf/ceremony';
-import { parseTrustedRoot } from '@cairn/trust';
+import { readTrustedRootDocument } from '@cairn/trust';
 import { runDevelopmentCeremony } from '@cairn/tuf/ceremony';
 import { cli, errorCode, makeTrustInfos, must } from './tuf-helpers.ts';
 
@@ -162,7 +162,7 @@ test('rotating a service key keeps the old key in trusted_root.json with validFo
   writeFileSync(infoFile, JSON.stringify(rotated));
   const out = join(base, 'rotation', 'out');
   await must(cli(['trust', 'build', '--trust-info', infoFile, '--dir', repo, '--out', out]));
-  const tr = parseTrustedRoot(JSON.parse(readFileSync(join(out, 'trusted_root.json'), 'utf8')));
+  const tr = readTrustedRootDocument(JSON.parse(readFileSync(join(out, 'trusted_root.json'), 'utf8')));
   assert.equal(tr.tlogs.length, 2);
   const old = tr.tlogs.find((t) => t.logId.keyId === oldTlog.logId)!;
   assert.ok(old.publicKey.validFor.end, 'the retired key has an end date');

@@ -241,12 +241,17 @@ export function mergeTrustedRoot(previous: TrustedRootJson, next: TrustedRootJso
   };
 }
 
-/** Reads a trusted_root.json document strictly enough for merging and for `cairn verify`. */
 function fail(m: string): never {
   throw new TrustedRootError('INVALID_TRUSTED_ROOT', m);
 }
 
-export function parseTrustedRoot(doc: unknown): TrustedRootJson {
+/**
+ * Checks the shape of a trusted_root.json document and returns it as its JSON type, for the code
+ * that merges, caches and rewrites the document (ceremonies, `cairn trust`). It decodes no key and
+ * no certificate: trust material for verification comes only from @cairn/verify's
+ * `parseTrustedRoot`, the one strict parser, which every verification path runs on this output.
+ */
+export function readTrustedRootDocument(doc: unknown): TrustedRootJson {
   if (!isRecord(doc)) fail('trusted root must be an object');
   const d = doc;
   if (d.mediaType !== TRUSTED_ROOT_MEDIA_TYPE) fail('trusted root has an unexpected mediaType');

@@ -6,7 +6,7 @@ import { MAX_METADATA_BYTES, TufError, checkTargetBytes, isExpired, parseMetadat
 import { TrustError } from './errors.ts';
 import { CairnTufClient, defaultCacheDir, trustHome } from './tuf-client.ts';
 import { writeAtomic } from '@cairn/shared/io';
-import { SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, parseTrustedRoot, type TrustedRootJson } from '@cairn/shared/trusted-root';
+import { SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, readTrustedRootDocument, type TrustedRootJson } from '@cairn/shared/trusted-root';
 
 const MAX_TRUSTED_ROOT_BYTES = 5_000_000;
 const MAX_SIGNING_CONFIG_BYTES = 1_000_000;
@@ -45,7 +45,7 @@ function readCapped(path: string, max: number): Buffer {
 export function loadCachedTrustedRoot(cacheDirOrMirror: string, options: LoadCachedOptions = {}): TrustedRootJson {
   const bytes = cachedTarget(cacheDirOrMirror, TRUSTED_ROOT_TARGET, MAX_TRUSTED_ROOT_BYTES, options);
   if (!bytes) throw new TufError('UNKNOWN_TARGET', `the cached targets list no ${TRUSTED_ROOT_TARGET}`);
-  return parseTrustedRoot(parseJson(bytes.toString('utf8'), TRUSTED_ROOT_TARGET));
+  return readTrustedRootDocument(parseJson(bytes.toString('utf8'), TRUSTED_ROOT_TARGET));
 }
 
 /**

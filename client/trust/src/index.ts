@@ -16,7 +16,7 @@ export {
   buildTrustedRoot,
   buildSigningConfig,
   mergeTrustedRoot,
-  parseTrustedRoot,
+  readTrustedRootDocument,
   parseTrustInfos,
   TRUSTED_ROOT_MEDIA_TYPE,
   SIGNING_CONFIG_MEDIA_TYPE,

@@ -19,7 +19,7 @@ import {
   loadCachedTrustedRoot,
   mergeTrustedRoot,
   parseTrustInfos,
-  parseTrustedRoot,
+  readTrustedRootDocument,
   refreshTrustCache,
   type SigningConfigUrls,
 } from '@cairn/trust';
@@ -86,7 +86,7 @@ async function build(args: string[], io: CliIO): Promise<number> {
   if (dir) {
     // Keep retired service keys (with validFor.end) so bundles they signed keep verifying.
     const prev = readTarget(dir, TRUSTED_ROOT_TARGET);
-    if (prev) trustedRoot = mergeTrustedRoot(parseTrustedRoot(parseJson(prev.toString('utf8'), TRUSTED_ROOT_TARGET)), trustedRoot, systemClock.now());
+    if (prev) trustedRoot = mergeTrustedRoot(readTrustedRootDocument(parseJson(prev.toString('utf8'), TRUSTED_ROOT_TARGET)), trustedRoot, systemClock.now());
   }
   const rootBytes = Buffer.from(pretty(trustedRoot));
   const configBytes = Buffer.from(pretty(signingConfig));

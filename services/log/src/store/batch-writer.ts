@@ -70,16 +70,7 @@ export class BatchWriter {
       // The writer allocates little on its own heap: keep its young generation small (RSS).
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (m: Reply): void => {
-        if (m.type !== 'ready') return;
-        worker.off('error', reject);
-        worker.off('message', onMessage);
-        resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-    });
+    await workerReady(worker);
     // The engine keeps the process alive while it has work; an idle writer must not.
     worker.unref();
     return new BatchWriter(worker);
@@ -130,4 +121,18 @@ export class BatchWriter {
     })();
     return this.closedPromise;
   }
+}
+
+/** Resolves when a store worker posts `{ type: 'ready' }`; rejects if it fails to start. */
+export function workerReady(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onMessage = (m: { type?: unknown }): void => {
+      if (m.type !== 'ready') return;
+      worker.off('error', reject);
+      worker.off('message', onMessage);
+      resolve();
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+  });
 }

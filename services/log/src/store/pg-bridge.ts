@@ -12,6 +12,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { LogError } from '../errors.ts';
+import { workerReady } from './batch-writer.ts';
 
 /** Longest a synchronous read blocks the event loop. */
 export const SYNC_TIMEOUT_MS = 2_000;
@@ -128,16 +129,7 @@ export class PgBridge {
       workerData: { url, schema, flag, syncPort: port2, poolSize: POOL_SIZE, queryTimeoutMs: QUERY_TIMEOUT_MS },
       transferList: [port2],
     });
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (m: Reply): void => {
-        if (m.type !== 'ready') return;
-        worker.off('error', reject);
-        worker.off('message', onMessage);
-        resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-    });
+    await workerReady(worker);
     port1.unref();
     return new PgBridge(worker, port1, flag);
   }

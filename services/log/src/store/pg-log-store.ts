@@ -21,7 +21,7 @@ import type { LogStore, LogWriter, Migration, StoredLeaf, StoredTreeHead, StoreS
 import type { PgBridge, TxStep } from './pg-bridge.ts';
 import { HASH_SIZE } from '@cairn/shared/merkle';
 import { TILE_WIDTH } from '@cairn/shared/tiles';
-import { LEAF_INDEX_UPTO, TILE_BLOB_SIZE, hashKey, nodeLocation, tileKey } from './sqlite-log-store.ts';
+import { LEAF_INDEX_UPTO, hashKey, storedNode, tileKey, writableTile } from './sqlite-log-store.ts';
 
 /** The engine's schema steps on PostgreSQL: same namespace and versions as SQLite's ENGINE_MIGRATIONS. */
 export const PG_ENGINE_MIGRATIONS: readonly Migration[] = [
@@ -199,17 +199,11 @@ export class PgLogStore implements LogStore {
   }
 
   node(level: number, index: number): Buffer {
-    const loc = nodeLocation(level, index);
-    const blob = this.tileBlob(loc.tileLevel, loc.tileIndex);
-    if (!blob) throw new LogError('STORE_CORRUPT', `tree node ${level}/${index} is not stored`);
-    return blob.subarray(loc.offset, loc.offset + HASH_SIZE);
+    return storedNode((l, i) => this.tileBlob(l, i), level, index);
   }
 
   tileForWrite(level: number, index: number): Buffer {
-    const blob = this.tileBlob(level, index);
-    const copy = Buffer.alloc(TILE_BLOB_SIZE);
-    if (blob) blob.copy(copy);
-    return copy;
+    return writableTile(this.tileBlob(level, index));
   }
 
   /** The genesis head (size 0) or re-signed signatures of a stored head; never a second root at one size. */

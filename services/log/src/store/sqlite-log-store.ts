@@ -52,6 +52,23 @@ export function nodeLocation(treeLevel: number, index: number): { tileLevel: num
   return { tileLevel, tileIndex, offset: (subLevelOffset(s) + within) * HASH_SIZE };
 }
 
+type TileBlobOf = (level: number, index: number) => Buffer | undefined;
+
+/** The complete node (treeLevel, index) out of its stored tile blob; both stores read nodes this way. */
+export function storedNode(tileBlob: TileBlobOf, level: number, index: number): Buffer {
+  const loc = nodeLocation(level, index);
+  const blob = tileBlob(loc.tileLevel, loc.tileIndex);
+  if (!blob) throw new LogError('STORE_CORRUPT', `tree node ${level}/${index} is not stored`);
+  return blob.subarray(loc.offset, loc.offset + HASH_SIZE);
+}
+
+/** A private, writable copy of a stored tile blob (zeros where none is stored yet). */
+export function writableTile(blob: Buffer | undefined): Buffer {
+  const copy = Buffer.alloc(TILE_BLOB_SIZE);
+  if (blob) blob.copy(copy);
+  return copy;
+}
+
 /** Leaf-hash key for the duplicate index: the first 48 bits, exact match checked on the full hash. */
 export function hashKey(hash: Uint8Array): number {
   return hash[0]! * 2 ** 40 + hash[1]! * 2 ** 32 + ((hash[2]! << 24) >>> 0) + (hash[3]! << 16) + (hash[4]! << 8) + hash[5]!;
@@ -251,18 +268,12 @@ export class SqliteLogStore implements LogStore {
 
   /** NodeReader over stored complete subtrees (RFC 6962 proof building). */
   node(level: number, index: number): Buffer {
-    const loc = nodeLocation(level, index);
-    const blob = this.tileBlob(loc.tileLevel, loc.tileIndex);
-    if (!blob) throw new LogError('STORE_CORRUPT', `tree node ${level}/${index} is not stored`);
-    return blob.subarray(loc.offset, loc.offset + HASH_SIZE);
+    return storedNode((l, i) => this.tileBlob(l, i), level, index);
   }
 
   /** A private, writable copy of a tile blob for the batch being built. */
   tileForWrite(level: number, index: number): Buffer {
-    const blob = this.tileBlob(level, index);
-    const copy = Buffer.alloc(TILE_BLOB_SIZE);
-    if (blob) blob.copy(copy);
-    return copy;
+    return writableTile(this.tileBlob(level, index));
   }
 
   static tileKey(level: number, index: number): number {

@@ -33,7 +33,7 @@ import {
   buildSigningConfig,
   buildTrustedRoot,
   mergeTrustedRoot,
-  parseTrustedRoot,
+  readTrustedRootDocument,
   type SigningConfigUrls,
 } from '@cairn/shared/trusted-root';
 
@@ -106,7 +106,7 @@ export async function runDevelopmentCeremony(o: DevCeremonyOptions): Promise<Dev
   }
   const next = buildTrustedRoot(o.infos);
   const prevBytes = created ? undefined : readTarget(o.dir, TRUSTED_ROOT_TARGET);
-  const trusted = prevBytes ? mergeTrustedRoot(parseTrustedRoot(JSON.parse(prevBytes.toString('utf8'))), next, o.clock.now()) : next;
+  const trusted = prevBytes ? mergeTrustedRoot(readTrustedRootDocument(JSON.parse(prevBytes.toString('utf8'))), next, o.clock.now()) : next;
   const custom = { cairn: { development: true } };
   let changed = stageTarget({ dir: o.dir, name: TRUSTED_ROOT_TARGET, content: Buffer.from(canonical(trusted)), custom, clock: o.clock });
   changed =
