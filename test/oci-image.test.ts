@@ -25,7 +25,7 @@ const USER = 'ci';
 const PASSWORD = 'registry-password-1';
 
 before(async () => {
-  s = await startSignStack();
+  s = await startSignStack({ tsa: true });
   reg = await startRegistry();
   authReg = await startRegistry({ user: USER, password: PASSWORD });
   client = new RegistryClient({ dockerConfig: false });
@@ -94,6 +94,40 @@ test('legacy: skopeo reads cosign media type and annotations; a second signature
   const r = await verifyImage({ client, reference: ref, trustedRoot: parseTrustedRoot(s.trustedRoot), policy: { identities: [{ issuer: s.issuer, subjectRegExp: '^https://ci\\.example\\.internal/pipelines/[0-9]+$' }] } });
   assert.equal(r.verified, true);
   assert.equal(r.signatures.filter((f) => f.verified && f.format === 'legacy').length, 2);
+});
+
+test('legacy with a TSA: the RFC 3161 token rides in cosign\'s rfc3161timestamp annotation and counts as a timestamp; a malformed one is PAYLOAD_INVALID', async () => {
+  const ref = `${reg.host}/legacy-tsa:v1`;
+  const img = await pushImage(client, ref, 'legacy-tsa');
+  const r = await cli(['image', 'sign', ref, '--url', s.url, '--identity-token', await s.token(), '--format', 'legacy', '--tsa-url', `${s.url}/api/v1/timestamp`], env());
+  assert.equal(r.code, 0, r.stderr);
+  const repo = parseReference(`${reg.host}/legacy-tsa`);
+  const sig = await client.getManifest(repo, digestTag(img.digest, 'sig'));
+  const m = JSON.parse(sig.bytes.toString('utf8'));
+  const annotation = JSON.parse(m.layers[0].annotations['dev.sigstore.cosign/rfc3161timestamp']);
+  // openssl reads the token as a timestamp reply: granted, over SHA-256 of the signature.
+  const der = join(work, 'legacy.tsr');
+  writeFileSync(der, Buffer.from(annotation.SignedRFC3161Timestamp, 'base64'));
+  const text = spawnSync('openssl', ['ts', '-reply', '-in', der, '-text'], { encoding: 'utf8' });
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /Status: Granted/);
+  assert.match(text.stdout, /Hash Algorithm: sha256/);
+  // Two distinct timestamps: the SET's integrated time and the TSA's token (without the
+  // annotation the threshold of 2 could not be met).
+  const two = await cli(['image', 'verify', ref, ...verifyFlags(), '--timestamp-threshold', '2', '--json'], env());
+  assert.equal(two.code, 0, two.stdout + two.stderr);
+  const three = await cli(['image', 'verify', ref, ...verifyFlags(), '--timestamp-threshold', '3', '--json'], env());
+  assert.equal(three.code, 1);
+  assert.equal(JSON.parse(three.stdout).code, 'TIMESTAMP_THRESHOLD');
+
+  // Someone with registry write access rewrites the annotation: refused, named.
+  for (const bad of ['not json', '{"SignedRFC3161Timestamp":5}', '{"SignedRFC3161Timestamp":"%%%="}']) {
+    m.layers[0].annotations['dev.sigstore.cosign/rfc3161timestamp'] = bad;
+    await client.putManifest(repo, digestTag(img.digest, 'sig'), Buffer.from(JSON.stringify(m)), sig.mediaType);
+    const v = await verifyImage({ client, reference: ref, trustedRoot: parseTrustedRoot(s.trustedRoot), policy: { identities: [{ issuer: s.issuer, subject: SUBJECT }] } });
+    assert.equal(v.verified, false);
+    assert.equal(v.signatures[0]?.code, 'PAYLOAD_INVALID', bad);
+  }
 });
 
 test('a legacy signature whose payload names another digest never verifies (SUBJECT_MISMATCH)', async () => {

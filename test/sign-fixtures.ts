@@ -14,7 +14,7 @@ import type * as SigstoreBundle from '@sigstore/bundle';
 import type * as ProtobufSpecs from '@sigstore/protobuf-specs';
 import { loadConfig, silentLogger, systemClock, type TrustInfo } from '@cairn/shared';
 import { mintDevToken } from '@cairn/oidc';
-import { startStack, type Stack } from '@cairn/host';
+import { bootstrapTsa, startStack, type Stack } from '@cairn/host';
 import { main } from '@cairn/cli';
 import { buildTrustedRoot, buildSigningConfig, type TrustedRootJson } from '@cairn/trust';
 
@@ -41,11 +41,15 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startSignStack(): Promise<SignStack> {
+/** `tsa: true` adds the timestamp authority (its chain in the trusted root, its URL at /api/v1/timestamp). */
+export async function startSignStack(o: { tsa?: boolean } = {}): Promise<SignStack> {
   const dataDir = tempDir('cairn-sign-data-');
   const work = tempDir('cairn-sign-work-');
   const stack = await startStack(loadConfig({ overrides: { port: 0, dataDir, dev: true, logLevel: 'silent' } }), {
-    components: ['oidc', 'ct', 'log', 'ca'],
+    components: o.tsa === true ? ['oidc', 'ct', 'log', 'ca', 'tsa'] : ['oidc', 'ct', 'log', 'ca'],
+    beforeCreate: async (name) => {
+      if (name === 'tsa') await bootstrapTsa(join(dataDir, 'tsa'));
+    },
     logger: silentLogger,
   });
   const infos = (await (await fetch(`${stack.url}/api/cairn/v1/trust-info`)).json()) as TrustInfo[];

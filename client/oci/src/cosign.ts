@@ -93,6 +93,9 @@ export function legacyAnnotations(bundle: BundleJson, o: { signature: string; ce
   const entry = bundle.verificationMaterial.tlogEntries?.[0];
   const rb = entry ? rekorBundleAnnotation(entry) : undefined;
   if (rb !== undefined) a[ANNOTATION.bundle] = rb;
+  // cosign's timestamp annotation: the TSA's reply over the signature, as JSON holding base64 DER.
+  const ts = bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps?.[0];
+  if (ts !== undefined) a[ANNOTATION.rfc3161] = JSON.stringify({ SignedRFC3161Timestamp: ts.signedTimestamp });
   return a;
 }
 
@@ -172,6 +175,25 @@ function tlogFromAnnotation(text: string | undefined): unknown[] {
   ];
 }
 
+/** A signed RFC 3161 token is a few KiB; the cap keeps a hostile annotation from growing the bundle. */
+const MAX_TIMESTAMP_BYTES = 64 * 1024;
+
+/** cosign's `dev.sigstore.cosign/rfc3161timestamp` annotation as the bundle's timestamp data. */
+function timestampsFromAnnotation(text: string | undefined): { rfc3161Timestamps?: { signedTimestamp: string }[] } {
+  if (text === undefined) return {};
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return ociFail('PAYLOAD_INVALID', 'the dev.sigstore.cosign/rfc3161timestamp annotation is not JSON');
+  }
+  const ts = isRecord(j) ? j.SignedRFC3161Timestamp : undefined;
+  if (typeof ts !== 'string' || ts.length === 0 || ts.length > MAX_TIMESTAMP_BYTES || !/^[A-Za-z0-9+/]+={0,2}$/.test(ts) || ts.length % 4 !== 0) {
+    ociFail('PAYLOAD_INVALID', 'the rfc3161timestamp annotation holds no base64 SignedRFC3161Timestamp');
+  }
+  return { rfc3161Timestamps: [{ signedTimestamp: ts }] };
+}
+
 function material(a: Record<string, string>): Record<string, unknown> {
   const pem = a[ANNOTATION.certificate];
   if (pem === undefined || pem === '') return { publicKey: { hint: '' } };
@@ -193,7 +215,7 @@ export function bundleFromSignatureLayer(payload: Buffer, a: Record<string, stri
   if (sig === undefined || sig === '') ociFail('PAYLOAD_INVALID', 'the layer has no dev.cosignproject.cosign/signature annotation');
   return {
     mediaType: BUNDLE_V01,
-    verificationMaterial: { ...material(a), tlogEntries: tlogFromAnnotation(a[ANNOTATION.bundle]), timestampVerificationData: {} },
+    verificationMaterial: { ...material(a), tlogEntries: tlogFromAnnotation(a[ANNOTATION.bundle]), timestampVerificationData: timestampsFromAnnotation(a[ANNOTATION.rfc3161]) },
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(sha256Digest(payload).slice(7), 'hex').toString('base64') }, signature: sig },
   };
 }
@@ -211,7 +233,7 @@ export function bundleFromAttestationLayer(envelope: Buffer, a: Record<string, s
   }
   return {
     mediaType: BUNDLE_V01,
-    verificationMaterial: { ...material(a), tlogEntries: tlogFromAnnotation(a[ANNOTATION.bundle]), timestampVerificationData: {} },
+    verificationMaterial: { ...material(a), tlogEntries: tlogFromAnnotation(a[ANNOTATION.bundle]), timestampVerificationData: timestampsFromAnnotation(a[ANNOTATION.rfc3161]) },
     dsseEnvelope: { payload: env.payload, payloadType: env.payloadType, signatures: env.signatures },
   };
 }
