@@ -9,7 +9,7 @@
 // native addon; the others keep their own module graphs). The log's worker threads are entry
 // points of their own, named as the code that starts them expects next to its chunk:
 // `new URL('./prepare.worker.js', import.meta.url)` finds dist/prepare.worker.js.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -36,7 +36,10 @@ const externalDependencies = {
   },
 };
 
-rmSync(outdir, { recursive: true, force: true });
+// Built into a folder of its own and swapped in by rename, so a `cairn` process started while
+// another build runs (two test runs at once) finds either the old build or the new, never half.
+const staging = `${root}client/cli/.dist-build-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
 const started = process.hrtime.bigint();
 const result = await build({
   absWorkingDir: root,
@@ -46,7 +49,7 @@ const result = await build({
     { in: 'services/log/src/store/writer.worker.js', out: 'writer.worker' },
     { in: 'services/log/src/store/pg.worker.js', out: 'pg.worker' },
   ],
-  outdir,
+  outdir: staging,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -60,6 +63,10 @@ const result = await build({
   logLevel: 'warning',
   plugins: [externalDependencies],
 });
+const retired = `${root}client/cli/.dist-old-${process.pid}`;
+if (existsSync(outdir)) renameSync(outdir, retired);
+renameSync(staging, outdir);
+rmSync(retired, { recursive: true, force: true });
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js')).length;
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
 if (!process.argv.includes('--quiet')) console.log(`cairn: built client/cli/dist (${files} files) in ${ms.toFixed(0)} ms`);
