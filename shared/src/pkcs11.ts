@@ -509,6 +509,130 @@ export function isExtractable(signer: Pkcs11Signer): boolean {
   return r[0]!.value[0] === 1 || r[1]!.value[0] === 0;
 }
 
+/** Sets CKA_LABEL of every private and public key object labelled `from` to `to`. */
+function relabel(s: Pkcs11Session, from: string, to: string): number {
+  const L = binding();
+  const objects = [...s.find(L.CKO_PRIVATE_KEY, { object: from }), ...s.find(L.CKO_PUBLIC_KEY, { object: from })];
+  for (const h of objects) {
+    try {
+      s.p11.C_SetAttributeValue(s.session, h, [{ type: L.CKA_LABEL, value: to }]);
+    } catch (e) {
+      throw wrap(e, `relabelling ${from}`);
+    }
+  }
+  return objects.length;
+}
+
+/**
+ * A key rotation inside a token, for the CA intermediate and the TSA signing key (their roots in
+ * the same token): the root and the current key, the new key generated in the token under a
+ * staging label, and the switch (`commit`) that gives the new key the service label and the old
+ * one a retired label, so a service restarted on the same settings signs with the new key. Until
+ * `commit` nothing the services use changes; `abort` undoes everything (the staged key destroyed,
+ * labels restored).
+ */
+export interface TokenKeyRotation {
+  readonly root: Pkcs11Signer;
+  readonly current: Pkcs11Signer;
+  /** The service URI (its label moves to the new key at commit). */
+  readonly uri: string;
+  /** The URI of the retiring key after commit. */
+  readonly retiredUri: string;
+  /** Generates the new key in the token (sensitive, not extractable) under the staging label. */
+  generate(type: 'ecdsa-p256' | 'ecdsa-p384'): Pkcs11Signer;
+  /** Relabels: the current key to its retired label, the new key to the service label. */
+  commit(): void;
+  /** Undoes commit (if done) and destroys the new key (if made). Never throws. */
+  abort(): void;
+  /** Closes the sessions. */
+  close(): void;
+}
+
+/**
+ * Opens the root and the current key of a service role for a rotation (`cairn ca
+ * rotate-intermediate`, `cairn tsa rotate-signing` with --pkcs11-module). Refuses before anything
+ * changes: PKCS11_OBJECT_NOT_FOUND when the root or the current key is missing, PKCS11_OBJECT_EXISTS
+ * when a staged key of an interrupted rotation is still in the token.
+ */
+export function openTokenRotation(p: Pkcs11Settings, rootRole: ServiceKeyRole, role: ServiceKeyRole): TokenKeyRotation {
+  const name = SERVICE_KEY_LABELS[role];
+  const stagedLabel = `${name}-next`;
+  const tokenUri = (object: string): string => `pkcs11:token=${encodeURIComponent(p.token)};object=${encodeURIComponent(object)}`;
+  const root = openServiceKey(p, rootRole);
+  let current: Pkcs11Signer;
+  try {
+    current = openServiceKey(p, role);
+  } catch (e) {
+    root.close();
+    throw e;
+  }
+  const retiredLabel = `${name}-retired-${current.publicKey.keyId.subarray(0, 8).toString('hex')}`;
+  const opened = [root, current];
+  const close = (): void => {
+    for (const s of opened) s.close();
+  };
+  try {
+    const taken = existingLabels({ modulePath: p.modulePath, uri: tokenUri(name), pin: p.pin, labels: [stagedLabel, retiredLabel] });
+    if (taken.includes(stagedLabel)) {
+      throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `token ${p.token} holds ${stagedLabel}, left by an interrupted rotation; destroy it with the token's own tools and rotate again`);
+    }
+    if (taken.length > 0) throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `token ${p.token} already holds ${retiredLabel}`);
+  } catch (e) {
+    close();
+    throw e;
+  }
+  let made: Pkcs11Signer | undefined;
+  let committed = 0;
+  const withSession = <T>(fn: (s: Pkcs11Session) => T): T => {
+    const s = Pkcs11Session.open(p.modulePath, parsePkcs11Uri(tokenUri(name)), p.pin);
+    try {
+      return fn(s);
+    } finally {
+      s.close();
+    }
+  };
+  return {
+    root,
+    current,
+    uri: tokenUri(name),
+    retiredUri: tokenUri(retiredLabel),
+    generate(type) {
+      if (made) throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', 'the new key is already made');
+      made = generatePkcs11Key({ modulePath: p.modulePath, uri: tokenUri(stagedLabel), pin: p.pin, type });
+      opened.push(made);
+      if (isExtractable(made)) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `the token made ${stagedLabel} extractable; refusing to use it`);
+      return made;
+    },
+    commit() {
+      if (!made) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', 'no new key to switch to');
+      withSession((s) => {
+        committed = 1;
+        if (relabel(s, name, retiredLabel) !== 2) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${name} is not one key pair in token ${p.token}`);
+        committed = 2;
+        if (relabel(s, stagedLabel, name) !== 2) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${stagedLabel} is not one key pair in token ${p.token}`);
+        committed = 3;
+      });
+    },
+    abort() {
+      try {
+        withSession((s) => {
+          if (committed >= 2) relabel(s, name, stagedLabel);
+          if (committed >= 1) relabel(s, retiredLabel, name);
+        });
+        committed = 0;
+        if (made) {
+          made.close();
+          destroyPkcs11Key({ modulePath: p.modulePath, uri: tokenUri(stagedLabel), pin: p.pin });
+          made = undefined;
+        }
+      } catch {
+        // The original error is reported; the token may be gone (the staged label says what is left).
+      }
+    },
+    close,
+  };
+}
+
 
 /** Settings of the `pkcs11` config section; any other key is refused. */
 export const PKCS11_SECTION_KEYS: readonly string[] = ['module', 'token', 'pinFile', 'pinEnv'];
