@@ -170,6 +170,38 @@ function moduleFor(path: string): Pkcs11Js.PKCS11 {
   return p;
 }
 
+/** When each module was last re-initialised (a returned token shows only after C_Initialize). */
+const reinitialisedAt = new Map<string, number>();
+/** The open signers per module path: re-initialising a module re-opens all of them. */
+const liveSigners = new Map<string, Set<Pkcs11Signer>>();
+
+/**
+ * C_Finalize and C_Initialize again, so the module sees a token that came back (SoftHSM2, like
+ * many modules, lists tokens only at C_Initialize). Every session of the module ends: only done
+ * when no signer of the module has an operation in flight, at most once per
+ * RECONNECT_INTERVAL_MS, and every other open signer is re-opened right after.
+ */
+function reinitialiseModule(path: string, except: Pkcs11Signer, now: number): boolean {
+  const p11 = modules.get(path);
+  const signers = liveSigners.get(path) ?? new Set<Pkcs11Signer>();
+  if (!p11 || now - (reinitialisedAt.get(path) ?? 0) < RECONNECT_INTERVAL_MS) return false;
+  if ([...signers].some((x) => x !== except && x.busy)) return false;
+  reinitialisedAt.set(path, now);
+  try {
+    p11.C_Finalize();
+  } catch {
+    // Already broken; initialising again is the point.
+  }
+  try {
+    p11.C_Initialize();
+  } catch (e) {
+    modules.delete(path);
+    throw new Pkcs11Error('PKCS11_MODULE_UNAVAILABLE', `cannot initialise the PKCS#11 module ${path} again`, { cause: e });
+  }
+  for (const x of signers) if (x !== except) x.reopenAfterReinit();
+  return true;
+}
+
 function ckr(e: unknown): number | undefined {
   return typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
 }
@@ -292,59 +324,135 @@ function rawToDer(raw: Buffer, size: number): Buffer {
 
 /** How often `health()` asks the token again (a cached answer in between keeps /readyz cheap). */
 export const HEALTH_PROBE_INTERVAL_MS = 1_000;
+/** How often a signer whose token failed tries to open its key again (and its module re-initialises). */
+export const RECONNECT_INTERVAL_MS = 2_000;
 
 /**
  * A private key in a token. Operations on one session are serialised (PKCS#11 sessions are not
  * for concurrent use); a token that went away turns into PKCS11_DEVICE_ERROR (HTTP 503), never a
- * crash, and `health()` reports it so a service using the key is not ready.
+ * crash, and `health()` reports it so a service using the key is not ready. Once the token is
+ * back the signer opens the same key again by itself (only if the URI still names the public key
+ * it started with) and is ready again, without a restart.
  */
 export class Pkcs11Signer implements Signer {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: PublicKey;
   readonly uri: string;
-  private readonly s: Pkcs11Session;
-  private readonly key: Buffer;
+  private s: Pkcs11Session;
+  private key: Buffer;
   private readonly size: number;
+  /** Where to open the key again after a token failure (the PIN stays in memory, never logged). */
+  private readonly reopenWith: { modulePath: string; pin: string };
+  private reconnectAt = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the last operation or probe failed; undefined while the token answers. */
   private failure: string | undefined;
   private probedAt = 0;
   private closed = false;
 
-  private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string) {
+  private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string, reopenWith: { modulePath: string; pin: string }) {
     this.s = s;
     this.key = key;
     this.publicKey = publicKey;
     this.algorithm = algorithm;
     this.size = size;
     this.uri = uri;
+    this.reopenWith = reopenWith;
+    let set = liveSigners.get(reopenWith.modulePath);
+    if (!set) liveSigners.set(reopenWith.modulePath, (set = new Set()));
+    set.add(this);
   }
 
-  /** Opens the key a URI names. `algorithm` overrides the curve's default (TUF signs P-384 with SHA-256). */
-  static open(o: { modulePath: string; uri: string; pin: string; algorithm?: SignatureAlgorithm }): Pkcs11Signer {
-    const uri = parsePkcs11Uri(o.uri);
-    const s = Pkcs11Session.open(o.modulePath, uri, o.pin);
+  /** The session and private key handle of the key a URI names, with its SPKI. */
+  private static find(modulePath: string, uriText: string, pin: string): { s: Pkcs11Session; key: Buffer; params: Buffer; spki: Buffer } {
+    const uri = parsePkcs11Uri(uriText);
+    const s = Pkcs11Session.open(modulePath, uri, pin);
     try {
       const L = binding();
       const priv = s.find(L.CKO_PRIVATE_KEY, uri);
       const pub = s.find(L.CKO_PUBLIC_KEY, uri);
-      if (priv.length === 0) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no private key ${o.uri} in the token`);
-      if (priv.length > 1) throw new Pkcs11Error('PKCS11_URI_INVALID', `${o.uri} names ${priv.length} private keys; add id= or object=`);
-      if (pub.length !== 1) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no single public key beside ${o.uri}`);
+      if (priv.length === 0) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no private key ${uriText} in the token`);
+      if (priv.length > 1) throw new Pkcs11Error('PKCS11_URI_INVALID', `${uriText} names ${priv.length} private keys; add id= or object=`);
+      if (pub.length !== 1) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no single public key beside ${uriText}`);
       let attrs: Pkcs11Js.TemplateResult;
       try {
         attrs = s.p11.C_GetAttributeValue(s.session, pub[0]!, [{ type: L.CKA_EC_PARAMS }, { type: L.CKA_EC_POINT }]);
       } catch (e) {
-        throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${o.uri} is not an EC key`, { cause: e });
+        throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${uriText} is not an EC key`, { cause: e });
       }
       const params = attrs[0]!.value;
-      const curve = curveOf(params);
-      const spki = spkiOf(params, attrs[1]!.value);
-      const algorithm = o.algorithm ?? curve.algorithm;
-      return new Pkcs11Signer(s, priv[0]!, PublicKey.fromSpki(spki, algorithm), algorithm, curve.size, o.uri);
+      return { s, key: priv[0]!, params, spki: spkiOf(params, attrs[1]!.value) };
     } catch (e) {
       s.close();
       throw e;
+    }
+  }
+
+  /** Opens the key a URI names. `algorithm` overrides the curve's default (TUF signs P-384 with SHA-256). */
+  static open(o: { modulePath: string; uri: string; pin: string; algorithm?: SignatureAlgorithm }): Pkcs11Signer {
+    const found = Pkcs11Signer.find(o.modulePath, o.uri, o.pin);
+    try {
+      const curve = curveOf(found.params);
+      const algorithm = o.algorithm ?? curve.algorithm;
+      return new Pkcs11Signer(found.s, found.key, PublicKey.fromSpki(found.spki, algorithm), algorithm, curve.size, o.uri, { modulePath: o.modulePath, pin: o.pin });
+    } catch (e) {
+      found.s.close();
+      throw e;
+    }
+  }
+
+  /** Whether an operation is queued or running on the session. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  /**
+   * Opens the key again on a new session (the token came back): the same URI must name the same
+   * public key, or the signer stays failed (a different key must never sign for the certificate
+   * built around this one).
+   */
+  private reopen(): void {
+    const found = Pkcs11Signer.find(this.reopenWith.modulePath, this.uri, this.reopenWith.pin);
+    if (!found.spki.equals(this.publicKey.spki)) {
+      found.s.close();
+      throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${this.uri} names another key than the one this service started with`);
+    }
+    this.s.close();
+    this.s = found.s;
+    this.key = found.key;
+    this.failure = undefined;
+  }
+
+  /** After the module was re-initialised by another signer: every session is gone, open a new one. */
+  reopenAfterReinit(): void {
+    if (this.closed) return;
+    try {
+      this.reopen();
+    } catch (e) {
+      this.failure = wrap(e, `the key ${this.uri}`).message;
+    }
+  }
+
+  /**
+   * A failed signer tries, at most once per RECONNECT_INTERVAL_MS, to open its key again: first
+   * on a new session; when the token is not listed any more, after re-initialising the module.
+   */
+  private tryReconnect(now: number): void {
+    if (this.closed || now - this.reconnectAt < RECONNECT_INTERVAL_MS) return;
+    this.reconnectAt = now;
+    try {
+      this.reopen();
+    } catch (first) {
+      const code = first instanceof Pkcs11Error ? first.code : undefined;
+      if (code !== 'PKCS11_TOKEN_NOT_FOUND' && code !== 'PKCS11_DEVICE_ERROR') {
+        this.failure = wrap(first, `the key ${this.uri}`).message;
+        return;
+      }
+      try {
+        if (reinitialiseModule(this.reopenWith.modulePath, this, now)) this.reopen();
+      } catch (e) {
+        this.failure = wrap(e, `the key ${this.uri}`).message;
+      }
     }
   }
 
@@ -365,6 +473,7 @@ export class Pkcs11Signer implements Signer {
       const hash = this.algorithm === 'ecdsa-p384-sha384' ? 'sha384' : this.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : undefined;
       if (!hash) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${this.algorithm} is not an ECDSA algorithm`);
       if (this.closed) throw new Pkcs11Error('PKCS11_DEVICE_ERROR', `signing with ${this.uri}: the session is closed`);
+      if (this.failure !== undefined) this.tryReconnect(Date.now());
       const L = binding();
       try {
         this.s.p11.C_SignInit(this.s.session, { mechanism: L.CKM_ECDSA }, this.key);
@@ -384,12 +493,14 @@ export class Pkcs11Signer implements Signer {
    * CKA_SIGN attribute through the session) at most once per HEALTH_PROBE_INTERVAL_MS.
    * Synchronous for /readyz: an idle session is probed on the spot; a busy one answers from the
    * last probe and queues the next behind the signatures, so a pulled token shows at once when
-   * idle and within about a second under load.
+   * idle and within about a second under load. A failed key is not probed but opened again
+   * (`tryReconnect`), so the answer turns ok within a few seconds of the token coming back.
    */
   health(now: number = Date.now()): { ok: boolean; reason?: string; code?: Pkcs11ErrorCode } {
     if (!this.closed && now - this.probedAt >= HEALTH_PROBE_INTERVAL_MS) {
       this.probedAt = now;
       const probe = (): void => {
+        if (this.failure !== undefined) return this.tryReconnect(now);
         try {
           this.s.p11.C_GetAttributeValue(this.s.session, this.key, [{ type: binding().CKA_SIGN }]);
           this.failure = undefined;
@@ -406,7 +517,7 @@ export class Pkcs11Signer implements Signer {
         });
     }
     if (this.closed) return { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `the session on ${this.uri} is closed` };
-    return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; restart the service once the token is back` };
+    return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; the service reconnects by itself once the token (and this key in it) is back` };
   }
 
   /** Waits for queued operations (and the probe `health()` started) to finish. */
@@ -418,6 +529,7 @@ export class Pkcs11Signer implements Signer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    liveSigners.get(this.reopenWith.modulePath)?.delete(this);
     void this.serialise(() => {
       this.s.close();
       return Promise.resolve();
