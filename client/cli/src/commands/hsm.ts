@@ -173,7 +173,13 @@ ${DEFAULT_PIN_ENV}); never from a flag value.
       Then: cairn up --data-dir D --pkcs11-module PATH (or cairn serve X with the same flags).
   status --pkcs11-module PATH [--pkcs11-token LABEL] [--pin-file F | --pin-env VAR] [--json]
       Whether each service key is in the token and not extractable (exit 1 when one is missing
-      or extractable).`,
+      or extractable).
+
+Rotations with these keys (the new key generated in the token, signed by the root there):
+  cairn ca rotate-intermediate --dir D/ca --pkcs11-module PATH
+  cairn tsa rotate-signing --dir D/tsa --pkcs11-module PATH
+A token that goes away while serving makes its components not ready; they reconnect by
+themselves once it is back (only to the same public keys).`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
