@@ -170,6 +170,38 @@ function moduleFor(path: string): Pkcs11Js.PKCS11 {
   return p;
 }
 
+/** When each module was last re-initialised (a returned token shows only after C_Initialize). */
+const reinitialisedAt = new Map<string, number>();
+/** The open signers per module path: re-initialising a module re-opens all of them. */
+const liveSigners = new Map<string, Set<Pkcs11Signer>>();
+
+/**
+ * C_Finalize and C_Initialize again, so the module sees a token that came back (SoftHSM2, like
+ * many modules, lists tokens only at C_Initialize). Every session of the module ends: only done
+ * when no signer of the module has an operation in flight, at most once per
+ * RECONNECT_INTERVAL_MS, and every other open signer is re-opened right after.
+ */
+function reinitialiseModule(path: string, except: Pkcs11Signer, now: number): boolean {
+  const p11 = modules.get(path);
+  const signers = liveSigners.get(path) ?? new Set<Pkcs11Signer>();
+  if (!p11 || now - (reinitialisedAt.get(path) ?? 0) < RECONNECT_INTERVAL_MS) return false;
+  if ([...signers].some((x) => x !== except && x.busy)) return false;
+  reinitialisedAt.set(path, now);
+  try {
+    p11.C_Finalize();
+  } catch {
+    // Already broken; initialising again is the point.
+  }
+  try {
+    p11.C_Initialize();
+  } catch (e) {
+    modules.delete(path);
+    throw new Pkcs11Error('PKCS11_MODULE_UNAVAILABLE', `cannot initialise the PKCS#11 module ${path} again`, { cause: e });
+  }
+  for (const x of signers) if (x !== except) x.reopenAfterReinit();
+  return true;
+}
+
 function ckr(e: unknown): number | undefined {
   return typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
 }
@@ -292,59 +324,135 @@ function rawToDer(raw: Buffer, size: number): Buffer {
 
 /** How often `health()` asks the token again (a cached answer in between keeps /readyz cheap). */
 export const HEALTH_PROBE_INTERVAL_MS = 1_000;
+/** How often a signer whose token failed tries to open its key again (and its module re-initialises). */
+export const RECONNECT_INTERVAL_MS = 2_000;
 
 /**
  * A private key in a token. Operations on one session are serialised (PKCS#11 sessions are not
  * for concurrent use); a token that went away turns into PKCS11_DEVICE_ERROR (HTTP 503), never a
- * crash, and `health()` reports it so a service using the key is not ready.
+ * crash, and `health()` reports it so a service using the key is not ready. Once the token is
+ * back the signer opens the same key again by itself (only if the URI still names the public key
+ * it started with) and is ready again, without a restart.
  */
 export class Pkcs11Signer implements Signer {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: PublicKey;
   readonly uri: string;
-  private readonly s: Pkcs11Session;
-  private readonly key: Buffer;
+  private s: Pkcs11Session;
+  private key: Buffer;
   private readonly size: number;
+  /** Where to open the key again after a token failure (the PIN stays in memory, never logged). */
+  private readonly reopenWith: { modulePath: string; pin: string };
+  private reconnectAt = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** Why the last operation or probe failed; undefined while the token answers. */
   private failure: string | undefined;
   private probedAt = 0;
   private closed = false;
 
-  private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string) {
+  private constructor(s: Pkcs11Session, key: Buffer, publicKey: PublicKey, algorithm: SignatureAlgorithm, size: number, uri: string, reopenWith: { modulePath: string; pin: string }) {
     this.s = s;
     this.key = key;
     this.publicKey = publicKey;
     this.algorithm = algorithm;
     this.size = size;
     this.uri = uri;
+    this.reopenWith = reopenWith;
+    let set = liveSigners.get(reopenWith.modulePath);
+    if (!set) liveSigners.set(reopenWith.modulePath, (set = new Set()));
+    set.add(this);
   }
 
-  /** Opens the key a URI names. `algorithm` overrides the curve's default (TUF signs P-384 with SHA-256). */
-  static open(o: { modulePath: string; uri: string; pin: string; algorithm?: SignatureAlgorithm }): Pkcs11Signer {
-    const uri = parsePkcs11Uri(o.uri);
-    const s = Pkcs11Session.open(o.modulePath, uri, o.pin);
+  /** The session and private key handle of the key a URI names, with its SPKI. */
+  private static find(modulePath: string, uriText: string, pin: string): { s: Pkcs11Session; key: Buffer; params: Buffer; spki: Buffer } {
+    const uri = parsePkcs11Uri(uriText);
+    const s = Pkcs11Session.open(modulePath, uri, pin);
     try {
       const L = binding();
       const priv = s.find(L.CKO_PRIVATE_KEY, uri);
       const pub = s.find(L.CKO_PUBLIC_KEY, uri);
-      if (priv.length === 0) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no private key ${o.uri} in the token`);
-      if (priv.length > 1) throw new Pkcs11Error('PKCS11_URI_INVALID', `${o.uri} names ${priv.length} private keys; add id= or object=`);
-      if (pub.length !== 1) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no single public key beside ${o.uri}`);
+      if (priv.length === 0) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no private key ${uriText} in the token`);
+      if (priv.length > 1) throw new Pkcs11Error('PKCS11_URI_INVALID', `${uriText} names ${priv.length} private keys; add id= or object=`);
+      if (pub.length !== 1) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `no single public key beside ${uriText}`);
       let attrs: Pkcs11Js.TemplateResult;
       try {
         attrs = s.p11.C_GetAttributeValue(s.session, pub[0]!, [{ type: L.CKA_EC_PARAMS }, { type: L.CKA_EC_POINT }]);
       } catch (e) {
-        throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${o.uri} is not an EC key`, { cause: e });
+        throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${uriText} is not an EC key`, { cause: e });
       }
       const params = attrs[0]!.value;
-      const curve = curveOf(params);
-      const spki = spkiOf(params, attrs[1]!.value);
-      const algorithm = o.algorithm ?? curve.algorithm;
-      return new Pkcs11Signer(s, priv[0]!, PublicKey.fromSpki(spki, algorithm), algorithm, curve.size, o.uri);
+      return { s, key: priv[0]!, params, spki: spkiOf(params, attrs[1]!.value) };
     } catch (e) {
       s.close();
       throw e;
+    }
+  }
+
+  /** Opens the key a URI names. `algorithm` overrides the curve's default (TUF signs P-384 with SHA-256). */
+  static open(o: { modulePath: string; uri: string; pin: string; algorithm?: SignatureAlgorithm }): Pkcs11Signer {
+    const found = Pkcs11Signer.find(o.modulePath, o.uri, o.pin);
+    try {
+      const curve = curveOf(found.params);
+      const algorithm = o.algorithm ?? curve.algorithm;
+      return new Pkcs11Signer(found.s, found.key, PublicKey.fromSpki(found.spki, algorithm), algorithm, curve.size, o.uri, { modulePath: o.modulePath, pin: o.pin });
+    } catch (e) {
+      found.s.close();
+      throw e;
+    }
+  }
+
+  /** Whether an operation is queued or running on the session. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  /**
+   * Opens the key again on a new session (the token came back): the same URI must name the same
+   * public key, or the signer stays failed (a different key must never sign for the certificate
+   * built around this one).
+   */
+  private reopen(): void {
+    const found = Pkcs11Signer.find(this.reopenWith.modulePath, this.uri, this.reopenWith.pin);
+    if (!found.spki.equals(this.publicKey.spki)) {
+      found.s.close();
+      throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${this.uri} names another key than the one this service started with`);
+    }
+    this.s.close();
+    this.s = found.s;
+    this.key = found.key;
+    this.failure = undefined;
+  }
+
+  /** After the module was re-initialised by another signer: every session is gone, open a new one. */
+  reopenAfterReinit(): void {
+    if (this.closed) return;
+    try {
+      this.reopen();
+    } catch (e) {
+      this.failure = wrap(e, `the key ${this.uri}`).message;
+    }
+  }
+
+  /**
+   * A failed signer tries, at most once per RECONNECT_INTERVAL_MS, to open its key again: first
+   * on a new session; when the token is not listed any more, after re-initialising the module.
+   */
+  private tryReconnect(now: number): void {
+    if (this.closed || now - this.reconnectAt < RECONNECT_INTERVAL_MS) return;
+    this.reconnectAt = now;
+    try {
+      this.reopen();
+    } catch (first) {
+      const code = first instanceof Pkcs11Error ? first.code : undefined;
+      if (code !== 'PKCS11_TOKEN_NOT_FOUND' && code !== 'PKCS11_DEVICE_ERROR') {
+        this.failure = wrap(first, `the key ${this.uri}`).message;
+        return;
+      }
+      try {
+        if (reinitialiseModule(this.reopenWith.modulePath, this, now)) this.reopen();
+      } catch (e) {
+        this.failure = wrap(e, `the key ${this.uri}`).message;
+      }
     }
   }
 
@@ -365,6 +473,7 @@ export class Pkcs11Signer implements Signer {
       const hash = this.algorithm === 'ecdsa-p384-sha384' ? 'sha384' : this.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : undefined;
       if (!hash) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `${this.algorithm} is not an ECDSA algorithm`);
       if (this.closed) throw new Pkcs11Error('PKCS11_DEVICE_ERROR', `signing with ${this.uri}: the session is closed`);
+      if (this.failure !== undefined) this.tryReconnect(Date.now());
       const L = binding();
       try {
         this.s.p11.C_SignInit(this.s.session, { mechanism: L.CKM_ECDSA }, this.key);
@@ -384,12 +493,14 @@ export class Pkcs11Signer implements Signer {
    * CKA_SIGN attribute through the session) at most once per HEALTH_PROBE_INTERVAL_MS.
    * Synchronous for /readyz: an idle session is probed on the spot; a busy one answers from the
    * last probe and queues the next behind the signatures, so a pulled token shows at once when
-   * idle and within about a second under load.
+   * idle and within about a second under load. A failed key is not probed but opened again
+   * (`tryReconnect`), so the answer turns ok within a few seconds of the token coming back.
    */
   health(now: number = Date.now()): { ok: boolean; reason?: string; code?: Pkcs11ErrorCode } {
     if (!this.closed && now - this.probedAt >= HEALTH_PROBE_INTERVAL_MS) {
       this.probedAt = now;
       const probe = (): void => {
+        if (this.failure !== undefined) return this.tryReconnect(now);
         try {
           this.s.p11.C_GetAttributeValue(this.s.session, this.key, [{ type: binding().CKA_SIGN }]);
           this.failure = undefined;
@@ -406,7 +517,7 @@ export class Pkcs11Signer implements Signer {
         });
     }
     if (this.closed) return { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `the session on ${this.uri} is closed` };
-    return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; restart the service once the token is back` };
+    return this.failure === undefined ? { ok: true } : { ok: false, code: 'PKCS11_DEVICE_ERROR', reason: `${this.failure}; the service reconnects by itself once the token (and this key in it) is back` };
   }
 
   /** Waits for queued operations (and the probe `health()` started) to finish. */
@@ -418,6 +529,7 @@ export class Pkcs11Signer implements Signer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    liveSigners.get(this.reopenWith.modulePath)?.delete(this);
     void this.serialise(() => {
       this.s.close();
       return Promise.resolve();
@@ -507,6 +619,130 @@ export function isExtractable(signer: Pkcs11Signer): boolean {
   const s = (signer as unknown as { s: Pkcs11Session; key: Buffer });
   const r = s.s.p11.C_GetAttributeValue(s.s.session, s.key, [{ type: L.CKA_EXTRACTABLE }, { type: L.CKA_SENSITIVE }]);
   return r[0]!.value[0] === 1 || r[1]!.value[0] === 0;
+}
+
+/** Sets CKA_LABEL of every private and public key object labelled `from` to `to`. */
+function relabel(s: Pkcs11Session, from: string, to: string): number {
+  const L = binding();
+  const objects = [...s.find(L.CKO_PRIVATE_KEY, { object: from }), ...s.find(L.CKO_PUBLIC_KEY, { object: from })];
+  for (const h of objects) {
+    try {
+      s.p11.C_SetAttributeValue(s.session, h, [{ type: L.CKA_LABEL, value: to }]);
+    } catch (e) {
+      throw wrap(e, `relabelling ${from}`);
+    }
+  }
+  return objects.length;
+}
+
+/**
+ * A key rotation inside a token, for the CA intermediate and the TSA signing key (their roots in
+ * the same token): the root and the current key, the new key generated in the token under a
+ * staging label, and the switch (`commit`) that gives the new key the service label and the old
+ * one a retired label, so a service restarted on the same settings signs with the new key. Until
+ * `commit` nothing the services use changes; `abort` undoes everything (the staged key destroyed,
+ * labels restored).
+ */
+export interface TokenKeyRotation {
+  readonly root: Pkcs11Signer;
+  readonly current: Pkcs11Signer;
+  /** The service URI (its label moves to the new key at commit). */
+  readonly uri: string;
+  /** The URI of the retiring key after commit. */
+  readonly retiredUri: string;
+  /** Generates the new key in the token (sensitive, not extractable) under the staging label. */
+  generate(type: 'ecdsa-p256' | 'ecdsa-p384'): Pkcs11Signer;
+  /** Relabels: the current key to its retired label, the new key to the service label. */
+  commit(): void;
+  /** Undoes commit (if done) and destroys the new key (if made). Never throws. */
+  abort(): void;
+  /** Closes the sessions. */
+  close(): void;
+}
+
+/**
+ * Opens the root and the current key of a service role for a rotation (`cairn ca
+ * rotate-intermediate`, `cairn tsa rotate-signing` with --pkcs11-module). Refuses before anything
+ * changes: PKCS11_OBJECT_NOT_FOUND when the root or the current key is missing, PKCS11_OBJECT_EXISTS
+ * when a staged key of an interrupted rotation is still in the token.
+ */
+export function openTokenRotation(p: Pkcs11Settings, rootRole: ServiceKeyRole, role: ServiceKeyRole): TokenKeyRotation {
+  const name = SERVICE_KEY_LABELS[role];
+  const stagedLabel = `${name}-next`;
+  const tokenUri = (object: string): string => `pkcs11:token=${encodeURIComponent(p.token)};object=${encodeURIComponent(object)}`;
+  const root = openServiceKey(p, rootRole);
+  let current: Pkcs11Signer;
+  try {
+    current = openServiceKey(p, role);
+  } catch (e) {
+    root.close();
+    throw e;
+  }
+  const retiredLabel = `${name}-retired-${current.publicKey.keyId.subarray(0, 8).toString('hex')}`;
+  const opened = [root, current];
+  const close = (): void => {
+    for (const s of opened) s.close();
+  };
+  try {
+    const taken = existingLabels({ modulePath: p.modulePath, uri: tokenUri(name), pin: p.pin, labels: [stagedLabel, retiredLabel] });
+    if (taken.includes(stagedLabel)) {
+      throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `token ${p.token} holds ${stagedLabel}, left by an interrupted rotation; destroy it with the token's own tools and rotate again`);
+    }
+    if (taken.length > 0) throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', `token ${p.token} already holds ${retiredLabel}`);
+  } catch (e) {
+    close();
+    throw e;
+  }
+  let made: Pkcs11Signer | undefined;
+  let committed = 0;
+  const withSession = <T>(fn: (s: Pkcs11Session) => T): T => {
+    const s = Pkcs11Session.open(p.modulePath, parsePkcs11Uri(tokenUri(name)), p.pin);
+    try {
+      return fn(s);
+    } finally {
+      s.close();
+    }
+  };
+  return {
+    root,
+    current,
+    uri: tokenUri(name),
+    retiredUri: tokenUri(retiredLabel),
+    generate(type) {
+      if (made) throw new Pkcs11Error('PKCS11_OBJECT_EXISTS', 'the new key is already made');
+      made = generatePkcs11Key({ modulePath: p.modulePath, uri: tokenUri(stagedLabel), pin: p.pin, type });
+      opened.push(made);
+      if (isExtractable(made)) throw new Pkcs11Error('PKCS11_UNSUPPORTED_KEY', `the token made ${stagedLabel} extractable; refusing to use it`);
+      return made;
+    },
+    commit() {
+      if (!made) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', 'no new key to switch to');
+      withSession((s) => {
+        committed = 1;
+        if (relabel(s, name, retiredLabel) !== 2) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${name} is not one key pair in token ${p.token}`);
+        committed = 2;
+        if (relabel(s, stagedLabel, name) !== 2) throw new Pkcs11Error('PKCS11_OBJECT_NOT_FOUND', `${stagedLabel} is not one key pair in token ${p.token}`);
+        committed = 3;
+      });
+    },
+    abort() {
+      try {
+        withSession((s) => {
+          if (committed >= 2) relabel(s, name, stagedLabel);
+          if (committed >= 1) relabel(s, retiredLabel, name);
+        });
+        committed = 0;
+        if (made) {
+          made.close();
+          destroyPkcs11Key({ modulePath: p.modulePath, uri: tokenUri(stagedLabel), pin: p.pin });
+          made = undefined;
+        }
+      } catch {
+        // The original error is reported; the token may be gone (the staged label says what is left).
+      }
+    },
+    close,
+  };
 }
 
 

@@ -8,10 +8,11 @@
  * Files: root-key.pem (keep offline after the ceremony), root.crt.pem, signing-key.pem, signing.crt.pem.
  */
 import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bitString, bool, children, encodeTlv, explicit, implicitPrimitive, integer, oid, printableString, readOne, seq, set, utf8String, x509Time, TAG } from '@cairn/shared/der';
-import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import { CairnError, fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import type { TokenKeyRotation } from '@cairn/shared/pkcs11';
 import { writeSecretFile } from '@cairn/shared/key-files';
 import { TsaError } from './errors.ts';
 import { checkTsaKey, OID as TOKEN_OID, type TsaIdentity } from './token.ts';
@@ -247,11 +248,16 @@ export interface RotateTsaSigningOptions {
   /** Validity of the new signing certificate (default: min(1825, what is left of the root)). */
   signingValidityDays?: number;
   clock: Clock;
+  /**
+   * The root and the signing key in a PKCS#11 token (`cairn hsm init`): the new key is generated
+   * in the token, the certificate signed there, and no key file is read or written.
+   */
+  token?: TokenKeyRotation;
 }
 
 export interface RotateTsaSigningResult {
   signingPem: string;
-  /** Where the previous signing certificate and key went. */
+  /** Where the previous signing certificate and key went (a file path, or a pkcs11: URI). */
   retired: string[];
 }
 
@@ -263,61 +269,100 @@ function subjectOf(certDer: Buffer): Buffer {
   return Buffer.from(subject.raw);
 }
 
-/**
- * A new TSA signing key and certificate under the same root (on the offline machine holding
- * root-key.pem), as the CA's rotate-intermediate: the old certificate and key move to `retired/`,
- * the service started on the directory signs with the new one, and trusted_root.json keeps the
- * old chain with a validFor.end (the development ceremony of `cairn up` and `cairn trust build`
- * merge it), so timestamps it made keep verifying.
- */
-export async function rotateTsaSigning(dir: string, o: RotateTsaSigningOptions): Promise<RotateTsaSigningResult> {
+/** The root signer (root-key.pem, or the token's root) and the current material. */
+function currentTsa(dir: string, o: RotateTsaSigningOptions): { current: LoadedTsa; rootSigner: Signer } {
+  if (o.token) {
+    for (const f of [ROOT_KEY_FILE, SIGNING_KEY_FILE]) {
+      if (existsSync(join(dir, f))) throw new TsaError('INVALID_TSA_KEYS', `${join(dir, f)} exists: this TSA's keys are files, rotate it without --pkcs11-module`);
+    }
+    return { current: loadTsa(dir, undefined, o.token.current), rootSigner: o.token.root };
+  }
   if (!existsSync(join(dir, ROOT_KEY_FILE))) {
-    throw new TsaError('INVALID_TSA_KEYS', `${join(dir, ROOT_KEY_FILE)} is missing: rotate the signing key on the offline machine that holds the TSA root key`);
+    throw new TsaError('INVALID_TSA_KEYS', `${join(dir, ROOT_KEY_FILE)} is missing: rotate the signing key on the offline machine that holds the TSA root key (or give --pkcs11-module when the root is in a token)`);
   }
   const current = loadTsa(dir, o.passphrase);
-  let rootSigner: LocalSigner;
   try {
-    rootSigner = new LocalSigner(privateKeyFromPem(readPem(join(dir, ROOT_KEY_FILE)), o.passphrase));
+    return { current, rootSigner: new LocalSigner(privateKeyFromPem(readPem(join(dir, ROOT_KEY_FILE)), o.passphrase)) };
   } catch (e) {
     if (e instanceof TsaError) throw e;
     throw new TsaError('INVALID_TSA_KEYS', `cannot load the TSA root key: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * A new TSA signing key and certificate under the same root (on the offline machine holding
+ * root-key.pem, or with both keys in a token), as the CA's rotate-intermediate: the old
+ * certificate (and key file) move to `retired/`, the service started on the directory signs with
+ * the new one, and trusted_root.json keeps the old chain with a validFor.end (the development
+ * ceremony of `cairn up` and `cairn trust build` merge it), so timestamps it made keep verifying.
+ */
+export async function rotateTsaSigning(dir: string, o: RotateTsaSigningOptions): Promise<RotateTsaSigningResult> {
+  const { current, rootSigner } = currentTsa(dir, o);
   const rootDer = current.chainDer[current.chainDer.length - 1]!;
   if (!current.root.publicKey.export({ type: 'spki', format: 'der' }).equals(rootSigner.publicKey.spki)) {
-    throw new TsaError('INVALID_TSA_KEYS', 'root-key.pem does not match root.crt.pem');
+    throw new TsaError('INVALID_TSA_KEYS', `${o.token ? `the token's ${o.token.root.uri}` : 'root-key.pem'} does not match root.crt.pem`);
   }
   const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
   const rootEnd = new Date(current.root.validTo).getTime();
   const days = o.signingValidityDays ?? Math.min(1825, Math.floor((rootEnd - now.getTime()) / DAY_MS));
   const notAfter = new Date(now.getTime() + days * DAY_MS);
   if (!(days >= 1) || notAfter.getTime() > rootEnd) throw new TsaError('INVALID_CONFIG', 'the new signing certificate must be valid for at least a day and not outlive the root');
-  const key = generateKey(rootSigner.algorithm === 'ecdsa-p384-sha384' ? 'ecdsa-p384' : 'ecdsa-p256');
-  const spki = new LocalSigner(key).publicKey.spki;
-  const der = await certificate({
-    issuer: subjectOf(rootDer),
-    // The same subject as the retiring certificate: verifiers tell them apart by key (SKI/AKI).
-    subject: subjectOf(current.leafDer),
-    spki,
-    notBefore: now,
-    notAfter,
-    signer: rootSigner,
-    extensions: signingExtensions(spki, keyId(rootSigner.publicKey.spki)),
-  });
-  const pem = toPem('CERTIFICATE', der);
   const stamp = current.leaf.serialNumber.toLowerCase().slice(0, 16);
   const retiredDir = join(dir, RETIRED_DIR);
-  mkdirSync(retiredDir, { recursive: true, mode: 0o700 });
-  const retired = [join(retiredDir, `signing-${stamp}.crt.pem`), join(retiredDir, `signing-${stamp}-key.pem`)];
-  if (retired.some((p) => existsSync(p))) throw new TsaError('INVALID_TSA_KEYS', `${retiredDir} already holds signing certificate ${stamp}`);
-  // The new pair is complete (*.new) before the old one moves: a crash leaves no half-written file.
+  const retiredCert = join(retiredDir, `signing-${stamp}.crt.pem`);
+  const retiredKey = join(retiredDir, `signing-${stamp}-key.pem`);
+  if (existsSync(retiredCert) || existsSync(retiredKey)) throw new TsaError('INVALID_TSA_KEYS', `${retiredDir} already holds signing certificate ${stamp}`);
   const newKey = join(dir, `${SIGNING_KEY_FILE}.new`);
   const newCert = join(dir, `${SIGNING_CERT_FILE}.new`);
-  writeSecretFile(newKey, privateKeyToPem(key, o.passphrase));
-  writeFileSync(newCert, pem, { mode: 0o644 });
-  renameSync(join(dir, SIGNING_CERT_FILE), retired[0]!);
-  renameSync(join(dir, SIGNING_KEY_FILE), retired[1]!);
-  renameSync(newKey, join(dir, SIGNING_KEY_FILE));
-  renameSync(newCert, join(dir, SIGNING_CERT_FILE));
-  loadTsa(dir, o.passphrase);
-  return { signingPem: pem, retired };
+  const curve = rootSigner.algorithm === 'ecdsa-p384-sha384' ? 'ecdsa-p384' : 'ecdsa-p256';
+  const written: string[] = [];
+  const renamed: [string, string][] = [];
+  const move = (from: string, to: string): void => {
+    renameSync(from, to);
+    renamed.push([from, to]);
+  };
+  try {
+    // From here a failure undoes what was made: the new key (in the token), the *.new files.
+    const key = o.token ? undefined : generateKey(curve);
+    const newSigner = o.token ? o.token.generate(curve) : new LocalSigner(key!);
+    const spki = newSigner.publicKey.spki;
+    const der = await certificate({
+      issuer: subjectOf(rootDer),
+      // The same subject as the retiring certificate: verifiers tell them apart by key (SKI/AKI).
+      subject: subjectOf(current.leafDer),
+      spki,
+      notBefore: now,
+      notAfter,
+      signer: rootSigner,
+      extensions: signingExtensions(spki, keyId(rootSigner.publicKey.spki)),
+    });
+    const pem = toPem('CERTIFICATE', der);
+    // The new pair is complete (*.new) before the old one moves: a crash leaves no half-written file.
+    mkdirSync(retiredDir, { recursive: true, mode: 0o700 });
+    if (key) {
+      writeSecretFile(newKey, privateKeyToPem(key, o.passphrase));
+      written.push(newKey);
+    }
+    writeFileSync(newCert, pem, { mode: 0o644, flag: 'wx' });
+    written.push(newCert);
+    // In a token: the new key takes the service label, the old one a retired label.
+    o.token?.commit();
+    move(join(dir, SIGNING_CERT_FILE), retiredCert);
+    if (key) move(join(dir, SIGNING_KEY_FILE), retiredKey);
+    if (key) move(newKey, join(dir, SIGNING_KEY_FILE));
+    move(newCert, join(dir, SIGNING_CERT_FILE));
+    loadTsa(dir, o.passphrase, o.token ? newSigner : undefined);
+    return { signingPem: pem, retired: o.token ? [retiredCert, o.token.retiredUri] : [retiredCert, retiredKey] };
+  } catch (e) {
+    for (const [from, to] of renamed.reverse()) {
+      try {
+        renameSync(to, from);
+      } catch {
+        // Reported by the original error.
+      }
+    }
+    for (const f of written) rmSync(f, { force: true });
+    o.token?.abort();
+    throw e instanceof CairnError ? e : new TsaError('INVALID_TSA_KEYS', `the rotation failed and was undone: ${(e as Error).message}`, { cause: e });
+  }
 }

@@ -17,9 +17,7 @@ import {
   existingLabels,
   generatePkcs11Key,
   isExtractable,
-  readPin,
   serviceKeyUri,
-  type Pkcs11Settings,
   type ServiceKeyRole,
 } from '@cairn/shared/pkcs11';
 import { externalTufSigner } from '@cairn/shared/tuf';
@@ -27,6 +25,7 @@ import { caFilesExist, initCa, ROOT_KEY_FILE as CA_ROOT_KEY_FILE } from '@cairn/
 import { initTsa, tsaFilesExist, ROOT_KEY_FILE as TSA_ROOT_KEY_FILE } from '@cairn/tsa';
 import { CliError, parseFlags, type CliIO, type Command } from '../command.ts';
 import { validityDays } from '../ceremony-flags.ts';
+import { PKCS11_FLAGS, pkcs11FlagSettings } from '../pkcs11-flags.ts';
 
 /** Where `hsm init` writes the public keys of the service keys that have no certificate. */
 export const HSM_DIR = 'hsm';
@@ -38,22 +37,8 @@ const PUBLIC_FILES: Partial<Record<ServiceKeyRole, string>> = {
 };
 const ROLES = Object.keys(SERVICE_KEY_LABELS) as ServiceKeyRole[];
 
-const TOKEN_FLAGS = {
-  'data-dir': { type: 'string' },
-  'pkcs11-module': { type: 'string' },
-  'pkcs11-token': { type: 'string' },
-  'pin-file': { type: 'string' },
-  'pin-env': { type: 'string' },
-} as const;
-
-function settings(io: CliIO, v: { 'pkcs11-module'?: string; 'pkcs11-token'?: string; 'pin-file'?: string; 'pin-env'?: string }): Pkcs11Settings {
-  const modulePath = v['pkcs11-module'];
-  if (modulePath === undefined) throw new CliError('USAGE', '--pkcs11-module PATH is required');
-  const token = v['pkcs11-token'] ?? DEFAULT_TOKEN_LABEL;
-  if (token === '' || token.length > 32) throw new CliError('USAGE', '--pkcs11-token must be a token label of 1 to 32 characters');
-  const pin = readPin({ ...(v['pin-file'] !== undefined ? { pinFile: resolve(io.cwd, v['pin-file']) } : { pinEnv: v['pin-env'] ?? DEFAULT_PIN_ENV }), env: io.env });
-  return { modulePath: resolve(io.cwd, modulePath), token, pin };
-}
+const TOKEN_FLAGS = { 'data-dir': { type: 'string' }, ...PKCS11_FLAGS } as const;
+const settings = pkcs11FlagSettings;
 
 async function init(args: string[], io: CliIO): Promise<number> {
   const { values: v } = parseFlags(
@@ -188,7 +173,13 @@ ${DEFAULT_PIN_ENV}); never from a flag value.
       Then: cairn up --data-dir D --pkcs11-module PATH (or cairn serve X with the same flags).
   status --pkcs11-module PATH [--pkcs11-token LABEL] [--pin-file F | --pin-env VAR] [--json]
       Whether each service key is in the token and not extractable (exit 1 when one is missing
-      or extractable).`,
+      or extractable).
+
+Rotations with these keys (the new key generated in the token, signed by the root there):
+  cairn ca rotate-intermediate --dir D/ca --pkcs11-module PATH
+  cairn tsa rotate-signing --dir D/tsa --pkcs11-module PATH
+A token that goes away while serving makes its components not ready; they reconnect by
+themselves once it is back (only to the same public keys).`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
