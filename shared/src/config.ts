@@ -24,7 +24,8 @@ import type { LogLevel } from './logger.ts';
 // The YAML parser is loaded when a config file is read, not at import: every command imports
 // this module and most never read a file (yaml's ~40 CommonJS files cost ~50 ms of startup CPU).
 const requireLazily = createRequire(import.meta.url);
-const parseYaml = (text: string): unknown => (requireLazily('yaml') as { parse: typeof parse }).parse(text);
+/** YAML (or JSON) text to a value, loading the parser on first use: the one YAML entry point. */
+export const parseYaml = (text: string): unknown => (requireLazily('yaml') as { parse: typeof parse }).parse(text);
 
 export interface CoreConfig {
   host: string;

@@ -39,6 +39,7 @@ export { createLogger, silentLogger, redact, type Logger, type LogLevel } from '
 export { MetricsRegistry, Counter, Gauge, Histogram } from './metrics.ts';
 export {
   loadConfig,
+  parseYaml,
   section,
   sectionValue,
   checkSectionRead,

@@ -16,8 +16,7 @@
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { isRecord } from '@cairn/shared';
+import { isRecord, parseYaml } from '@cairn/shared';
 import { OidcError } from './errors.ts';
 
 export const MAX_CLIENTS_FILE_BYTES = 1024 * 1024;
@@ -191,7 +190,7 @@ export function parseClientsFile(text: string, name = 'clients file'): Client[] 
   if (text.length > MAX_CLIENTS_FILE_BYTES) bad(`${name} is larger than ${MAX_CLIENTS_FILE_BYTES} bytes`);
   let doc: unknown;
   try {
-    doc = parseYaml(text) as unknown;
+    doc = parseYaml(text);
   } catch {
     return bad(`${name} is not valid YAML or JSON`);
   }

@@ -11,8 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { isRecord } from '@cairn/shared';
+import { isRecord, parseYaml } from '@cairn/shared';
 import { compileRegExp } from '@cairn/shared/pattern';
 import { CaError } from '../errors.ts';
 import { fieldForKey, type ExtensionField } from '../profile/extensions.ts';
@@ -313,7 +312,7 @@ export function loadIssuersFile(path: string): IssuersConfig {
   if (text.length > MAX_ISSUERS_FILE_BYTES) bad(`issuers file ${path} is too large`);
   let doc: unknown;
   try {
-    doc = parseYaml(text) as unknown;
+    doc = parseYaml(text);
   } catch {
     return bad(`issuers file ${path} is not valid YAML or JSON`);
   }
