@@ -9,7 +9,7 @@
 // native addon; the others keep their own module graphs). The log's worker threads are entry
 // points of their own, named as the code that starts them expects next to its chunk:
 // `new URL('./prepare.worker.js', import.meta.url)` finds dist/prepare.worker.js.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -67,6 +67,35 @@ const retired = `${root}client/cli/.dist-old-${process.pid}`;
 if (existsSync(outdir)) renameSync(outdir, retired);
 renameSync(staging, outdir);
 rmSync(retired, { recursive: true, force: true });
+
+// The explorer (client/explorer/src/app): one browser bundle, its stylesheet and index.html,
+// into client/explorer/dist, swapped in the same way. No external dependency: everything it
+// runs is in app.js, served by cairn itself (no CDN, no web font).
+const uiOut = `${root}client/explorer/dist`;
+const uiStaging = `${root}client/explorer/.dist-build-${process.pid}`;
+rmSync(uiStaging, { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: [
+    { in: 'client/explorer/src/app/main.ts', out: 'app' },
+    { in: 'client/explorer/static/style.css', out: 'style' },
+  ],
+  outdir: uiStaging,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome120', 'firefox120', 'safari17'],
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+copyFileSync(`${root}client/explorer/static/index.html`, `${uiStaging}/index.html`);
+const uiRetired = `${root}client/explorer/.dist-old-${process.pid}`;
+if (existsSync(uiOut)) renameSync(uiOut, uiRetired);
+renameSync(uiStaging, uiOut);
+rmSync(uiRetired, { recursive: true, force: true });
+
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js')).length;
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
-if (!process.argv.includes('--quiet')) console.log(`cairn: built client/cli/dist (${files} files) in ${ms.toFixed(0)} ms`);
+if (!process.argv.includes('--quiet')) console.log(`cairn: built client/cli/dist (${files} files) and client/explorer/dist in ${ms.toFixed(0)} ms`);

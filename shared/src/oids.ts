@@ -50,3 +50,36 @@ export const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
 export function fulcioOid(n: number): string {
   return `${FULCIO_ARC}${n}`;
 }
+
+/**
+ * Fulcio's certificate extensions (fulcio docs/oid-info.md), in ascending OID order: the field
+ * name, the config/display key, and the OID suffixes under 57264.1 (`raw`: the deprecated
+ * unwrapped value; `der`: the value as a DER UTF8String). The CA writes them from this table and
+ * the explorer names them from it.
+ */
+export const FULCIO_EXTENSIONS = [
+  { field: 'issuer', key: 'issuer', raw: 1, der: 8 },
+  { field: 'githubWorkflowTrigger', key: 'github-workflow-trigger', raw: 2 },
+  { field: 'githubWorkflowSha', key: 'github-workflow-sha', raw: 3 },
+  { field: 'githubWorkflowName', key: 'github-workflow-name', raw: 4 },
+  { field: 'githubWorkflowRepository', key: 'github-workflow-repository', raw: 5 },
+  { field: 'githubWorkflowRef', key: 'github-workflow-ref', raw: 6 },
+  { field: 'buildSignerUri', key: 'build-signer-uri', der: 9 },
+  { field: 'buildSignerDigest', key: 'build-signer-digest', der: 10 },
+  { field: 'runnerEnvironment', key: 'runner-environment', der: 11 },
+  { field: 'sourceRepositoryUri', key: 'source-repository-uri', der: 12 },
+  { field: 'sourceRepositoryDigest', key: 'source-repository-digest', der: 13 },
+  { field: 'sourceRepositoryRef', key: 'source-repository-ref', der: 14 },
+  { field: 'sourceRepositoryIdentifier', key: 'source-repository-identifier', der: 15 },
+  { field: 'sourceRepositoryOwnerUri', key: 'source-repository-owner-uri', der: 16 },
+  { field: 'sourceRepositoryOwnerIdentifier', key: 'source-repository-owner-identifier', der: 17 },
+  { field: 'buildConfigUri', key: 'build-config-uri', der: 18 },
+  { field: 'buildConfigDigest', key: 'build-config-digest', der: 19 },
+  { field: 'buildTrigger', key: 'build-trigger', der: 20 },
+  { field: 'runInvocationUri', key: 'run-invocation-uri', der: 21 },
+  { field: 'sourceRepositoryVisibilityAtSigning', key: 'source-repository-visibility-at-signing', der: 22 },
+  { field: 'deploymentEnvironment', key: 'deployment-environment', der: 23 },
+  { field: 'tokenSubject', key: 'token-subject', der: 24 },
+] as const;
+
+export type FulcioExtensionField = (typeof FULCIO_EXTENSIONS)[number]['field'];

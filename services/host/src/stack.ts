@@ -14,6 +14,8 @@ import {
   baseUrlOf,
   checkSectionRead,
   createLogger,
+  section,
+  sectionBool,
   MetricsRegistry,
   systemClock,
   type CairnConfig,
@@ -24,6 +26,7 @@ import {
   type Service,
   type ServiceFactory,
 } from '@cairn/shared';
+import { explorerRouter } from '@cairn/explorer/serve';
 import { MAX_HEADER_BYTES, answerClientError, errorHandler, notFound, pathEncodingError, sendJson, serveLean, type LeanRoute } from '@cairn/shared/http';
 import { rateLimit } from './rate-limit.ts';
 
@@ -149,6 +152,12 @@ export async function startStack(config: CairnConfig, options: StartOptions): Pr
     res.json(services.flatMap((s) => s.trustInfo()));
   });
   for (const s of services) app.use(s.router);
+  // The explorer goes with the log (cairn up, cairn serve log): its pages read this origin's log and TUF routes.
+  if (options.components.includes('log')) {
+    const ui = section(config, 'ui');
+    if (sectionBool(ui, 'enabled', true)) app.use(explorerRouter());
+    checkSectionRead(config, 'ui');
+  }
   app.use(notFound);
   app.use(errorHandler(logger));
   // Hot write routes skip the Express stack (same answers; see LeanRoute). With a rate limit

@@ -5,31 +5,10 @@
  * critical extensions.
  */
 import { encodeTlv, oid, octetString, seq, bool, TAG } from '@cairn/shared/der';
+import { FULCIO_EXTENSIONS, type FulcioExtensionField } from '@cairn/shared/oids';
 import { fulcioOid } from './oids.ts';
 
-export type ExtensionField =
-  | 'issuer'
-  | 'githubWorkflowTrigger'
-  | 'githubWorkflowSha'
-  | 'githubWorkflowName'
-  | 'githubWorkflowRepository'
-  | 'githubWorkflowRef'
-  | 'buildSignerUri'
-  | 'buildSignerDigest'
-  | 'runnerEnvironment'
-  | 'sourceRepositoryUri'
-  | 'sourceRepositoryDigest'
-  | 'sourceRepositoryRef'
-  | 'sourceRepositoryIdentifier'
-  | 'sourceRepositoryOwnerUri'
-  | 'sourceRepositoryOwnerIdentifier'
-  | 'buildConfigUri'
-  | 'buildConfigDigest'
-  | 'buildTrigger'
-  | 'runInvocationUri'
-  | 'sourceRepositoryVisibilityAtSigning'
-  | 'deploymentEnvironment'
-  | 'tokenSubject';
+export type ExtensionField = FulcioExtensionField;
 
 export type FulcioExtensions = Partial<Record<ExtensionField, string>> & { issuer: string };
 
@@ -42,31 +21,8 @@ interface FieldSpec {
   der?: number;
 }
 
-/** In emission order: ascending OID, as observed in production certificates. */
-export const EXTENSION_FIELDS: readonly FieldSpec[] = [
-  { field: 'issuer', key: 'issuer', raw: 1, der: 8 },
-  { field: 'githubWorkflowTrigger', key: 'github-workflow-trigger', raw: 2 },
-  { field: 'githubWorkflowSha', key: 'github-workflow-sha', raw: 3 },
-  { field: 'githubWorkflowName', key: 'github-workflow-name', raw: 4 },
-  { field: 'githubWorkflowRepository', key: 'github-workflow-repository', raw: 5 },
-  { field: 'githubWorkflowRef', key: 'github-workflow-ref', raw: 6 },
-  { field: 'buildSignerUri', key: 'build-signer-uri', der: 9 },
-  { field: 'buildSignerDigest', key: 'build-signer-digest', der: 10 },
-  { field: 'runnerEnvironment', key: 'runner-environment', der: 11 },
-  { field: 'sourceRepositoryUri', key: 'source-repository-uri', der: 12 },
-  { field: 'sourceRepositoryDigest', key: 'source-repository-digest', der: 13 },
-  { field: 'sourceRepositoryRef', key: 'source-repository-ref', der: 14 },
-  { field: 'sourceRepositoryIdentifier', key: 'source-repository-identifier', der: 15 },
-  { field: 'sourceRepositoryOwnerUri', key: 'source-repository-owner-uri', der: 16 },
-  { field: 'sourceRepositoryOwnerIdentifier', key: 'source-repository-owner-identifier', der: 17 },
-  { field: 'buildConfigUri', key: 'build-config-uri', der: 18 },
-  { field: 'buildConfigDigest', key: 'build-config-digest', der: 19 },
-  { field: 'buildTrigger', key: 'build-trigger', der: 20 },
-  { field: 'runInvocationUri', key: 'run-invocation-uri', der: 21 },
-  { field: 'sourceRepositoryVisibilityAtSigning', key: 'source-repository-visibility-at-signing', der: 22 },
-  { field: 'deploymentEnvironment', key: 'deployment-environment', der: 23 },
-  { field: 'tokenSubject', key: 'token-subject', der: 24 },
-];
+/** In emission order: ascending OID, as observed in production certificates (the table is @cairn/shared/oids). */
+export const EXTENSION_FIELDS: readonly FieldSpec[] = FULCIO_EXTENSIONS;
 
 /** Finds a field by its config key in YAML (`build-signer-uri`) or Go/JSON (`BuildSignerURI`) spelling. */
 export function fieldForKey(key: string): ExtensionField | undefined {
