@@ -16,7 +16,7 @@ export interface Props {
   placeholder?: string;
   rows?: number;
   data?: Record<string, string>;
-  on?: Partial<Record<'click' | 'submit' | 'input' | 'change', (ev: Event) => void>>;
+  on?: Partial<Record<'click' | 'submit' | 'input' | 'change' | 'keydown', (ev: Event) => void>>;
 }
 
 function append(el: Element, c: Child): void {

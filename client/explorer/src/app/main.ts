@@ -1,7 +1,7 @@
 /** The explorer's router: `#/search/<q>`, `#/entry/<uuid>`, `#/identity/<id>`, `#/log`, `#/trust`. */
 import { h, link, type Child } from './dom.ts';
 import { entryPage, logPage, trustPage } from './pages.ts';
-import { identityPage, searchPage } from './search.ts';
+import { identityPage, searchForm, searchPage } from './search.ts';
 
 function parse(hash: string): { parts: string[]; page: number } {
   const raw = hash.replace(/^#\/?/, '');
@@ -41,5 +41,6 @@ async function render(): Promise<void> {
 }
 
 document.getElementById('nav')!.replaceChildren(link('#/search', 'Search'), link('#/log', 'Log'), link('#/trust', 'Trust root'));
+document.getElementById('search-slot')!.replaceChildren(searchForm(''));
 window.addEventListener('hashchange', () => void render());
 void render();

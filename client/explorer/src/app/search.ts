@@ -27,6 +27,8 @@ export function classify(raw: string): Query {
   if (/^[0-9a-f]{80}$/.test(lower)) return { kind: 'uuid', uuid: lower };
   if (/^[0-9a-f]{64}$/.test(lower)) return { kind: 'hash', hash: `sha256:${lower}`, alsoUuid: true };
   if (/^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/.test(lower)) return { kind: 'hash', hash: lower, alsoUuid: false };
+  const alg = /^(sha256|sha384|sha512):/.exec(lower);
+  if (alg) throw new Error(`a ${alg[1]} digest is ${{ sha256: 64, sha384: 96, sha512: 128 }[alg[1] as 'sha256']} hex digits`);
   if (/^[0-9a-f]{96}$/.test(lower)) return { kind: 'hash', hash: `sha384:${lower}`, alsoUuid: false };
   if (/^[0-9a-f]{128}$/.test(lower)) return { kind: 'hash', hash: `sha512:${lower}`, alsoUuid: false };
   if (q.includes('-----BEGIN ')) return { kind: 'publicKey', pem: q.endsWith('\n') ? q : `${q}\n` };
@@ -114,7 +116,23 @@ export function pager(base: string, page: number, total: number): HTMLElement {
 }
 
 export function searchForm(value: string): HTMLElement {
-  const input = h('textarea', { id: 'q', name: 'q', rows: value.includes('\n') ? 6 : 1, placeholder: 'sha256:…, you@example.com, https://ci.example/pipelines/1, a PEM public key, a log index or an entry UUID', value });
+  const input = h('textarea', {
+    id: 'q',
+    name: 'q',
+    rows: 1,
+    placeholder: 'sha256:…, you@example.com, https://ci.example/pipelines/1, a PEM public key, a log index or an entry UUID',
+    value,
+    on: {
+      // Enter searches; Shift+Enter adds a line (a pasted PEM key has several).
+      keydown: (ev) => {
+        const k = ev as KeyboardEvent;
+        if (k.key === 'Enter' && !k.shiftKey) {
+          k.preventDefault();
+          (input.closest('form') as HTMLFormElement).requestSubmit();
+        }
+      },
+    },
+  });
   return h(
     'form',
     {
@@ -133,7 +151,9 @@ export function searchForm(value: string): HTMLElement {
 }
 
 export async function searchPage(query: string, page: number): Promise<Child> {
-  const head = [h('h1', null, 'Search the log'), searchForm(query)];
+  const box = document.getElementById('q') as HTMLTextAreaElement | null;
+  if (box && box.value.trim() !== query) box.value = query;
+  const head = [h('h1', null, 'Search the log')];
   if (query === '') return [head, h('p', { class: 'hint' }, 'Results come from this server’s Rekor search index; every entry page verifies its inclusion proof in this browser.')];
   let q: Query;
   try {
