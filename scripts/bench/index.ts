@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
-const ALL = ['log', 'log-pg', 'ca', 'ct', 'tuf', 'tsa', 'verify', 'intoto', 'monitor', 'flow', 'startup', 'hsm', 'image', 'admission'];
+const ALL = ['log', 'log-pg', 'ca', 'ct', 'tuf', 'tsa', 'verify', 'intoto', 'monitor', 'flow', 'startup', 'hsm', 'image', 'admission', 'ui'];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

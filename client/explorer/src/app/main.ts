@@ -37,7 +37,10 @@ async function render(): Promise<void> {
   view.replaceChildren(h('div', null, content));
   for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('active', a.getAttribute('href') === `#/${name}`);
   document.body.dataset.state = 'ready';
+  // For the browser tests and `npm run bench -- ui`: how long this route took, and how many routes rendered.
   document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+  document.body.dataset.renders = String(Number(document.body.dataset.renders ?? '0') + 1);
+  document.body.dataset.readyAt ??= String(Math.round(performance.now()));
 }
 
 document.getElementById('nav')!.replaceChildren(link('#/search', 'Search'), link('#/log', 'Log'), link('#/trust', 'Trust root'));

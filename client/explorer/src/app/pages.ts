@@ -98,6 +98,7 @@ export async function entryPage(id: string): Promise<Child> {
       verdict.className = `verdict ${ok ? 'ok' : 'bad'}`;
       verdict.dataset.state = ok ? 'verified' : 'not-verified';
       verdict.replaceChildren(mark(ok, 'verified: the log signed a tree that contains this entry', 'not verified'));
+      verdict.dataset.at = String(Math.round(performance.now()));
       checksBox.replaceChildren(...checks.map((c) => h('li', { class: c.ok ? 'ok' : 'bad' }, mark(c.ok, c.what, c.what), ' ', c.detail)));
     } catch (err) {
       verdict.className = 'verdict bad';
