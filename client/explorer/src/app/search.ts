@@ -5,6 +5,9 @@ import { errorBox, h, link, route, table, when, type Child } from './dom.ts';
 import { decodeEntry, identityOf, type LogEntry } from './entry.ts';
 
 export const PAGE_SIZE = 20;
+/** The log's search index answers at most this many entry IDs (Rekor's cap; the oldest ones). */
+export const SEARCH_CAP = 1000;
+const capped = (n: number): string => (n >= SEARCH_CAP ? ' — the index answers at most 1,000 (the oldest); narrow the search for newer ones' : '');
 /** POST /api/v1/log/entries/retrieve takes at most 10 items per list. */
 const RETRIEVE_CHUNK = 10;
 const MAX_QUERY = 8192;
@@ -168,7 +171,7 @@ export async function searchPage(query: string, page: number): Promise<Child> {
     if (q.kind === 'uuid' || (ids.length === 1 && q.kind === 'index')) location.replace(route('entry', ids[0]!));
     const slice = ids.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
     const entries = await fetchEntries(slice);
-    return [head, h('p', { class: 'count', id: 'result-count' }, `${ids.length} result${ids.length === 1 ? '' : 's'} (${q.kind} search)`), entryRows(entries), pager(route('search', query), page, ids.length)];
+    return [head, h('p', { class: 'count', id: 'result-count' }, `${ids.length} result${ids.length === 1 ? '' : 's'} (${q.kind} search)${capped(ids.length)}`), entryRows(entries), pager(route('search', query), page, ids.length)];
   } catch (e) {
     return [head, errorBox(e)];
   }
@@ -190,10 +193,10 @@ export async function identityPage(identity: string, page: number): Promise<Chil
         'dl',
         { class: 'fields', id: 'identity-summary' },
         h('dt', null, 'entries'),
-        h('dd', null, String(ids.length)),
+        h('dd', null, `${ids.length}${capped(ids.length)}`),
         h('dt', null, 'first seen'),
         h('dd', null, first ? `${when(first[1].integratedTime)} (index ${first[1].logIndex})` : ''),
-        h('dt', null, 'last seen'),
+        h('dt', null, ids.length >= SEARCH_CAP ? 'last seen (of these)' : 'last seen'),
         h('dd', null, last ? `${when(last[1].integratedTime)} (index ${last[1].logIndex})` : ''),
       ),
       entryRows(entries),
