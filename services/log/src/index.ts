@@ -16,6 +16,7 @@ export {
   type Migration,
 } from './engine.ts';
 export { migrateLogToPg, type MigrateLogOptions, type MigrateLogResult } from './store/migrate.ts';
-export { RekorLog, REKOR_MIGRATIONS, claimIdentity, type LogEntryV1, type TransparencyLogEntryV2 } from './rekor-log.ts';
+export { RekorLog, REKOR_MIGRATIONS, REKOR_TABLES, claimIdentity, type LogEntryV1, type TransparencyLogEntryV2 } from './rekor-log.ts';
 export { verifyPrehashed } from './prehash.ts';
+export { MAX_ATTESTATION_BYTES } from './types/common.ts';
 export { LogError, type LogErrorCode } from './errors.ts';

@@ -32,6 +32,7 @@ interface Reply {
   apiVersion?: string;
   body?: Uint8Array;
   indexKeys?: string[];
+  attestation?: Uint8Array;
   code?: LogErrorCode;
   message?: string;
   details?: Record<string, unknown>;
@@ -44,6 +45,10 @@ interface PoolWorker {
   pending: Map<number, { api: PrepareApi; input: unknown; resolve: (p: PreparedEntry) => void; reject: (e: unknown) => void }>;
   /** Requests waiting for the next flush: one message per event-loop turn, not per request. */
   outbox: { id: number; api: PrepareApi; input: unknown }[];
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** `input`: a parsed JSON value, or the raw request body bytes (parsed where it is prepared). */
@@ -180,8 +185,9 @@ export class PreparePool {
       w.pending.delete(m.id);
       if (w.pending.size === 0) w.worker.unref();
       if (m.ok) {
-        const body = Buffer.from(m.body!.buffer, m.body!.byteOffset, m.body!.byteLength);
-        p.resolve({ kind: m.kind!, apiVersion: m.apiVersion!, body, indexKeys: m.indexKeys! });
+        // Structured clone turns Buffers into Uint8Arrays: wrap them again (no copy).
+        const body = asBuffer(m.body!);
+        p.resolve({ kind: m.kind!, apiVersion: m.apiVersion!, body, indexKeys: m.indexKeys!, ...(m.attestation !== undefined ? { attestation: asBuffer(m.attestation) } : {}) });
       } else if (m.code) {
         p.reject(new LogError(m.code, m.message ?? m.code, m.details ? { details: m.details } : {}));
       } else {

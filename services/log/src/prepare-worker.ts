@@ -2,7 +2,9 @@
  * Body of a prepare-pool worker: validates and canonicalizes proposed entries, including the
  * signature checks (prehashed ECDSA, certificates), off the main thread. Messages:
  *   -> [{id, api: 'v1' | 'v2', input}, ...]
- *   <- [{id, ok: true, kind, apiVersion, body, indexKeys} | {id, ok: false, code?, message, details?}, ...]
+ *   <- [{id, ok: true, kind, apiVersion, body, indexKeys, attestation?} | {id, ok: false, code?, message, details?}, ...]
+ * Buffers arrive on the main thread as plain Uint8Arrays (structured clone): body and attestation
+ * are posted as views of their own (ownBytes) and made Buffers again by prepare-pool.ts settle().
  */
 import { parentPort } from 'node:worker_threads';
 import { LogError } from './errors.ts';
@@ -20,7 +22,15 @@ interface Request {
 function reply(id: number, r: { ok: true; value: PreparedEntry } | { ok: false; error: unknown }): Record<string, unknown> {
   if (r.ok) {
     const p = r.value;
-    return { id, ok: true, kind: p.kind, apiVersion: p.apiVersion, body: ownBytes(p.body), indexKeys: p.indexKeys };
+    return {
+      id,
+      ok: true,
+      kind: p.kind,
+      apiVersion: p.apiVersion,
+      body: ownBytes(p.body),
+      indexKeys: p.indexKeys,
+      ...(p.attestation !== undefined ? { attestation: ownBytes(p.attestation) } : {}),
+    };
   }
   const e = r.error;
   if (e instanceof LogError) return { id, ok: false, code: e.code, message: e.message, details: e.details };

@@ -15,12 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { canonicalizeJcs, toPem, type Clock, type Signer } from '@cairn/shared';
 import { formatCheckpoint, formatSignedNote, noteKeyId, signNote } from '@cairn/shared/checkpoint';
 import { leafHash } from '@cairn/shared/merkle';
-import { openLogEngine, type AppendResult, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
+import { openLogEngine, type AppendResult, type AppendedLeaf, type BatchStatement, type LogEngine, type SignedTreeHead, type TreeHead } from './engine.ts';
 import { LogError } from './errors.ts';
 import type { Migration } from './store/sqlite-log-store.ts';
 import { PreparePool } from './prepare-pool.ts';
+import { ownBytes } from './store/batch-writer.ts';
 import { prepareProposedEntry, type PreparedEntry } from './types/index.ts';
-import { sha256Hex } from './types/common.ts';
+import { MAX_ATTESTATION_BYTES, sha256Hex } from './types/common.ts';
 
 /** POST /api/v1/log/entries/retrieve: items per list (Rekor's limit). */
 export const MAX_RETRIEVE_ITEMS = 10;
@@ -41,7 +42,35 @@ export const REKOR_MIGRATIONS: readonly Migration[] = [
     sql: `INSERT OR IGNORE INTO leaf_keys (key, idx) SELECT key, idx FROM search_index; DROP TABLE search_index;`,
     pgSql: `INSERT INTO leaf_keys (key, idx) SELECT key, idx FROM search_index ON CONFLICT DO NOTHING; DROP TABLE search_index;`,
   },
+  {
+    // The in-toto statements (DSSE payloads) of attestation entries, by leaf index: written in the
+    // batch transaction of their leaf, returned on v1 reads as `attestation.data`. Entries logged
+    // before this step have none.
+    version: 3,
+    sql: `CREATE TABLE attestations (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);`,
+    pgSql: `CREATE TABLE attestations (idx bigint PRIMARY KEY, data bytea NOT NULL);`,
+  },
 ];
+
+/** The tables of REKOR_MIGRATIONS that hold data (copied by `cairn store migrate`). */
+export const REKOR_TABLES: readonly string[] = ['attestations'];
+
+const INSERT_ATTESTATION = 'INSERT INTO attestations (idx, data) VALUES (?, ?)';
+const SELECT_ATTESTATION = 'SELECT data FROM attestations WHERE idx = ?';
+
+/**
+ * The attestation rows of a batch: one per new leaf whose prepared entry kept its payload. The
+ * meta of a leaf handed in by another PostgreSQL replica went through the append queue (v8
+ * serialization), so any Uint8Array is taken; the size is checked again all the same.
+ */
+function attestationRows(leaves: readonly AppendedLeaf[]): BatchStatement[] {
+  const rows: BatchStatement[] = [];
+  for (const l of leaves) {
+    const a = (l.meta as Partial<PreparedEntry> | undefined)?.attestation as unknown;
+    if (a instanceof Uint8Array && a.length <= MAX_ATTESTATION_BYTES) rows.push({ sql: INSERT_ATTESTATION, params: [l.index, ownBytes(a)] });
+  }
+  return rows;
+}
 
 export interface LogEntryV1 {
   body: string;
@@ -52,6 +81,13 @@ export interface LogEntryV1 {
     inclusionProof: { checkpoint: string; hashes: string[]; logIndex: number; rootHash: string; treeSize: number };
     signedEntryTimestamp: string;
   };
+  /**
+   * Rekor v1's `attestation`: base64 of the stored in-toto statement (the DSSE payload) of an
+   * intoto / dsse entry, absent when none is stored (another payloadType, a payload over
+   * MAX_ATTESTATION_BYTES, a hashedrekord, an entry logged before attestations were kept). Not
+   * covered by the SET: a reader checks its SHA-256 against the body's payloadHash.
+   */
+  attestation?: { data: string };
 }
 
 export interface TransparencyLogEntryV2 {
@@ -148,9 +184,10 @@ export class RekorLog {
       ...(o.batchMaxDelayMs !== undefined ? { batchMaxDelayMs: o.batchMaxDelayMs } : {}),
       extraMigrations: { namespace: 'rekor', migrations: REKOR_MIGRATIONS },
       leafKeys: (_data, meta) => (meta as PreparedEntry).indexKeys,
+      // The attestations commit in the batch transaction of their leaves (or not at all).
       batchWrites: (leaves) => {
         o.onBatch?.(leaves.length);
-        return [];
+        return attestationRows(leaves);
       },
     });
     if (o.storeUrl !== undefined) {
@@ -237,7 +274,16 @@ export class RekorLog {
     if (index >= head.size) return undefined;
     const leaf = this.engine.leaf(index);
     if (!leaf) return undefined;
-    return { entryId: this.entryId(leaf.leafHash), entry: await this.renderV1(index, leaf.data, Math.floor(leaf.timestampMs / 1000), head) };
+    const entry = await this.renderV1(index, leaf.data, Math.floor(leaf.timestampMs / 1000), head);
+    const attestation = this.attestation(index);
+    if (attestation) entry.attestation = { data: attestation.toString('base64') };
+    return { entryId: this.entryId(leaf.leafHash), entry };
+  }
+
+  /** The stored in-toto statement of the entry at `index` (committed with its leaf), or undefined. */
+  attestation(index: number): Buffer | undefined {
+    const row = this.engine.query<{ data: Uint8Array }>(SELECT_ATTESTATION, [index])[0];
+    return row ? Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength) : undefined;
   }
 
   /** By 64-hex UUID or 80-hex entry ID (whose tree ID must be ours). */

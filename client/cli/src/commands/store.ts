@@ -6,8 +6,8 @@ const USAGE = `Usage: cairn store migrate --from <sqlite data dir> --to postgres
 
 Copies the transparency log (<dir>/log/log.db) and the CT log (<dir>/ct/ct.sqlite) of a stack's
 data directory into PostgreSQL (schemas cairn_rekor and cairn_ct), with every tree head,
-checkpoint signature, leaf, tile, duplicate index and search key: the tree, the log IDs and every
-inclusion proof stay the same. Stop the stack first. The target must hold no log yet. The keys
+checkpoint signature, leaf, tile, duplicate index, search key and stored attestation: the tree,
+the log IDs and every inclusion proof stay the same. Stop the stack first. The target must hold no log yet. The keys
 and state.json stay in the data directory: start the replicas with that data directory (or a
 copy of it) and --store <the same URL>.
 
@@ -30,10 +30,10 @@ export const command: Command = {
     }
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new CliError('USAGE', '--to must be a postgres:// URL');
     const dir = resolve(io.cwd, values.from);
-    const { migrateLogToPg, REKOR_MIGRATIONS } = await import('@cairn/log');
+    const { migrateLogToPg, REKOR_MIGRATIONS, REKOR_TABLES } = await import('@cairn/log');
     const { CT_MIGRATIONS } = await import('@cairn/ct');
     const logs = [
-      { name: 'transparency log', path: join(dir, 'log', 'log.db'), schema: 'cairn_rekor', extra: { namespace: 'rekor', migrations: REKOR_MIGRATIONS, tables: [] } },
+      { name: 'transparency log', path: join(dir, 'log', 'log.db'), schema: 'cairn_rekor', extra: { namespace: 'rekor', migrations: REKOR_MIGRATIONS, tables: REKOR_TABLES } },
       { name: 'CT log', path: join(dir, 'ct', 'ct.sqlite'), schema: 'cairn_ct', extra: { namespace: 'ct', migrations: CT_MIGRATIONS, tables: ['ct_entries'] } },
     ].filter((l) => existsSync(l.path));
     if (logs.length === 0) throw new CliError('IO_ERROR', `no log found in ${dir} (expected log/log.db or ct/ct.sqlite)`);

@@ -15,6 +15,16 @@ export const MAX_CERTS_PER_VERIFIER = 10;
 /** Verifiers / signatures per DSSE entry. */
 export const MAX_SIGNATURES = 16;
 
+/** The DSSE payloadType of an in-toto statement: the only payloads kept as attestations. */
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+/**
+ * Largest DSSE payload stored as an entry's attestation (Rekor's `max_attestation_size`). A larger
+ * in-toto statement is still verified and logged (its hash is in the body, its subjects are
+ * indexed), it is just not stored: reads of that entry carry no `attestation`, as on Rekor.
+ */
+export const MAX_ATTESTATION_BYTES = 128 * 1024;
+
 export interface PreparedEntry {
   kind: string;
   apiVersion: string;
@@ -22,6 +32,25 @@ export interface PreparedEntry {
   body: Buffer;
   /** Search-index keys (lowercase): `hash:<alg>:<hex>`, `key:<sha256 hex>`, `id:<SAN>`. */
   indexKeys: string[];
+  /**
+   * The DSSE payload (the in-toto statement) of an intoto / dsse entry, stored beside the leaf
+   * and returned on v1 reads as `attestation.data` (Rekor v1). Set only for payloadType
+   * IN_TOTO_PAYLOAD_TYPE and at most MAX_ATTESTATION_BYTES (attestationOf).
+   */
+  attestation?: Buffer;
+}
+
+/**
+ * `{attestation}` for a verified envelope whose payload the log keeps, else `{}`: in-toto
+ * statements up to MAX_ATTESTATION_BYTES. The bytes are copied into a buffer of their own (the
+ * decoded payload may be a view into a shared pool slab, which would otherwise be kept alive and
+ * cloned whole when the entry crosses to a worker thread).
+ */
+export function attestationOf(payloadType: string, payload: Buffer): { attestation?: Buffer } {
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE || payload.length > MAX_ATTESTATION_BYTES) return {};
+  const own = Buffer.alloc(payload.length);
+  payload.copy(own);
+  return { attestation: own };
 }
 
 export function bad(message: string): never {

@@ -1,12 +1,15 @@
 /**
  * dsse 0.0.1 (Rekor v1): the envelope arrives as a JSON *string*; every signature must verify
- * over PAE with one of the proposed verifiers; only hashes are stored
- * [rekor: pkg/types/dsse/v0.0.1/entry.go].
+ * over PAE with one of the proposed verifiers; only hashes are in the body
+ * [rekor: pkg/types/dsse/v0.0.1/entry.go]. Unlike Rekor (which keeps no dsse payload), an
+ * in-toto statement up to MAX_ATTESTATION_BYTES is kept beside the leaf as the entry's
+ * attestation, so reads can show it like an intoto entry's.
  */
 import { canonicalizeJcs } from '@cairn/shared';
 import { LogError } from '../errors.ts';
 import {
   MAX_SIGNATURES,
+  attestationOf,
   b64,
   bad,
   obj,
@@ -91,5 +94,6 @@ export function prepareDsse001(specIn: unknown): PreparedEntry {
     apiVersion: '0.0.1',
     body: Buffer.from(canonicalizeJcs(body)),
     indexKeys: [`hash:sha256:${payloadHash}`, ...used.flatMap(verifierIndexKeys), ...inTotoSubjectKeys(env.payloadType, env.payload)],
+    ...attestationOf(env.payloadType, env.payload),
   };
 }

@@ -1,5 +1,5 @@
 import { isRecord } from '@cairn/shared';
-import { HASH_ALGORITHMS } from './common.ts';
+import { HASH_ALGORITHMS, IN_TOTO_PAYLOAD_TYPE } from './common.ts';
 
 /** Subjects indexed per in-toto statement (bounded: statements may list many). */
 const MAX_INDEXED_SUBJECTS = 64;
@@ -9,7 +9,7 @@ const MAX_INDEXED_SUBJECTS = 64;
  * found by artifact hash as Rekor does. Anything unparseable simply yields no keys.
  */
 export function inTotoSubjectKeys(payloadType: string, payload: Buffer): string[] {
-  if (payloadType !== 'application/vnd.in-toto+json') return [];
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return [];
   let st: unknown;
   try {
     st = JSON.parse(payload.toString('utf8')) as unknown;

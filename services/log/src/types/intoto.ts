@@ -2,11 +2,12 @@
  * intoto 0.0.2 (Rekor v1; what @sigstore/cli attest writes). Quirks [rekor: pkg/types/intoto/v0.0.2]:
  * payload and sig are DOUBLE base64 (format: byte around the DSSE base64 strings); publicKey is
  * base64 of PEM; `hash` is the client's hash of its envelope, stored as sent; payloadHash is
- * recomputed. The payload itself is not stored.
+ * recomputed. The payload is not part of the body; an in-toto statement up to MAX_ATTESTATION_BYTES
+ * is kept beside the leaf as the entry's attestation (PreparedEntry.attestation), as Rekor does.
  */
 import { canonicalizeJcs } from '@cairn/shared';
 import { LogError } from '../errors.ts';
-import { MAX_SIGNATURES, b64, bad, hex, obj, only, pae, sha256Hex, str, verifierFromPemB64, verifierIndexKeys, verifyMessage, type PreparedEntry } from './common.ts';
+import { MAX_SIGNATURES, attestationOf, b64, bad, hex, obj, only, pae, sha256Hex, str, verifierFromPemB64, verifierIndexKeys, verifyMessage, type PreparedEntry } from './common.ts';
 import { inTotoSubjectKeys } from './intoto-subjects.ts';
 
 function sha256Field(v: unknown, what: string): { algorithm: 'sha256'; value: string } {
@@ -64,5 +65,6 @@ export function prepareIntoto002(specIn: unknown): PreparedEntry {
     apiVersion: '0.0.2',
     body: Buffer.from(canonicalizeJcs(body)),
     indexKeys: [`hash:sha256:${payloadHash}`, ...indexKeys, ...inTotoSubjectKeys(payloadType, payload)],
+    ...attestationOf(payloadType, payload),
   };
 }

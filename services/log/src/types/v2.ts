@@ -4,14 +4,15 @@
  * RFC 8785 JCS [rekor-tiles: pkg/types/hashedrekord/hashedrekord.go, internal/server/service.go].
  * sigstore-go recomputes the hashedrekord 0.0.2 leaf from the bundle, so these bytes must match
  * its reconstruction exactly. dsse 0.0.2 (deprecated upstream, still sent by sigstore-js 4.1) is
- * accepted too.
+ * accepted too; its in-toto payload (up to MAX_ATTESTATION_BYTES) is kept as the entry's
+ * attestation, returned by the v1 reads of the entry.
  */
 import type { VerifyingKey } from '../key-material.ts';
 import { canonicalizeJcs, type HashAlgorithm } from '@cairn/shared';
 import { LogError } from '../errors.ts';
 import { requirePrehashed } from '../prehash.ts';
 import { parseEnvelope, matchSignatures } from './dsse.ts';
-import { MAX_SIGNATURES, b64, bad, obj, only, verifierFromDer, verifierIndexKeys, type ParsedVerifier, type PreparedEntry } from './common.ts';
+import { MAX_SIGNATURES, attestationOf, b64, bad, obj, only, verifierFromDer, verifierIndexKeys, type ParsedVerifier, type PreparedEntry } from './common.ts';
 import { createHash } from 'node:crypto';
 import { inTotoSubjectKeys } from './intoto-subjects.ts';
 
@@ -119,6 +120,7 @@ function prepareDsse002(reqIn: unknown): PreparedEntry {
     apiVersion: '0.0.2',
     body: Buffer.from(canonicalizeJcs(body)),
     indexKeys: [`hash:sha256:${payloadDigest.toString('hex')}`, ...used.flatMap(verifierIndexKeys), ...inTotoSubjectKeys(env.payloadType, env.payload)],
+    ...attestationOf(env.payloadType, env.payload),
   };
 }
 
