@@ -36,8 +36,9 @@ let up: UpProcess;
 let dataDir: string;
 let work: string;
 let browser: Browser;
-let proxy: Server;
+const proxies: Server[] = [];
 let proxyUrl: string;
+let statementProxyUrl: string;
 const env: Record<string, string> = {};
 const signed: { v2Digest: string; keyPem: string; keyDigest: string; attestDigest: string; sigstoreAttest: boolean } = {
   v2Digest: '',
@@ -69,9 +70,12 @@ function sign(args: string[]): void {
   assert.equal(r.status, 0, r.stderr + r.stdout);
 }
 
-/** A proxy in front of cairn that corrupts every inclusion proof it passes on (one hex digit of the root). */
-function startTamperingProxy(target: string): Promise<string> {
-  proxy = createServer((req, res) => {
+/**
+ * A proxy in front of cairn that corrupts what it passes on: every inclusion proof (one hex digit
+ * of the root), or every stored statement (its predicate replaced).
+ */
+function startTamperingProxy(target: string, what: 'proof' | 'statement'): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -81,8 +85,15 @@ function startTamperingProxy(target: string): Promise<string> {
         const r = await fetch(target + req.url, { method: req.method, headers, body: chunks.length > 0 ? Buffer.concat(chunks) : undefined, redirect: 'manual' });
         let body = Buffer.from(await r.arrayBuffer());
         if (req.url?.startsWith('/api/v1/log/entries')) {
+          const text = body.toString('utf8');
           body = Buffer.from(
-            body.toString('utf8').replace(/"rootHash":"([0-9a-f]{63})([0-9a-f])"/g, (_m, head: string, last: string) => `"rootHash":"${head}${last === '0' ? '1' : '0'}"`),
+            what === 'proof'
+              ? text.replace(/"rootHash":"([0-9a-f]{63})([0-9a-f])"/g, (_m, head: string, last: string) => `"rootHash":"${head}${last === '0' ? '1' : '0'}"`)
+              : text.replace(/"attestation":\{"data":"([A-Za-z0-9+/=]+)"/g, (_m, data: string) => {
+                  const st = JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
+                  st.predicate = { note: 'swapped on the way' };
+                  return `"attestation":{"data":"${Buffer.from(JSON.stringify(st)).toString('base64')}"`;
+                }),
           );
         }
         const out: Record<string, string> = {};
@@ -93,7 +104,7 @@ function startTamperingProxy(target: string): Promise<string> {
       })().catch((e: unknown) => res.writeHead(502).end(String(e)));
     });
   });
-  return new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`)));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
 before(async () => {
@@ -151,13 +162,20 @@ before(async () => {
   const idToken = token();
   await sigstore.sign(Buffer.from('hello from the sigstore library\n'), { fulcioURL: up.url, rekorURL: up.url, identityProvider: { getToken: () => Promise.resolve(idToken) } });
 
-  proxyUrl = await startTamperingProxy(up.url);
+  for (const [what, set] of [
+    ['proof', (u: string) => (proxyUrl = u)],
+    ['statement', (u: string) => (statementProxyUrl = u)],
+  ] as const) {
+    const p = await startTamperingProxy(up.url, what);
+    proxies.push(p.server);
+    set(p.url);
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+  for (const p of proxies) await new Promise<void>((r) => p.close(() => r()));
   await up?.stop();
 });
 
@@ -316,7 +334,7 @@ test('entries written by cairn attest, the sigstore CLI and the sigstore library
   await v.context.close();
 });
 
-test('a tampered inclusion proof shows "not verified"', async () => {
+test('a tampered inclusion proof or stored statement shows "not verified"', async () => {
   const v = await open(proxyUrl, '');
   await search(v, SUBJECT);
   await v.page.locator('table.results tbody tr td:first-child a').first().click();
@@ -327,6 +345,16 @@ test('a tampered inclusion proof shows "not verified"', async () => {
   assert.match((await v.page.textContent('#verdict')) ?? '', /not verified/);
   await shot(v, 'entry-tampered');
   await v.context.close();
+  // A stored statement changed on the way is caught by its hash (the proof itself is intact).
+  const w = await open(statementProxyUrl, `#/search/${signed.attestDigest}`);
+  await w.page.locator('table.results tbody tr td:first-child a').first().click();
+  await w.page.waitForSelector('#statement');
+  assert.match((await w.page.textContent('#predicate')) ?? '', /swapped on the way/);
+  assert.equal(await verdictOf(w.page), 'not-verified');
+  const bad = await w.page.$$eval('#checks li.bad', (lis) => lis.map((li) => li.textContent ?? ''));
+  assert.equal(bad.length, 1, bad.join(' | '));
+  assert.ok(bad[0]!.startsWith('\u2717 stored statement is the logged payload'), bad[0]);
+  await w.context.close();
 });
 
 test('markup and javascript: URLs in identities, subject names and predicates show as text and run nothing', async () => {
@@ -353,6 +381,8 @@ test('markup and javascript: URLs in identities, subject names and predicates sh
   assert.equal(await v.page.textContent('#predicate-type'), 'https://example.internal/xss-test/v1');
   const predicate = (await v.page.textContent('#predicate')) ?? '';
   assert.ok(predicate.includes(JSON.stringify(XSS_PREDICATE).slice(1, -1)), `the predicate is pretty-printed JSON text: ${predicate}`);
+  assert.equal(await verdictOf(v.page), 'verified');
+  assert.ok(((await v.page.textContent('#checks')) ?? '').includes('\u2713 stored statement is the logged payload'));
   await shot(v, 'entry-statement');
 
   const state = await v.page.evaluate(() => ({

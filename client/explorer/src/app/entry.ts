@@ -3,7 +3,7 @@
  * their v1 and v2 versions), the signer's certificate or key, the stored in-toto statement, and
  * the checks behind the verified mark, each done here in the browser.
  */
-import { equal, fromBase64, fromHex, fromUtf8, toHex, utf8 } from './bytes.ts';
+import { equal, fromBase64, fromHex, fromUtf8, sha256, toHex, utf8 } from './bytes.ts';
 import { leafHash, rootFromInclusionProof } from './merkle.ts';
 import { verifyCheckpoint } from './note.ts';
 import { within, type Trust } from './trust.ts';
@@ -186,6 +186,18 @@ export async function verifyEntry(entryId: string, e: LogEntry, t: Trust): Promi
     add('checkpoint signed by the log', match, match ? `signed by ${signer}: size ${checkpoint.size}, root matches the proof` : `the signed checkpoint (size ${checkpoint.size}) does not commit to the proof's root`);
   } catch (err) {
     add('checkpoint signed by the log', false, err instanceof Error ? err.message : String(err));
+  }
+  if (e.attestation?.data) {
+    // The stored statement is not under the SET: it must be the payload whose hash the body logs.
+    let ok = false;
+    let h = '';
+    try {
+      h = toHex(await sha256(fromBase64(e.attestation.data)));
+      ok = decodeEntry(e).digest === `sha256:${h}`;
+    } catch {
+      ok = false;
+    }
+    add('stored statement is the logged payload', ok, ok ? `SHA-256 of the statement = the body's payload hash ${h}` : 'the statement the log returned does not hash to the payload hash in the body');
   }
   const set = e.verification?.signedEntryTimestamp;
   if (set) {
