@@ -83,6 +83,8 @@ const GET_ROUTES: readonly { path: string; query?: readonly string[] }[] = [
   { path: '/api/v1/rootCert' },
   { path: '/api/v2/trustBundle' },
   { path: '/api/v2/configuration' },
+  { path: '/' },
+  { path: '/ui/{p}' },
 ];
 
 /** POST routes whose acceptance would write (log entries, CT entries). */
