@@ -21,6 +21,7 @@ import { cairn, run, ROOT, SIGSTORE_BIN, startCairn, tempDir, type UpProcess } f
 declare const document: any;
 declare const window: any;
 declare const location: any;
+declare const localStorage: any;
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -430,6 +431,14 @@ test('the trust page shows the TUF roles and trusted_root.json, verified in the 
   assert.ok(auth.includes('CA') && auth.includes('TSA'), 'CAs and TSAs listed');
   assert.match((await v.page.textContent('#tuf-warnings')) ?? '', /pinned in this browser/);
   await shot(v, 'trust');
+  // Another root v1 than the one this browser pinned: refused, until the auditor forgets the pin.
+  await v.page.evaluate(() => localStorage.setItem('cairn.tuf.root1.sha256', '0'.repeat(64)));
+  await v.page.reload();
+  await v.page.waitForSelector('body[data-state=ready]');
+  assert.equal(await v.page.getAttribute('#tuf-verdict', 'data-state'), 'not-verified');
+  assert.match((await v.page.textContent('main')) ?? '', /is not the one this browser pinned/);
+  await v.page.click('#forget-root');
+  await v.page.waitForSelector('#tuf-verdict[data-state=verified]');
   await v.context.close();
 });
 

@@ -7,6 +7,7 @@ import { verifyConsistency } from './merkle.ts';
 import { verifyCheckpoint, type Checkpoint } from './note.ts';
 import { entryRows, fetchByIndexes, fetchEntry } from './search.ts';
 import { trust, within, type Trust, type TrustedLog } from './trust.ts';
+import { PIN_KEY } from './tuf.ts';
 import { parseCertificate, type Certificate } from './x509.ts';
 
 function certificateView(c: Certificate, integrated: Date): HTMLElement {
@@ -281,7 +282,29 @@ export async function trustPage(): Promise<Child> {
   try {
     t = await trust();
   } catch (e) {
-    return [head, h('div', { class: 'verdict bad', id: 'tuf-verdict', data: { state: 'not-verified' } }, mark(false, '', 'the TUF repository did not verify')), errorBox(e)];
+    const pinned = e instanceof Error && e.message.includes('pinned');
+    return [
+      head,
+      h('div', { class: 'verdict bad', id: 'tuf-verdict', data: { state: 'not-verified' } }, mark(false, '', 'the TUF repository did not verify')),
+      errorBox(e),
+      // A new deployment (or an attack) changed root v1: only the auditor decides to trust the new one.
+      pinned
+        ? h(
+            'button',
+            {
+              id: 'forget-root',
+              type: 'button',
+              on: {
+                click: () => {
+                  localStorage.removeItem(PIN_KEY);
+                  location.reload();
+                },
+              },
+            },
+            'Forget the pinned root v1 (only after checking the new one with your ceremony record)',
+          )
+        : null,
+    ];
   }
   const now = new Date();
   const logTable = (list: TrustedLog[], cls: string): HTMLElement =>

@@ -137,7 +137,7 @@ async function checkMeta(bytes: Uint8Array, meta: { version?: number; length?: n
   if (h !== undefined && !equal(await sha256(bytes), fromHex(h))) throw new Error(`${what}: sha256 does not match the listing`);
 }
 
-const PIN_KEY = 'cairn.tuf.root1.sha256';
+export const PIN_KEY = 'cairn.tuf.root1.sha256';
 
 export async function loadTuf(base = '/tuf/', now = Date.now()): Promise<TufState> {
   const warnings: string[] = [];
