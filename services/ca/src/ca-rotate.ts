@@ -5,23 +5,22 @@
  * the service started on the directory issues from the new one. trusted_root.json keeps the old
  * chain with a validFor.end (cairn trust build), so certificates it issued keep verifying.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bitString, bool, children, integer, oid, readOne, seq } from '@cairn/shared/der';
-import { CairnError, LocalSigner, generateKey, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import { bitString, bool, integer, oid, seq } from '@cairn/shared/der';
+import { LocalSigner, privateKeyFromPem, type Clock, type Signer } from '@cairn/shared';
 import type { TokenKeyRotation } from '@cairn/shared/pkcs11';
-import { writeSecretFile } from '@cairn/shared/key-files';
+import { certificateSubject, rotateCertifiedKey } from '@cairn/shared/key-rotation';
 import { CaError } from './errors.ts';
 import { OID } from './profile/oids.ts';
 import { extension } from './profile/extensions.ts';
 import { akiExtension, encodeTbs, randomSerial, signTbs, signatureAlgorithmIdentifier, skiExtension, subjectKeyIdentifier } from './profile/certificate.ts';
 import { INTERMEDIATE_CERT_FILE, INTERMEDIATE_KEY_FILE, ROOT_KEY_FILE, loadCa, type LoadedCa } from './ca-keys.ts';
 
-const DAY_MS = 86_400_000;
 const MAX_PEM_BYTES = 64 * 1024;
 /** KeyUsage keyCertSign | cRLSign, critical (as ca-keys.ts). */
 const CA_KEY_USAGE = extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1));
-export const RETIRED_DIR = 'retired';
+export { RETIRED_DIR } from '@cairn/shared/key-rotation';
 
 export interface RotateIntermediateOptions {
   passphrase?: string;
@@ -51,16 +50,6 @@ function readPem(path: string): string {
   return text;
 }
 
-/** The raw subject Name of a certificate: RFC 5280 §4.1 TBSCertificate field 6 (after the optional version). */
-function subjectDer(certDer: Buffer): Buffer {
-  const tbs = children(readOne(certDer))[0];
-  const fields = tbs ? children(tbs) : [];
-  const offset = fields[0]?.tag === 0xa0 ? 1 : 0;
-  const subject = fields[offset + 4];
-  if (!subject) throw new CaError('INVALID_CA_KEYS', 'the root certificate has no subject');
-  return subject.raw;
-}
-
 /** The root signer (root-key.pem, or the token's root) and the current material, checked to belong together. */
 function currentMaterial(dir: string, o: RotateIntermediateOptions): { current: LoadedCa; rootSigner: Signer } {
   if (o.token) {
@@ -85,86 +74,51 @@ function currentMaterial(dir: string, o: RotateIntermediateOptions): { current: 
 
 export async function rotateIntermediate(dir: string, o: RotateIntermediateOptions): Promise<RotateIntermediateResult> {
   const { current, rootSigner } = currentMaterial(dir, o);
-  const rootDer = current.rootDer;
-  const root = current.root;
-  if (!root.publicKey.export({ type: 'spki', format: 'der' }).equals(rootSigner.publicKey.spki)) {
+  if (!current.root.publicKey.export({ type: 'spki', format: 'der' }).equals(rootSigner.publicKey.spki)) {
     throw new CaError('INVALID_CA_KEYS', `${o.token ? `the token's ${o.token.root.uri}` : 'root-key.pem'} does not match root.crt.pem`);
   }
-  const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
-  const rootEnd = new Date(root.validTo).getTime();
-  const days = o.intermediateValidityDays ?? Math.min(1825, Math.floor((rootEnd - now.getTime()) / DAY_MS));
-  const notAfter = new Date(now.getTime() + days * DAY_MS);
-  if (!(days >= 1) || notAfter.getTime() > rootEnd) throw new CaError('INVALID_CONFIG', 'the new intermediate must be valid for at least a day and not outlive the root');
-
-  const stamp = current.intermediate.serialNumber.toLowerCase().slice(0, 16);
-  const retiredDir = join(dir, RETIRED_DIR);
-  const retiredCert = join(retiredDir, `intermediate-${stamp}.crt.pem`);
-  const retiredKey = join(retiredDir, `intermediate-${stamp}-key.pem`);
-  if (existsSync(retiredCert) || existsSync(retiredKey)) throw new CaError('INVALID_CA_KEYS', `${retiredDir} already holds intermediate ${stamp}`);
-  const newKey = join(dir, `${INTERMEDIATE_KEY_FILE}.new`);
-  const newCert = join(dir, `${INTERMEDIATE_CERT_FILE}.new`);
-
-  const curve = rootSigner.algorithm === 'ecdsa-p384-sha384' ? 'ecdsa-p384' : 'ecdsa-p256';
-  const written: string[] = [];
-  const renamed: [string, string][] = [];
-  const move = (from: string, to: string): void => {
-    renameSync(from, to);
-    renamed.push([from, to]);
-  };
-  try {
-    // From here a failure undoes what was made: the new key (in the token), the *.new files.
-    const key = o.token ? undefined : generateKey(curve);
-    const newSigner = o.token ? o.token.generate(curve) : new LocalSigner(key!);
-    const spki = newSigner.publicKey.spki;
-    const alg = signatureAlgorithmIdentifier(rootSigner.algorithm);
-    const tbs = encodeTbs({
-      serial: randomSerial(),
-      signatureAlgorithm: alg,
-      issuer: subjectDer(rootDer),
-      notBefore: now,
-      notAfter,
-      // The same subject as the retiring intermediate: verifiers tell them apart by key (SKI/AKI).
-      subject: subjectDer(current.intermediateDer),
-      spki,
-      extensions: [
-        CA_KEY_USAGE,
-        extension(OID.extKeyUsage, false, seq(oid(OID.codeSigning))),
-        extension(OID.basicConstraints, true, seq(bool(true), integer(0))),
-        skiExtension(subjectKeyIdentifier(spki)),
-        akiExtension(subjectKeyIdentifier(rootSigner.publicKey.spki)),
-      ],
-    });
-    const der = await signTbs(tbs, alg, rootSigner);
-    const pem = toPem('CERTIFICATE', der);
-
-    // The new pair is written completely (as *.new) before the old pair moves: a crash in between
-    // leaves the old pair in retired/ and the new one beside it, never a half-written file.
-    mkdirSync(retiredDir, { recursive: true, mode: 0o700 });
-    if (key) {
-      writeSecretFile(newKey, privateKeyToPem(key, o.passphrase));
-      written.push(newKey);
-    }
-    writeFileSync(newCert, pem, { mode: 0o644, flag: 'wx' });
-    written.push(newCert);
-    // In a token: the new key takes the service label, the old one a retired label.
-    o.token?.commit();
-    move(join(dir, INTERMEDIATE_CERT_FILE), retiredCert);
-    if (key) move(join(dir, INTERMEDIATE_KEY_FILE), retiredKey);
-    if (key) move(newKey, join(dir, INTERMEDIATE_KEY_FILE));
-    move(newCert, join(dir, INTERMEDIATE_CERT_FILE));
+  const issuer = certificateSubject(current.rootDer);
+  if (!issuer) throw new CaError('INVALID_CA_KEYS', 'the root certificate has no subject');
+  const subject = certificateSubject(current.intermediateDer);
+  if (!subject) throw new CaError('INVALID_CA_KEYS', 'the intermediate certificate has no subject');
+  const r = await rotateCertifiedKey({
+    dir,
+    keyFile: INTERMEDIATE_KEY_FILE,
+    certFile: INTERMEDIATE_CERT_FILE,
+    retiredStem: 'intermediate',
+    what: 'intermediate',
+    currentSerial: current.intermediate.serialNumber,
+    rootSigner,
+    rootValidTo: current.root.validTo,
+    ...(o.intermediateValidityDays !== undefined ? { validityDays: o.intermediateValidityDays } : {}),
+    clock: o.clock,
+    ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    async certify({ spki, notBefore, notAfter }) {
+      const alg = signatureAlgorithmIdentifier(rootSigner.algorithm);
+      const tbs = encodeTbs({
+        serial: randomSerial(),
+        signatureAlgorithm: alg,
+        issuer,
+        notBefore,
+        notAfter,
+        // The same subject as the retiring intermediate: verifiers tell them apart by key (SKI/AKI).
+        subject,
+        spki,
+        extensions: [
+          CA_KEY_USAGE,
+          extension(OID.extKeyUsage, false, seq(oid(OID.codeSigning))),
+          extension(OID.basicConstraints, true, seq(bool(true), integer(0))),
+          skiExtension(subjectKeyIdentifier(spki)),
+          akiExtension(subjectKeyIdentifier(rootSigner.publicKey.spki)),
+        ],
+      });
+      return signTbs(tbs, alg, rootSigner);
+    },
     // The new pair loads and chains to the root (the token's new key, now under the service label).
-    loadCa(dir, o.passphrase, o.token ? newSigner : undefined);
-    return { intermediatePem: pem, retired: o.token ? [retiredCert, o.token.retiredUri] : [retiredCert, retiredKey] };
-  } catch (e) {
-    for (const [from, to] of renamed.reverse()) {
-      try {
-        renameSync(to, from);
-      } catch {
-        // Reported by the original error.
-      }
-    }
-    for (const f of written) rmSync(f, { force: true });
-    o.token?.abort();
-    throw e instanceof CairnError ? e : new CaError('INVALID_CA_KEYS', `the rotation failed and was undone: ${(e as Error).message}`, { cause: e });
-  }
+    reload: (newSigner) => void loadCa(dir, o.passphrase, newSigner),
+    keyError: (message, cause) => new CaError('INVALID_CA_KEYS', message, { cause }),
+    configError: (message) => new CaError('INVALID_CONFIG', message),
+  });
+  return { intermediatePem: r.pem, retired: r.retired };
 }

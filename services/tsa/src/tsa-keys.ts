@@ -8,12 +8,13 @@
  * Files: root-key.pem (keep offline after the ceremony), root.crt.pem, signing-key.pem, signing.crt.pem.
  */
 import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bitString, bool, children, encodeTlv, explicit, implicitPrimitive, integer, oid, printableString, readOne, seq, set, utf8String, x509Time, TAG } from '@cairn/shared/der';
-import { CairnError, fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
+import { fromPem, generateKey, LocalSigner, privateKeyFromPem, privateKeyToPem, toPem, type Clock, type Signer } from '@cairn/shared';
 import type { TokenKeyRotation } from '@cairn/shared/pkcs11';
 import { writeSecretFile } from '@cairn/shared/key-files';
+import { certificateSubject, rotateCertifiedKey } from '@cairn/shared/key-rotation';
 import { TsaError } from './errors.ts';
 import { checkTsaKey, OID as TOKEN_OID, type TsaIdentity } from './token.ts';
 
@@ -241,7 +242,7 @@ export function loadTsa(dir: string, passphrase?: string, keySigner?: Signer): L
   };
 }
 
-export const RETIRED_DIR = 'retired';
+export { RETIRED_DIR } from '@cairn/shared/key-rotation';
 
 export interface RotateTsaSigningOptions {
   passphrase?: string;
@@ -259,14 +260,6 @@ export interface RotateTsaSigningResult {
   signingPem: string;
   /** Where the previous signing certificate and key went (a file path, or a pkcs11: URI). */
   retired: string[];
-}
-
-/** The raw subject Name of a certificate (RFC 5280 §4.1 TBSCertificate, after the optional version). */
-function subjectOf(certDer: Buffer): Buffer {
-  const fields = children(children(readOne(certDer, TAG.SEQUENCE))[0]!);
-  const subject = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 4];
-  if (!subject) throw new TsaError('INVALID_TSA_KEYS', 'the certificate has no subject');
-  return Buffer.from(subject.raw);
 }
 
 /** The root signer (root-key.pem, or the token's root) and the current material. */
@@ -298,71 +291,39 @@ function currentTsa(dir: string, o: RotateTsaSigningOptions): { current: LoadedT
  */
 export async function rotateTsaSigning(dir: string, o: RotateTsaSigningOptions): Promise<RotateTsaSigningResult> {
   const { current, rootSigner } = currentTsa(dir, o);
-  const rootDer = current.chainDer[current.chainDer.length - 1]!;
   if (!current.root.publicKey.export({ type: 'spki', format: 'der' }).equals(rootSigner.publicKey.spki)) {
     throw new TsaError('INVALID_TSA_KEYS', `${o.token ? `the token's ${o.token.root.uri}` : 'root-key.pem'} does not match root.crt.pem`);
   }
-  const now = new Date(Math.floor(o.clock.now().getTime() / 1000) * 1000);
-  const rootEnd = new Date(current.root.validTo).getTime();
-  const days = o.signingValidityDays ?? Math.min(1825, Math.floor((rootEnd - now.getTime()) / DAY_MS));
-  const notAfter = new Date(now.getTime() + days * DAY_MS);
-  if (!(days >= 1) || notAfter.getTime() > rootEnd) throw new TsaError('INVALID_CONFIG', 'the new signing certificate must be valid for at least a day and not outlive the root');
-  const stamp = current.leaf.serialNumber.toLowerCase().slice(0, 16);
-  const retiredDir = join(dir, RETIRED_DIR);
-  const retiredCert = join(retiredDir, `signing-${stamp}.crt.pem`);
-  const retiredKey = join(retiredDir, `signing-${stamp}-key.pem`);
-  if (existsSync(retiredCert) || existsSync(retiredKey)) throw new TsaError('INVALID_TSA_KEYS', `${retiredDir} already holds signing certificate ${stamp}`);
-  const newKey = join(dir, `${SIGNING_KEY_FILE}.new`);
-  const newCert = join(dir, `${SIGNING_CERT_FILE}.new`);
-  const curve = rootSigner.algorithm === 'ecdsa-p384-sha384' ? 'ecdsa-p384' : 'ecdsa-p256';
-  const written: string[] = [];
-  const renamed: [string, string][] = [];
-  const move = (from: string, to: string): void => {
-    renameSync(from, to);
-    renamed.push([from, to]);
-  };
-  try {
-    // From here a failure undoes what was made: the new key (in the token), the *.new files.
-    const key = o.token ? undefined : generateKey(curve);
-    const newSigner = o.token ? o.token.generate(curve) : new LocalSigner(key!);
-    const spki = newSigner.publicKey.spki;
-    const der = await certificate({
-      issuer: subjectOf(rootDer),
-      // The same subject as the retiring certificate: verifiers tell them apart by key (SKI/AKI).
-      subject: subjectOf(current.leafDer),
-      spki,
-      notBefore: now,
-      notAfter,
-      signer: rootSigner,
-      extensions: signingExtensions(spki, keyId(rootSigner.publicKey.spki)),
-    });
-    const pem = toPem('CERTIFICATE', der);
-    // The new pair is complete (*.new) before the old one moves: a crash leaves no half-written file.
-    mkdirSync(retiredDir, { recursive: true, mode: 0o700 });
-    if (key) {
-      writeSecretFile(newKey, privateKeyToPem(key, o.passphrase));
-      written.push(newKey);
-    }
-    writeFileSync(newCert, pem, { mode: 0o644, flag: 'wx' });
-    written.push(newCert);
-    // In a token: the new key takes the service label, the old one a retired label.
-    o.token?.commit();
-    move(join(dir, SIGNING_CERT_FILE), retiredCert);
-    if (key) move(join(dir, SIGNING_KEY_FILE), retiredKey);
-    if (key) move(newKey, join(dir, SIGNING_KEY_FILE));
-    move(newCert, join(dir, SIGNING_CERT_FILE));
-    loadTsa(dir, o.passphrase, o.token ? newSigner : undefined);
-    return { signingPem: pem, retired: o.token ? [retiredCert, o.token.retiredUri] : [retiredCert, retiredKey] };
-  } catch (e) {
-    for (const [from, to] of renamed.reverse()) {
-      try {
-        renameSync(to, from);
-      } catch {
-        // Reported by the original error.
-      }
-    }
-    for (const f of written) rmSync(f, { force: true });
-    o.token?.abort();
-    throw e instanceof CairnError ? e : new TsaError('INVALID_TSA_KEYS', `the rotation failed and was undone: ${(e as Error).message}`, { cause: e });
-  }
+  const issuer = certificateSubject(current.chainDer[current.chainDer.length - 1]!);
+  const subject = certificateSubject(current.leafDer);
+  if (!issuer || !subject) throw new TsaError('INVALID_TSA_KEYS', 'the certificate has no subject');
+  const r = await rotateCertifiedKey({
+    dir,
+    keyFile: SIGNING_KEY_FILE,
+    certFile: SIGNING_CERT_FILE,
+    retiredStem: 'signing',
+    what: 'signing certificate',
+    currentSerial: current.leaf.serialNumber,
+    rootSigner,
+    rootValidTo: current.root.validTo,
+    ...(o.signingValidityDays !== undefined ? { validityDays: o.signingValidityDays } : {}),
+    clock: o.clock,
+    ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    certify: ({ spki, notBefore, notAfter }) =>
+      certificate({
+        issuer,
+        // The same subject as the retiring certificate: verifiers tell them apart by key (SKI/AKI).
+        subject,
+        spki,
+        notBefore,
+        notAfter,
+        signer: rootSigner,
+        extensions: signingExtensions(spki, keyId(rootSigner.publicKey.spki)),
+      }),
+    reload: (newSigner) => void loadTsa(dir, o.passphrase, newSigner),
+    keyError: (message, cause) => new TsaError('INVALID_TSA_KEYS', message, { cause }),
+    configError: (message) => new TsaError('INVALID_CONFIG', message),
+  });
+  return { signingPem: r.pem, retired: r.retired };
 }
