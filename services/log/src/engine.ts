@@ -27,6 +27,7 @@
  *       appended: the result carries `duplicateOf` = the existing index.
  *   engine.size, engine.checkpoint() (latest signed tree head), engine.headAt(size)
  *   engine.leaf(index) -> {index, leafHash, data, timestampMs} | undefined
+ *   engine.leafHashAt(index) -> the leaf hash alone (from the tiles) | undefined
  *   engine.indexOfLeafHash(hash) -> number | undefined
  *   engine.leavesWithKey(key, limit) -> indexes of leaves with that secondary key, ascending
  *   engine.rootAt(size), engine.inclusionProof(index, size), engine.consistencyProof(m, n)
@@ -170,6 +171,8 @@ export interface LogEngine {
   checkpoint(): SignedTreeHead;
   headAt(size: number): SignedTreeHead | undefined;
   leaf(index: number): StoredLeaf | undefined;
+  /** The leaf hash at `index` (from the level-0 tiles, without reading the leaf), or undefined past the tree. */
+  leafHashAt(index: number): Buffer | undefined;
   indexOfLeafHash(hash: Uint8Array): number | undefined;
   leavesWithKey(key: string, limit: number): number[];
   rootAt(size: number): Buffer;
@@ -601,6 +604,11 @@ export class SequencedLogEngine implements LogEngine {
   leaf(index: number): StoredLeaf | undefined {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.head.size) return undefined;
     return this.store.leaf(index);
+  }
+
+  leafHashAt(index: number): Buffer | undefined {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.head.size) return undefined;
+    return this.store.node(0, index);
   }
 
   indexOfLeafHash(hash: Uint8Array): number | undefined {

@@ -477,6 +477,12 @@ class PgReplicaEngine implements LogEngine {
     return this.store.leaf(index);
   }
 
+  leafHashAt(index: number): Buffer | undefined {
+    const head = this.current();
+    if (!Number.isSafeInteger(index) || index < 0 || index >= head.size) return undefined;
+    return this.store.node(0, index);
+  }
+
   indexOfLeafHash(hash: Uint8Array): number | undefined {
     const head = this.current();
     const i = hash.length === HASH_SIZE ? this.store.indexOfLeafHash(hash) : undefined;

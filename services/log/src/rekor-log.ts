@@ -316,7 +316,7 @@ export class RekorLog {
       .filter((i) => i < size)
       .sort((a, b) => a - b)
       .slice(0, MAX_SEARCH_RESULTS)
-      .map((i) => this.entryId(this.engine.leaf(i)!.leafHash));
+      .map((i) => this.entryId(this.engine.leafHashAt(i)!));
   }
 
   logInfo(): { rootHash: string; treeSize: number; signedTreeHead: string; treeID: string } {
