@@ -196,10 +196,16 @@ test('save, load into the Basic-auth registry, verify there, and from the layout
   assert.equal(there.code, 0, there.stdout + there.stderr);
   assert.equal(JSON.parse(there.stdout).digest, img.digest);
   assert.equal(JSON.parse(there.stdout).signatures.filter((f: any) => f.verified).length, 2);
-  // From the layout: --layout reads files only, no registry is named.
-  const child = await runAsync(process.execPath, ['--import', 'tsx', 'client/cli/bin/cairn.js', 'image', 'verify', '--layout', dir, ...verifyFlags()], { ...process.env, HOME: work });
-  assert.equal(child.status, 0, child.stdout + child.stderr);
-  assert.match(child.stdout, /Verified OK/);
+  // cosign's --offline: only the registry is read, so the same verification passes with it.
+  const offline = await cli(['image', 'verify', dest, ...verifyFlags(), ...creds, '--offline'], env());
+  assert.equal(offline.code, 0, offline.stdout + offline.stderr);
+  // From the layout: --layout reads files only, no registry is named; with --offline every
+  // network use is refused for the run, and the verification still passes.
+  for (const extra of [[], ['--offline']]) {
+    const child = await runAsync(process.execPath, ['--import', 'tsx', 'client/cli/bin/cairn.js', 'image', 'verify', '--layout', dir, ...verifyFlags(), ...extra], { ...process.env, HOME: work });
+    assert.equal(child.status, 0, child.stdout + child.stderr);
+    assert.match(child.stdout, /Verified OK/);
+  }
 });
 
 test('@sigstore/cli attach (@sigstore/oci, Basic auth) attaches a sigstore-js bundle that cairn image verify-attestation verifies', async () => {

@@ -16,6 +16,8 @@ Trust (verification is offline): --trusted-root FILE | --tuf-cache DIR | --tuf-m
   (the cache 'cairn trust init' wrote; default $CAIRN_URL/tuf, else the mirror of the last 'cairn trust init')
 Thresholds: --tlog-threshold N, --ctlog-threshold N, --timestamp-threshold N (defaults 1, 1, 1)
   --layout DIR                          verify an image saved by 'cairn image save' (no registry)
+  --offline                             as cosign's: nothing but the registry is contacted (always
+                                        so); with --layout fetch, sockets and DNS are refused
   --json                                print the result as JSON
 ${REGISTRY_USAGE}
 

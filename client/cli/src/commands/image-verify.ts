@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { OciLayout, parseReference, verifyImage, type ImagePolicy, type ImageSource, type ImageVerification } from '@cairn/oci/verify';
 import { CliError, parseFlags, type CliIO } from '../command.ts';
-import { loadTrust } from './verify.ts';
+import { loadTrust, withoutNetwork } from './verify.ts';
 import { MAX_KEY_FILE, oneRef, readSmall, REGISTRY_FLAGS, registryClient, threshold } from './image-common.ts';
 
 const VERIFY_FLAGS = {
@@ -21,9 +21,12 @@ const VERIFY_FLAGS = {
   'timestamp-threshold': { type: 'string' },
   layout: { type: 'string' },
   json: { type: 'boolean' },
+  offline: { type: 'boolean' },
   type: { type: 'string' },
   condition: { type: 'string', multiple: true },
 } as const;
+
+type VerifyValues = ReturnType<typeof parseFlags<typeof VERIFY_FLAGS>>['values'];
 
 function describeResult(r: ImageVerification, attestation: boolean): string {
   const lines: string[] = [`${r.verified ? 'Verified OK' : `NOT VERIFIED [${r.code ?? 'UNKNOWN'}]`}: ${r.reference} (referrers via ${r.referrersVia})`];
@@ -56,6 +59,13 @@ export async function verifyCommand(args: string[], io: CliIO, attestation: bool
     ctlogThreshold: threshold(values['ctlog-threshold'], '--ctlog-threshold'),
     timestampThreshold: threshold(values['timestamp-threshold'], '--timestamp-threshold'),
   };
+  // Verification never contacts the log, the CA or the TUF mirror (trust from the cache, proofs
+  // from the signatures); --offline (cosign's flag) says so, and with --layout, where there is no
+  // registry either, refuses any network use for the run (NETWORK_FORBIDDEN).
+  return withoutNetwork(values.offline === true && values.layout !== undefined, () => verifyWith(values, positionals, policy, io, attestation));
+}
+
+async function verifyWith(values: VerifyValues, positionals: string[], policy: ImagePolicy, io: CliIO, attestation: boolean): Promise<number> {
   const trust = await loadTrust({ 'trusted-root': values['trusted-root'], 'tuf-cache': values['tuf-cache'], mirror: values['tuf-mirror'] ?? values.mirror }, io);
   let client: ImageSource;
   let reference: string;

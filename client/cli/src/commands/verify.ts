@@ -191,15 +191,20 @@ function forbidSockets(): () => void {
   };
 }
 
-export async function runVerify(args: string[], io: CliIO, attestation: boolean): Promise<number> {
-  const { values } = parseFlags(args, attestation ? ATTESTATION_OPTIONS : COMMON_OPTIONS);
-  // --offline: no network for the whole run of the command, whatever it loads (fetch, sockets, DNS).
-  const restores = values.offline === true ? [forbidNetwork(), forbidSockets()] : [];
+/** Runs `fn` with fetch, sockets and DNS refused (NETWORK_FORBIDDEN) when `offline`, whatever it loads. */
+export async function withoutNetwork<T>(offline: boolean, fn: () => Promise<T>): Promise<T> {
+  const restores = offline ? [forbidNetwork(), forbidSockets()] : [];
   try {
-    return await verifyCommand(args, io, attestation);
+    return await fn();
   } finally {
     for (const r of restores.reverse()) r();
   }
+}
+
+export async function runVerify(args: string[], io: CliIO, attestation: boolean): Promise<number> {
+  const { values } = parseFlags(args, attestation ? ATTESTATION_OPTIONS : COMMON_OPTIONS);
+  // --offline: no network for the whole run of the command, whatever it loads (fetch, sockets, DNS).
+  return withoutNetwork(values.offline === true, () => verifyCommand(args, io, attestation));
 }
 
 async function verifyCommand(args: string[], io: CliIO, attestation: boolean): Promise<number> {
