@@ -2,19 +2,23 @@
  * `cairn verify`, `cairn verify-attestation` and `cairn check` driven through the real CLI
  * dispatcher (in process, with captured output).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '@cairn/cli';
 import type { CliIO } from '@cairn/cli';
 import { clone, CORPUS, flipBase64, loadCase, PRODUCTION_ROOT } from './verify-fixtures.ts';
 
+/** An empty trust home: what `cairn trust init` left in this user's ~/.cairn never answers here. */
+const TRUST_HOME = mkdtempSync(join(tmpdir(), 'cairn-verify-cli-trust-'));
+after(() => rmSync(TRUST_HOME, { recursive: true, force: true }));
+
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: {}, cwd: process.cwd() };
+  const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), env: { CAIRN_TRUST_CACHE: TRUST_HOME }, cwd: process.cwd() };
   const code = await main(args, io);
   return { code, out, err };
 }
