@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import * as sigstoreTuf from '@sigstore/tuf';
 import * as sigstoreVerify from '@sigstore/verify';
 import * as sigstoreBundle from '@sigstore/bundle';
-import { destroyPkcs11Key, existingLabels } from '@cairn/shared/pkcs11';
+import { destroyPkcs11Key, existingLabels, Pkcs11Signer, relabelPkcs11Key } from '@cairn/shared/pkcs11';
 import { cairn, startCairn, tempDir, type RunResult, type UpProcess } from './helpers/cli.ts';
 import { SOFTHSM_MODULE, softHsm } from './helpers/softhsm.ts';
 
@@ -86,6 +86,7 @@ before(() => {
   const h = softHsm(join(base, 'softhsm'));
   h.initToken('cairn', PIN);
   h.initToken('partial', PIN);
+  h.initToken('custom', PIN);
   dataDir = join(base, 'data');
   partialDir = join(base, 'partial-data');
   work = tempDir('cairn-hsm-rotate-work-');
@@ -272,4 +273,80 @@ test('cairn up --pkcs11-module signs with the new keys; bundles from before and 
   const strict = new sigstoreVerify.Verifier(sigstoreVerify.toTrustMaterial(ended as unknown as typeof trustedRoot));
   const entityBefore = sigstoreVerify.toSignedEntity(sigstoreBundle.bundleFromJSON(JSON.parse(readFileSync(signedBefore.bundle, 'utf8'))), readFileSync(signedBefore.artifact));
   assert.throws(() => strict.verify(entityBefore, { subjectAlternativeName: SUBJECT, extensions: { issuer: `${url}/oidc` } }));
+});
+
+test("keys under the operator's own labels (ca.pkcs11Key, tsa.pkcs11Key) rotate with --pkcs11-key: the new key takes that label, and the services start on the same settings", async () => {
+  await up?.stop();
+  up = undefined;
+  const customDir = join(base, 'custom-data');
+  const token = ['--pkcs11-token', 'custom'];
+  const init = cairn(['hsm', 'init', '--data-dir', customDir, ...hsm, ...token], withPin);
+  assert.equal(init.status, 0, init.stderr + init.stdout);
+  const labels = { ca: 'ops-ca-2026', tsa: 'ops-tsa-2026' };
+  assert.equal(relabelPkcs11Key({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=custom;object=cairn-ca-intermediate', pin: PIN, label: labels.ca }), 2);
+  assert.equal(relabelPkcs11Key({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=custom;object=cairn-tsa-signing', pin: PIN, label: labels.tsa }), 2);
+  const uri = (label: string): string => `pkcs11:token=custom;object=${label}`;
+  const keyId = (label: string): string => {
+    const k = Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: uri(label), pin: PIN });
+    try {
+      return createHash('sha256').update(k.publicKey.spki).digest('hex');
+    } finally {
+      k.close();
+    }
+  };
+  const rotations = [
+    { what: 'ca', args: ['ca', 'rotate-intermediate', '--dir', join(customDir, 'ca'), ...hsm, ...token], label: labels.ca, cert: join(customDir, 'ca', 'intermediate.crt.pem') },
+    { what: 'tsa', args: ['tsa', 'rotate-signing', '--dir', join(customDir, 'tsa'), ...hsm, ...token], label: labels.tsa, cert: join(customDir, 'tsa', 'signing.crt.pem') },
+  ];
+  const files = snapshot(customDir);
+  for (const r of rotations) {
+    // Without the URI the default label is looked for: refused before anything changes.
+    const missing = cairn(r.args, withPin);
+    assert.equal(code(missing), 'PKCS11_OBJECT_NOT_FOUND', missing.stderr);
+    // A URI in another token, one without a label, or one pinning the old key's id: refused.
+    for (const bad of [`pkcs11:token=cairn;object=${r.label}`, 'pkcs11:token=custom;id=%01', `pkcs11:token=custom;object=${r.label};id=%01`]) {
+      const refused = cairn([...r.args, '--pkcs11-key', bad], withPin);
+      assert.equal(code(refused), 'PKCS11_URI_INVALID', `${bad}: ${refused.stderr}`);
+    }
+    // Without --pkcs11-module the flag is a usage error.
+    assert.equal(code(cairn([r.what, r.what === 'ca' ? 'rotate-intermediate' : 'rotate-signing', '--dir', join(customDir, r.what), '--pkcs11-key', uri(r.label)])), 'USAGE');
+  }
+  assert.deepEqual(snapshot(customDir), files, 'the refusals changed no file');
+  for (const r of rotations) {
+    const before = keyId(r.label);
+    assert.equal(spkiHash(readFileSync(r.cert, 'utf8')), before);
+    const ok = cairn([...r.args, '--pkcs11-key', uri(r.label)], withPin);
+    assert.equal(ok.status, 0, ok.stderr + ok.stdout);
+    assert.ok(ok.stdout.includes(uri(r.label)), ok.stdout);
+    const after = keyId(r.label);
+    assert.notEqual(after, before, `${r.what}: the label names a new key`);
+    assert.equal(spkiHash(readFileSync(r.cert, 'utf8')), after, `${r.what}: the new certificate is that key's`);
+    const retired = `${r.label}-retired-${before.slice(0, 16)}`;
+    assert.deepEqual(existingLabels({ modulePath: SOFTHSM_MODULE, uri: uri('x'), pin: PIN, labels: [retired, `${r.label}-next`] }), [retired]);
+  }
+  // The services configured with those URIs start and sign with the new keys.
+  const custom = await startCairn(['up', '--port', '0', '--data-dir', customDir, ...hsm, ...token], {
+    CAIRN_PKCS11_PIN: PIN,
+    CAIRN_CA__PKCS11_KEY: uri(labels.ca),
+    CAIRN_TSA__PKCS11_KEY: uri(labels.tsa),
+  });
+  try {
+    assert.equal((await fetch(`${custom.url}/readyz`)).status, 200);
+    const e = { env: { ...env(), CAIRN_TRUST_CACHE: join(work, 'trust-custom') } };
+    const ti = cairn(['trust', 'init', '--mirror', `${custom.url}/tuf`, '--root', join(customDir, 'tuf', 'repository', '1.root.json')], e);
+    assert.equal(ti.status, 0, ti.stderr + ti.stdout);
+    const artifact = join(work, 'custom.txt');
+    writeFileSync(artifact, 'custom labels\n');
+    const bundle = join(work, 'custom.sigstore.json');
+    const idToken = cairn(['token', '--data-dir', customDir, '--subject', SUBJECT]).stdout.trim();
+    const signed = cairn(['sign', artifact, '--url', custom.url, '--bundle', bundle, '--identity-token', idToken], e);
+    assert.equal(signed.status, 0, signed.stderr + signed.stdout);
+    assert.match(signed.stdout + signed.stderr, /Timestamped by the TSA/);
+    const leaf = new X509Certificate(Buffer.from(bundleJson(bundle).verificationMaterial.certificate.rawBytes, 'base64'));
+    assert.ok(leaf.verify(new X509Certificate(readFileSync(join(customDir, 'ca', 'intermediate.crt.pem'))).publicKey), 'issued by the rotated intermediate');
+    const v = cairn(['verify', artifact, '--bundle', bundle, '--tuf-mirror', `${custom.url}/tuf`, '--certificate-identity', SUBJECT, '--certificate-oidc-issuer', `${custom.url}/oidc`], e);
+    assert.equal(v.status, 0, v.stderr + v.stdout);
+  } finally {
+    await custom.stop();
+  }
 });

@@ -622,6 +622,23 @@ export function isExtractable(signer: Pkcs11Signer): boolean {
 }
 
 /** Sets CKA_LABEL of every private and public key object labelled `from` to `to`. */
+/**
+ * Gives the key pair a URI names (its `object=` label) another label: the private and the public
+ * object both. Returns how many objects were relabelled (2 for one key pair, 0 when none has the
+ * label). For operators' own labels and tests; `cairn hsm init` and rotations set labels themselves.
+ */
+export function relabelPkcs11Key(o: { modulePath: string; uri: string; pin: string; label: string }): number {
+  const u = parsePkcs11Uri(o.uri);
+  if (u.object === undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', 'relabelling needs the key\'s label (object=) in the URI');
+  if (o.label === '' || Buffer.byteLength(o.label) > 128) throw new Pkcs11Error('PKCS11_URI_INVALID', 'a label is 1 to 128 bytes');
+  const s = Pkcs11Session.open(o.modulePath, u, o.pin);
+  try {
+    return relabel(s, u.object, o.label);
+  } finally {
+    s.close();
+  }
+}
+
 function relabel(s: Pkcs11Session, from: string, to: string): number {
   const L = binding();
   const objects = [...s.find(L.CKO_PRIVATE_KEY, { object: from }), ...s.find(L.CKO_PUBLIC_KEY, { object: from })];
@@ -661,19 +678,34 @@ export interface TokenKeyRotation {
 }
 
 /**
+ * The label a rotation moves: the service's default (`cairn hsm init`), or the `object=` of the
+ * URI the service is configured with (`ca.pkcs11Key`, `tsa.pkcs11Key`), which must name a key by
+ * label in the rotation's token.
+ */
+function rotationLabel(p: Pkcs11Settings, role: ServiceKeyRole, keyUri: string | undefined): string {
+  if (keyUri === undefined) return SERVICE_KEY_LABELS[role];
+  const u = parsePkcs11Uri(keyUri);
+  if (u.object === undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', `${keyUri} names no label (object=): a rotation moves the label to the new key`);
+  if (u.token !== p.token) throw new Pkcs11Error('PKCS11_URI_INVALID', `${keyUri} is not in token ${p.token} (--pkcs11-token), where the rotation runs`);
+  // The new key gets the label, not the old key's CKA_ID: a URI pinning the id would keep naming the retired key.
+  if (u.id !== undefined) throw new Pkcs11Error('PKCS11_URI_INVALID', `${keyUri} names the key by id=: a rotation moves the label (object=), so name the key by its label only`);
+  return u.object;
+}
+
+/**
  * Opens the root and the current key of a service role for a rotation (`cairn ca
  * rotate-intermediate`, `cairn tsa rotate-signing` with --pkcs11-module). Refuses before anything
  * changes: PKCS11_OBJECT_NOT_FOUND when the root or the current key is missing, PKCS11_OBJECT_EXISTS
  * when a staged key of an interrupted rotation is still in the token.
  */
-export function openTokenRotation(p: Pkcs11Settings, rootRole: ServiceKeyRole, role: ServiceKeyRole): TokenKeyRotation {
-  const name = SERVICE_KEY_LABELS[role];
+export function openTokenRotation(p: Pkcs11Settings, rootRole: ServiceKeyRole, role: ServiceKeyRole, keyUri?: string): TokenKeyRotation {
+  const name = rotationLabel(p, role, keyUri);
   const stagedLabel = `${name}-next`;
   const tokenUri = (object: string): string => `pkcs11:token=${encodeURIComponent(p.token)};object=${encodeURIComponent(object)}`;
   const root = openServiceKey(p, rootRole);
   let current: Pkcs11Signer;
   try {
-    current = openServiceKey(p, role);
+    current = openServiceKey(p, role, keyUri);
   } catch (e) {
     root.close();
     throw e;

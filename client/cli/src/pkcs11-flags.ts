@@ -10,8 +10,12 @@ export const PKCS11_FLAGS = {
   'pin-env': { type: 'string' },
 } as const;
 
+/** `ca rotate-intermediate` / `tsa rotate-signing`: the service key's URI when it has a label of the operator's. */
+export const ROTATION_KEY_FLAG = { 'pkcs11-key': { type: 'string' } } as const;
+
 export interface Pkcs11FlagValues {
   'pkcs11-module'?: string;
+  'pkcs11-key'?: string;
   'pkcs11-token'?: string;
   'pin-file'?: string;
   'pin-env'?: string;
@@ -29,7 +33,7 @@ export function pkcs11FlagSettings(io: CliIO, v: Pkcs11FlagValues): Pkcs11Settin
 
 /** Refuses token flags without --pkcs11-module (they would be ignored silently otherwise). */
 export function tokenFlagsNeedModule(v: Pkcs11FlagValues): void {
-  if (v['pkcs11-module'] === undefined && (v['pkcs11-token'] !== undefined || v['pin-file'] !== undefined || v['pin-env'] !== undefined)) {
-    throw new CliError('USAGE', '--pkcs11-token, --pin-file and --pin-env go with --pkcs11-module');
+  if (v['pkcs11-module'] === undefined && (v['pkcs11-token'] !== undefined || v['pkcs11-key'] !== undefined || v['pin-file'] !== undefined || v['pin-env'] !== undefined)) {
+    throw new CliError('USAGE', '--pkcs11-token, --pkcs11-key, --pin-file and --pin-env go with --pkcs11-module');
   }
 }

@@ -3,7 +3,7 @@ import { initTsa, rotateTsaSigning } from '@cairn/tsa';
 import { CliError, parseFlags, type Command } from '../command.ts';
 import { join, resolve } from 'node:path';
 import { openTokenRotation } from '@cairn/shared/pkcs11';
-import { PKCS11_FLAGS, pkcs11FlagSettings, tokenFlagsNeedModule } from '../pkcs11-flags.ts';
+import { PKCS11_FLAGS, ROTATION_KEY_FLAG, pkcs11FlagSettings, tokenFlagsNeedModule } from '../pkcs11-flags.ts';
 import { CEREMONY_FLAGS, ceremonyBasics, passphraseFlag, validityDays } from '../ceremony-flags.ts';
 
 export const command: Command = {
@@ -11,7 +11,7 @@ export const command: Command = {
   usage: `Usage: cairn tsa init --dir D [--passphrase-file F] [--curve p256|p384] [--org O] [--cn CN]
                      [--root-days N] [--signing-days N]
        cairn tsa rotate-signing --dir D [--passphrase-file F] [--signing-days N]
-       cairn tsa rotate-signing --dir D --pkcs11-module PATH [--pkcs11-token LABEL]
+       cairn tsa rotate-signing --dir D --pkcs11-module PATH [--pkcs11-token LABEL] [--pkcs11-key URI]
                     [--pin-file F | --pin-env VAR] [--signing-days N]
 
 Creates the RFC 3161 timestamp authority's key material in D: a self-signed root (CA:TRUE,
@@ -34,8 +34,8 @@ merge it), so timestamps it made keep verifying.
 rotate-signing --pkcs11-module (the TSA root and signing key in a token, 'cairn hsm init'; D is
 <data-dir>/tsa, which holds only the certificates): the new key is generated in the token
 (sensitive, not extractable) and its certificate signed there by cairn-tsa-root. Then the new key
-takes the label cairn-tsa-signing and the old one cairn-tsa-signing-retired-<key id>; the old
-certificate moves to D/retired/. Restart the TSA with the same --pkcs11-module. A failure
+takes the label cairn-tsa-signing (or the label of --pkcs11-key, when tsa.pkcs11Key names a key of
+the operator's) and the old one <label>-retired-<key id>; the old certificate moves to D/retired/. Restart the TSA with the same --pkcs11-module. A failure
 half-way changes nothing in the token or in D.
 
 Options:
@@ -43,6 +43,8 @@ Options:
   --passphrase-file F    encrypt both private keys with the passphrase in F (first line)
   --pkcs11-module PATH   rotate-signing: the keys are in a token of this PKCS#11 module
   --pkcs11-token LABEL   the token's label (default cairn)
+  --pkcs11-key URI       the signing key's URI when tsa.pkcs11Key names it (pkcs11:token=T;object=L,
+                         by label in that token); the new key takes that label
   --pin-file F           the token's user PIN, first line of F (else --pin-env VAR names the
   --pin-env VAR          variable holding it, default CAIRN_PKCS11_PIN; never a flag value)
   --curve p256|p384      key curve (default p256: one timestamp is one ECDSA signature, and
@@ -54,7 +56,7 @@ Options:
   --signing-days N       signing certificate validity in days (default min(root, 1825)); timestamps
                          verify only for times inside it`,
   async run(args, io) {
-    const { values, positionals } = parseFlags(args, { ...CEREMONY_FLAGS, ...PKCS11_FLAGS, 'signing-days': { type: 'string' } });
+    const { values, positionals } = parseFlags(args, { ...CEREMONY_FLAGS, ...PKCS11_FLAGS, ...ROTATION_KEY_FLAG, 'signing-days': { type: 'string' } });
     const sub = positionals[0];
     if (positionals.length !== 1 || (sub !== 'init' && sub !== 'rotate-signing')) throw new CliError('USAGE', 'cairn tsa needs the subcommand init or rotate-signing');
     if (sub === 'rotate-signing') {
@@ -67,7 +69,7 @@ Options:
       const days = validityDays(values['signing-days'], '--signing-days');
       if (values['pkcs11-module'] !== undefined) {
         if (values['passphrase-file'] !== undefined) throw new CliError('USAGE', '--passphrase-file does not apply to keys in a token');
-        const token = openTokenRotation(pkcs11FlagSettings(io, values), 'tsaRoot', 'tsa');
+        const token = openTokenRotation(pkcs11FlagSettings(io, values), 'tsaRoot', 'tsa', values['pkcs11-key']);
         try {
           const r = await rotateTsaSigning(dir, { token, signingValidityDays: days, clock: systemClock });
           io.stdout(`new TSA signing key ${token.uri} (generated in the token, not extractable) and ${join(dir, 'signing.crt.pem')}; the previous ones:\n${r.retired.map((f) => `  ${f}`).join('\n')}\nrestart the TSA with the same --pkcs11-module\n`);
