@@ -27,7 +27,7 @@
  *       appended: the result carries `duplicateOf` = the existing index.
  *   engine.size, engine.checkpoint() (latest signed tree head), engine.headAt(size)
  *   engine.leaf(index) -> {index, leafHash, data, timestampMs} | undefined
- *   engine.leafHashAt(index) -> the leaf hash alone (from the tiles) | undefined
+ *   engine.leafHashesAt(indexes) -> the leaf hashes alone, one query | undefined each
  *   engine.indexOfLeafHash(hash) -> number | undefined
  *   engine.leavesWithKey(key, limit) -> indexes of leaves with that secondary key, ascending
  *   engine.rootAt(size), engine.inclusionProof(index, size), engine.consistencyProof(m, n)
@@ -171,8 +171,8 @@ export interface LogEngine {
   checkpoint(): SignedTreeHead;
   headAt(size: number): SignedTreeHead | undefined;
   leaf(index: number): StoredLeaf | undefined;
-  /** The leaf hash at `index` (from the level-0 tiles, without reading the leaf), or undefined past the tree. */
-  leafHashAt(index: number): Buffer | undefined;
+  /** The leaf hashes at these indexes in one store query, without the leaves' data (undefined past the tree). */
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[];
   indexOfLeafHash(hash: Uint8Array): number | undefined;
   leavesWithKey(key: string, limit: number): number[];
   rootAt(size: number): Buffer;
@@ -606,9 +606,8 @@ export class SequencedLogEngine implements LogEngine {
     return this.store.leaf(index);
   }
 
-  leafHashAt(index: number): Buffer | undefined {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.head.size) return undefined;
-    return this.store.node(0, index);
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[] {
+    return leafHashesWithin(this.store, indexes, this.head.size);
   }
 
   indexOfLeafHash(hash: Uint8Array): number | undefined {
@@ -816,3 +815,14 @@ export async function openLogEngine(options: LogEngineOptions): Promise<LogEngin
 }
 
 export type { StoredLeaf, StoredTreeHead, Migration };
+
+/**
+ * Leaf hashes for indexes inside a tree of `size`, from the leaves table in one query. (Not from
+ * the level-0 tiles: search hits are spread over the log, so each would read a whole 8 KiB tile.)
+ */
+export function leafHashesWithin(store: LogStore, indexes: readonly number[], size: number): (Buffer | undefined)[] {
+  const ok = (i: number): boolean => Number.isSafeInteger(i) && i >= 0 && i < size;
+  const found = store.leafHashesAt(indexes.filter(ok));
+  let k = 0;
+  return indexes.map((i) => (ok(i) ? found[k++] : undefined));
+}

@@ -29,6 +29,7 @@ import { deserialize, serialize } from 'node:v8';
 import { consistencyProof, inclusionProof, leafHash as merkleLeafHash, rootAt, CompactRange, HASH_SIZE } from '@cairn/shared/merkle';
 import {
   MAX_LEAF_BYTES,
+  leafHashesWithin,
   readEntryBundle,
   readTile,
   startSequencer,
@@ -477,10 +478,8 @@ class PgReplicaEngine implements LogEngine {
     return this.store.leaf(index);
   }
 
-  leafHashAt(index: number): Buffer | undefined {
-    const head = this.current();
-    if (!Number.isSafeInteger(index) || index < 0 || index >= head.size) return undefined;
-    return this.store.node(0, index);
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[] {
+    return leafHashesWithin(this.store, indexes, this.current().size);
   }
 
   indexOfLeafHash(hash: Uint8Array): number | undefined {

@@ -312,11 +312,11 @@ export class RekorLog {
       else for (const i of found) result.add(i);
     }
     const size = this.engine.size;
-    return [...(result ?? [])]
+    const indexes = [...(result ?? [])]
       .filter((i) => i < size)
       .sort((a, b) => a - b)
-      .slice(0, MAX_SEARCH_RESULTS)
-      .map((i) => this.entryId(this.engine.leafHashAt(i)!));
+      .slice(0, MAX_SEARCH_RESULTS);
+    return this.engine.leafHashesAt(indexes).flatMap((h) => (h ? [this.entryId(h)] : []));
   }
 
   logInfo(): { rootHash: string; treeSize: number; signedTreeHead: string; treeID: string } {

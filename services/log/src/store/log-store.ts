@@ -61,6 +61,8 @@ export interface LogStore extends NodeReader {
   leafIndexUpTo(): number;
   leafIndexKeysAfter(after: number, limit: number): number[];
   leafHashesFrom(start: number): { idx: number; leaf_hash: Buffer }[];
+  /** The leaf hashes at these indexes (undefined where there is no leaf), in one query, without the leaves' data. */
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[];
   stagedKeys(): { idx: number; key: string }[];
   indexesWithKey(key: string, limit: number): number[];
   findLeafHashes(hashes: readonly Buffer[]): (number | undefined)[];

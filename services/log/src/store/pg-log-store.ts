@@ -251,6 +251,13 @@ export class PgLogStore implements LogStore {
     return this.q('SELECT idx, leaf_hash FROM leaves WHERE idx >= ? ORDER BY idx', [start]);
   }
 
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[] {
+    if (indexes.length === 0) return [];
+    const byIdx = new Map<number, Buffer>();
+    for (const r of this.q<{ idx: number; leaf_hash: Buffer }>('SELECT idx, leaf_hash FROM leaves WHERE idx = ANY(?::bigint[])', [[...indexes]])) byIdx.set(Number(r.idx), r.leaf_hash);
+    return indexes.map((i) => byIdx.get(i));
+  }
+
   stagedKeys(): { idx: number; key: string }[] {
     return this.q('SELECT idx, key FROM leaf_keys_staging ORDER BY idx', []);
   }

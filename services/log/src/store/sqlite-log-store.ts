@@ -163,6 +163,7 @@ export class SqliteLogStore implements LogStore {
     byHashKey: Statement<[number], { idx: number; leaf_hash: Buffer }>;
     byHashKeys: Statement<number[], { idx: number; leaf_hash: Buffer }>;
     hashesFrom: Statement<[number], { idx: number; leaf_hash: Buffer }>;
+    hashesAt: Statement<[string], { idx: number; leaf_hash: Buffer }>;
     staged: Statement<[], { idx: number; key: string }>;
     keysAfter: Statement<[number, number], number>;
     withKey: Statement<[string, number], { idx: number }>;
@@ -197,6 +198,7 @@ export class SqliteLogStore implements LogStore {
     this.stmts = {
       getTile: this.db.prepare('SELECT data FROM tiles WHERE key = ?'),
       getLeaf: this.db.prepare('SELECT leaf_hash, data, ts_ms FROM leaves WHERE idx = ?'),
+      hashesAt: this.db.prepare('SELECT idx, leaf_hash FROM leaves WHERE idx IN (SELECT value FROM json_each(?))'),
       leafRange: this.db.prepare('SELECT data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx'),
       byHashKey: this.db.prepare('SELECT l.idx, l.leaf_hash FROM leaf_index i JOIN leaves l ON l.idx = i.idx WHERE i.hkey = ?'),
       byHashKeys: this.db.prepare(
@@ -325,6 +327,14 @@ export class SqliteLogStore implements LogStore {
   leafHashesFrom(start: number): { idx: number; leaf_hash: Buffer }[] {
     this.ensureOpen();
     return this.stmts.hashesFrom.all(start);
+  }
+
+  leafHashesAt(indexes: readonly number[]): (Buffer | undefined)[] {
+    this.ensureOpen();
+    if (indexes.length === 0) return [];
+    const byIdx = new Map<number, Buffer>();
+    for (const r of this.stmts.hashesAt.all(JSON.stringify(indexes))) byIdx.set(r.idx, r.leaf_hash);
+    return indexes.map((i) => byIdx.get(i));
   }
 
   /** Secondary keys not yet moved into leaf_keys (committed state), in index order. */
