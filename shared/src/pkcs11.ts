@@ -621,7 +621,6 @@ export function isExtractable(signer: Pkcs11Signer): boolean {
   return r[0]!.value[0] === 1 || r[1]!.value[0] === 0;
 }
 
-/** Sets CKA_LABEL of every private and public key object labelled `from` to `to`. */
 /**
  * Gives the key pair a URI names (its `object=` label) another label: the private and the public
  * object both. Returns how many objects were relabelled (2 for one key pair, 0 when none has the
@@ -639,6 +638,7 @@ export function relabelPkcs11Key(o: { modulePath: string; uri: string; pin: stri
   }
 }
 
+/** Sets CKA_LABEL of every private and public key object labelled `from` to `to`. */
 function relabel(s: Pkcs11Session, from: string, to: string): number {
   const L = binding();
   const objects = [...s.find(L.CKO_PRIVATE_KEY, { object: from }), ...s.find(L.CKO_PUBLIC_KEY, { object: from })];
