@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalVerifier } from './crypto.ts';
-import { Pkcs11Signer, generatePkcs11Key, isExtractable, parsePkcs11Uri, readPin } from './pkcs11.ts';
+import { Pkcs11Signer, generatePkcs11Key, isExtractable, parsePkcs11Uri, readPin, relabelPkcs11Key } from './pkcs11.ts';
 import { SOFTHSM_MODULE, softHsm } from '../../test/helpers/softhsm.ts';
 
 let dir: string;
@@ -57,6 +57,24 @@ test('a key generated in the token: non-extractable, signs DER ECDSA that node:c
     assert.deepEqual(again.publicKey.spki, signer.publicKey.spki);
     again.close();
   }
+});
+
+test('relabelling a key pair: both objects take the new label; a URI without a label or a bad label changes nothing', () => {
+  const signer = generatePkcs11Key({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=unit;object=before-relabel', pin: '1234' });
+  const spki = signer.publicKey.spki;
+  signer.close();
+  // (A wrong PIN is refused by the session open it shares with every token operation, see the next
+  // test; not here, where another session of this process may still hold the token logged in and
+  // PKCS#11 answers CKR_USER_ALREADY_LOGGED_IN without checking a PIN.)
+  const relabel = (uri: string, label: string): number => relabelPkcs11Key({ modulePath: SOFTHSM_MODULE, uri, pin: '1234', label });
+  assert.throws(() => relabel('pkcs11:token=unit;id=%01', 'x'), { code: 'PKCS11_URI_INVALID' });
+  for (const bad of ['', 'x'.repeat(129)]) assert.throws(() => relabel('pkcs11:token=unit;object=before-relabel', bad), { code: 'PKCS11_URI_INVALID' });
+  assert.equal(relabel('pkcs11:token=unit;object=no-such-key', 'x'), 0);
+  assert.equal(relabel('pkcs11:token=unit;object=before-relabel', 'after-relabel'), 2);
+  const moved = Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=unit;object=after-relabel', pin: '1234' });
+  assert.deepEqual(moved.publicKey.spki, spki);
+  moved.close();
+  assert.throws(() => Pkcs11Signer.open({ modulePath: SOFTHSM_MODULE, uri: 'pkcs11:token=unit;object=before-relabel', pin: '1234' }), { code: 'PKCS11_OBJECT_NOT_FOUND' });
 });
 
 test('wrong PIN, missing token, missing object, missing module: stable codes', () => {
