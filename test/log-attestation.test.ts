@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { createHash, sign } from 'node:crypto';
 import { join } from 'node:path';
-import { canonicalizeJcs, PublicKey } from '@cairn/shared';
+import { PublicKey } from '@cairn/shared';
 import { MAX_ATTESTATION_BYTES } from '@cairn/log';
 import { storeTest } from '@cairn/log/test-stores';
-import { b64, dsseEnvelope, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
+import { b64, dsseEnvelope, intoto002 as intoto002Proposal, keyPair, post, startLog, type LogServer } from './log-helpers.ts';
 
 function statement(note: string, pad = 0): Buffer {
   return Buffer.from(
@@ -36,20 +36,7 @@ async function dsse001(log: LogServer, payload: Buffer, k = keyPair(), type = 'a
 }
 
 async function intoto002(log: LogServer, payload: Buffer, k = keyPair()): Promise<number> {
-  const env = dsseEnvelope(payload, k);
-  const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
-  const envHash = createHash('sha256').update(canonicalizeJcs({ payloadType: env.payloadType, payload: env.payload, signatures: [{ sig: env.signatures[0]!.sig, publicKey: k.pem }] })).digest('hex');
-  const r = await post(`${log.url}/api/v1/log/entries`, {
-    apiVersion: '0.0.2',
-    kind: 'intoto',
-    spec: {
-      content: {
-        envelope: { payloadType: env.payloadType, payload: b64(env.payload), signatures: [{ sig: b64(sig.toString('base64')), publicKey: b64(k.pem) }] },
-        hash: { algorithm: 'sha256', value: envHash },
-        payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
-      },
-    },
-  });
+  const r = await post(`${log.url}/api/v1/log/entries`, intoto002Proposal(payload, k));
   assert.equal(r.status, 201, JSON.stringify(r.json));
   return (Object.values(r.json)[0] as { logIndex: number }).logIndex;
 }

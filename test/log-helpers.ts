@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, silentLogger, type TrustInfo } from '@cairn/shared';
+import { canonicalizeJcs, loadConfig, silentLogger, type TrustInfo } from '@cairn/shared';
 import { startStack, type Stack } from '@cairn/host';
 
 export interface LogServer {
@@ -64,6 +64,26 @@ export function pae(type: string, payload: Buffer): Buffer {
 
 export function dsseEnvelope(payload: Buffer, k = keyPair(), type = 'application/vnd.in-toto+json'): { payload: string; payloadType: string; signatures: { sig: string }[] } {
   return { payload: payload.toString('base64'), payloadType: type, signatures: [{ sig: sign('sha256', pae(type, payload), k.privateKey).toString('base64') }] };
+}
+
+/**
+ * An intoto 0.0.2 proposal of `payload` as @sigstore/sign builds it: the envelope's payload and
+ * signature base64 again inside the entry, the hash over the JCS envelope, the payload's hash.
+ */
+export function intoto002(payload: Buffer, k = keyPair(), env = dsseEnvelope(payload, k)): Record<string, unknown> {
+  const sig = env.signatures[0]!.sig;
+  const envHash = createHash('sha256').update(canonicalizeJcs({ payloadType: env.payloadType, payload: env.payload, signatures: [{ sig, publicKey: k.pem }] })).digest('hex');
+  return {
+    apiVersion: '0.0.2',
+    kind: 'intoto',
+    spec: {
+      content: {
+        envelope: { payloadType: env.payloadType, payload: b64(env.payload), signatures: [{ sig: b64(sig), publicKey: b64(k.pem) }] },
+        hash: { algorithm: 'sha256', value: envHash },
+        payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') },
+      },
+    },
+  };
 }
 
 export async function post(url: string, body: unknown): Promise<{ status: number; headers: Headers; json: any }> {

@@ -12,7 +12,7 @@ import { PublicKey, LocalVerifier } from '@cairn/shared';
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
 import { STORE_KINDS, createTestDatabase, storeSkip } from '@cairn/log/test-stores';
-import { b64, dsseEnvelope, hashedRekord, keyPair, pae, post, startLog, type LogServer } from './log-helpers.ts';
+import { b64, dsseEnvelope, hashedRekord, intoto002, keyPair, pae, post, startLog, type LogServer } from './log-helpers.ts';
 
 let log: LogServer;
 // One suite, both stores: the PostgreSQL run gets a database of its own.
@@ -149,20 +149,7 @@ test('dsse 0.0.1 and intoto 0.0.2 entries verify with @sigstore/verify', async (
   verifyBundle(bundle(toTlogEntry(dsse.json)), undefined, k.pem);
 
   // intoto 0.0.2 as @sigstore/sign builds it (double base64, hash over the JCS envelope).
-  const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
-  const { canonicalizeJcs } = await import('@cairn/shared');
-  const envHash = createHash('sha256').update(canonicalizeJcs({ payloadType: env.payloadType, payload: env.payload, signatures: [{ sig: env.signatures[0]!.sig, publicKey: k.pem }] })).digest('hex');
-  const intoto = await post(`${log.url}/api/v1/log/entries`, {
-    apiVersion: '0.0.2',
-    kind: 'intoto',
-    spec: {
-      content: {
-        envelope: { payloadType: env.payloadType, payload: b64(env.payload), signatures: [{ sig: b64(sig.toString('base64')), publicKey: b64(k.pem) }] },
-        hash: { algorithm: 'sha256', value: envHash },
-        payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(statement).digest('hex') },
-      },
-    },
-  });
+  const intoto = await post(`${log.url}/api/v1/log/entries`, intoto002(statement, k, env));
   assert.equal(intoto.status, 201, JSON.stringify(intoto.json));
   verifyBundle(bundle(toTlogEntry(intoto.json)), undefined, k.pem);
   // Search by the subject digest of the statement finds both attestations.
