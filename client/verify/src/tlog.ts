@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalizeJcs, fromPemAll, isRecord, PublicKey, LocalVerifier, toBase64, toPem } from '@cairn/shared';
 import { leafHash, verifyInclusion } from '@cairn/shared/merkle';
 import { parseCheckpoint, parseSignedNote, verifyNoteSignature } from '@cairn/shared/checkpoint';
+import { logNames } from '@cairn/shared/log-names';
 import type { TransparencyLogEntry } from './bundle/index.ts';
 import { decodeBase64 } from './bundle/json-fields.ts';
 import { fail } from './errors.ts';
@@ -108,19 +109,8 @@ const namesCache = new WeakMap<TransparencyLogAuthority, string[]>();
 /** The names a log may sign its checkpoints under, derived once per trusted log. */
 function checkpointNames(log: TransparencyLogAuthority): string[] {
   let names = namesCache.get(log);
-  if (!names) namesCache.set(log, (names = deriveNames(log.baseUrl)));
+  if (!names) namesCache.set(log, (names = logNames(log.baseUrl)));
   return names;
-}
-
-function deriveNames(baseUrl: string): string[] {
-  const names = [baseUrl.replace(/\/+$/, '')];
-  try {
-    const u = new URL(baseUrl);
-    names.push(u.host, u.hostname, `${u.host}${u.pathname}`.replace(/\/+$/, ''));
-  } catch {
-    // a scheme-less baseUrl is itself the name
-  }
-  return [...new Set(names.filter((n) => n !== ''))];
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { equal, fromBase64, utf8 } from './bytes.ts';
 import { verifySignature, type VerifyKey } from './webcrypto.ts';
+import { logNames } from '@cairn/shared/log-names';
 
 export interface NoteSignature {
   name: string;
@@ -46,17 +47,6 @@ export function parseCheckpoint(envelope: string): Checkpoint {
   return { origin, size: Number(sizeLine), rootHash, text, signatures };
 }
 
-/** The names a log signs its checkpoints under, from its baseUrl (as client/verify derives them). */
-export function logNames(baseUrl: string): string[] {
-  const names = [baseUrl.replace(/\/+$/, '')];
-  try {
-    const u = new URL(baseUrl);
-    names.push(u.host, u.hostname, `${u.host}${u.pathname}`.replace(/\/+$/, ''));
-  } catch {
-    // a scheme-less baseUrl is itself the name
-  }
-  return [...new Set(names.filter((n) => n !== ''))];
-}
 
 export interface LogKey {
   baseUrl: string;
