@@ -66,23 +66,18 @@ export async function findIds(q: Query): Promise<string[]> {
   }
 }
 
-export async function fetchEntries(ids: string[]): Promise<[string, LogEntry][]> {
+/** POST /api/v1/log/entries/retrieve in chunks of RETRIEVE_CHUNK, by UUIDs or by log indexes. */
+async function retrieve<T>(field: 'entryUUIDs' | 'logIndexes', items: T[]): Promise<[string, LogEntry][]> {
   const out: [string, LogEntry][] = [];
-  for (let i = 0; i < ids.length; i += RETRIEVE_CHUNK) {
-    const found = (await postJson('/api/v1/log/entries/retrieve', { entryUUIDs: ids.slice(i, i + RETRIEVE_CHUNK) })) as Record<string, LogEntry>[];
+  for (let i = 0; i < items.length; i += RETRIEVE_CHUNK) {
+    const found = (await postJson('/api/v1/log/entries/retrieve', { [field]: items.slice(i, i + RETRIEVE_CHUNK) })) as Record<string, LogEntry>[];
     for (const o of found) for (const [k, v] of Object.entries(o)) out.push([k, v]);
   }
   return out;
 }
 
-export async function fetchByIndexes(indexes: number[]): Promise<[string, LogEntry][]> {
-  const out: [string, LogEntry][] = [];
-  for (let i = 0; i < indexes.length; i += RETRIEVE_CHUNK) {
-    const found = (await postJson('/api/v1/log/entries/retrieve', { logIndexes: indexes.slice(i, i + RETRIEVE_CHUNK) })) as Record<string, LogEntry>[];
-    for (const o of found) for (const [k, v] of Object.entries(o)) out.push([k, v]);
-  }
-  return out;
-}
+export const fetchEntries = (ids: string[]): Promise<[string, LogEntry][]> => retrieve('entryUUIDs', ids);
+export const fetchByIndexes = (indexes: number[]): Promise<[string, LogEntry][]> => retrieve('logIndexes', indexes);
 
 export async function fetchEntry(id: string): Promise<LogEntry> {
   const o = (await getJson(`/api/v1/log/entries/${encodeURIComponent(id)}`)) as Record<string, LogEntry>;
