@@ -25,6 +25,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { appendWindowed } from './pump.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLIENTS = Number(process.env.BENCH_LOG_CLIENTS ?? 64);
@@ -238,21 +239,8 @@ async function engineChild(): Promise<void> {
     // so the next batches are sequenced while earlier ones commit on the writer thread.
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      let next = 0;
-      let done = 0;
-      const pump = (): void => {
-        while (next < total && next - done < WINDOW) {
-          const i = next++;
-          engine.append(leaf(i)).then(() => {
-            done++;
-            if (done % 100_000 === 0) process.stderr.write(`  engine: ${done} leaves\r`);
-            if (done === total) resolve();
-            else if (next - done <= WINDOW / 2) pump();
-          }, reject);
-        }
-      };
-      pump();
+    await appendWindowed(total, WINDOW, (i) => engine.append(leaf(i)), (done) => {
+      if (done % 100_000 === 0) process.stderr.write(`  engine: ${done} leaves\r`);
     });
     const appendSeconds = (performance.now() - t0) / 1000;
     const c1 = process.cpuUsage(c0);

@@ -17,6 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { appendWindowed } from './pump.ts';
 
 // Code passed to page.evaluate runs in the browser; these name its globals for the type checker.
 declare const document: { body: { dataset: Record<string, string | undefined> } };
@@ -85,25 +86,16 @@ async function fill(dataDir: string, url: string): Promise<{ seconds: number }> 
   const template = JSON.parse(Buffer.from(first.entry.body, 'base64').toString('utf8')) as { spec: { data: { hash: { value: string } } } };
   const t0 = performance.now();
   const WINDOW = 8192;
-  await new Promise<void>((resolve, reject) => {
-    let next = 1;
-    let done = 1;
-    const pump = (): void => {
-      while (next < ENTRIES && next - done < WINDOW) {
-        const i = next++;
-        const digest = createHash('sha256').update(`ui bench artifact ${i}`).digest('hex');
-        template.spec.data.hash.value = digest;
-        const body = Buffer.from(JSON.stringify(template));
-        const indexKeys = [`hash:sha256:${digest}`, `id:https://ci.example.internal/pipelines/${i % IDENTITIES}`];
-        log.engine.append(body, { indexKeys }).then(() => {
-          done++;
-          if (done % 100_000 === 0) process.stderr.write(`  ui fixture: ${done} entries\r`);
-          if (done === ENTRIES) resolve();
-          else if (next - done <= WINDOW / 2) pump();
-        }, reject);
-      }
-    };
-    pump();
+  // Index 0 is the real entry; the rest are appended by the engine.
+  await appendWindowed(ENTRIES - 1, WINDOW, (j) => {
+    const i = j + 1;
+    const digest = createHash('sha256').update(`ui bench artifact ${i}`).digest('hex');
+    template.spec.data.hash.value = digest;
+    const body = Buffer.from(JSON.stringify(template));
+    const indexKeys = [`hash:sha256:${digest}`, `id:https://ci.example.internal/pipelines/${i % IDENTITIES}`];
+    return log.engine.append(body, { indexKeys });
+  }, (done) => {
+    if ((done + 1) % 100_000 === 0) process.stderr.write(`  ui fixture: ${done + 1} entries\r`);
   });
   await log.close();
   return { seconds: (performance.now() - t0) / 1000 };
